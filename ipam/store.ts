@@ -1,0 +1,28 @@
+// What the allocator needs from persistent state; mirrors Go's backend.Store so
+// the allocation logic can be tested against an in-memory store.
+import type { Addr } from '../src/net/cidr.ts';
+
+export interface Allocation {
+  ip: Addr;
+  containerId: string;
+  // Empty for files written before host-local recorded the interface name.
+  ifName: string;
+}
+
+export interface Store {
+  /** Serialises all mutations across processes until unlock(). */
+  lock(): void;
+  unlock(): void;
+  /** Claims `ip` for (id, ifname); false when someone holds it already. */
+  reserve(id: string, ifName: string, ip: Addr, rangeId: number): boolean;
+  lastReservedIp(rangeId: number): Addr | undefined;
+  /** Every allocation in the network, including legacy id-only ones. */
+  list(): Allocation[];
+  release(ip: Addr): void;
+}
+
+/** Allocations matching (id, ifname), falling back to legacy id-only records as Go does. */
+export function findById(all: Allocation[], id: string, ifName: string): Allocation[] {
+  const exact = all.filter((a) => a.containerId === id && a.ifName === ifName);
+  return exact.length > 0 ? exact : all.filter((a) => a.containerId === id && a.ifName === '');
+}

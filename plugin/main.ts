@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// flatnet: bridge CNI plugin. The CNI protocol when CNI_COMMAND is set.
+import { runPlugin } from '../src/cni/skel.ts';
+import { VERSION } from '../src/version.ts';
+import { pluginFuncs } from './funcs.ts';
+
+await runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);

@@ -1,0 +1,66 @@
+// Go's encoding/json matches object keys case-insensitively, and containerd
+// relies on it (it sends {"Subnet":...}, {"HostPort":...}). These helpers give
+// TypeScript code the same leniency where the reference plugins have it.
+import { configError } from './errors.ts';
+
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Value of `key` in `obj`, exact match first, then case-insensitive (Go's rule). */
+export function getKey(obj: JsonObject, key: string): unknown {
+  if (key in obj) return obj[key];
+  const lower = key.toLowerCase();
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return obj[k];
+  return undefined;
+}
+
+export function optString(obj: JsonObject, key: string, where: string): string | undefined {
+  const v = getKey(obj, key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw configError(`${where}${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+// Go's libcni accepts "true"/"false" strings for booleans; so do we.
+export function optBool(obj: JsonObject, key: string, where: string): boolean {
+  const v = getKey(obj, key);
+  if (v === undefined || v === null) return false;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
+  throw configError(`${where}${key} must be a boolean, got ${JSON.stringify(v)}`);
+}
+
+export function optInt(obj: JsonObject, key: string, where: string, min: number, max: number): number | undefined {
+  const v = getKey(obj, key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw configError(`${where}${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+export function optObject(obj: JsonObject, key: string, where: string): JsonObject | undefined {
+  const v = getKey(obj, key);
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw configError(`${where}${key} must be an object, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function optArray(obj: JsonObject, key: string, where: string): unknown[] | undefined {
+  const v = getKey(obj, key);
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw configError(`${where}${key} must be a list, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function optStringArray(obj: JsonObject, key: string, where: string): string[] | undefined {
+  const arr = optArray(obj, key, where);
+  if (arr === undefined) return undefined;
+  arr.forEach((s, i) => {
+    if (typeof s !== 'string') throw configError(`${where}${key}[${i}] must be a string, got ${JSON.stringify(s)}`);
+  });
+  return arr as string[];
+}

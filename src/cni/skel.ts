@@ -1,0 +1,189 @@
+// The CNI contract adapter: reads CNI_* and stdin, validates them exactly as
+// Go's pkg/skel does, dispatches to a verb handler, and prints the result or
+// the error object. Handlers never see raw env or write to stdout.
+import { readFileSync, statSync } from 'node:fs';
+import { validateContainerId, validateIfName, validateNetworkName } from './args.ts';
+import { CniError, ErrorCode, toCniError } from './errors.ts';
+import { isObject } from './json.ts';
+import type { CmdArgs, NetConfBase, Result } from './types.ts';
+import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
+import { log } from '../log.ts';
+
+export interface PluginFuncs {
+  add(args: CmdArgs, conf: NetConfBase): Promise<Result>;
+  del(args: CmdArgs, conf: NetConfBase): Promise<void>;
+  check(args: CmdArgs, conf: NetConfBase): Promise<void>;
+  status(args: CmdArgs, conf: NetConfBase): Promise<void>;
+  gc(args: CmdArgs, conf: NetConfBase): Promise<void>;
+}
+
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  readStdin(): Buffer;
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+const VERBS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
+type Verb = (typeof VERBS)[number];
+
+// Which variables each verb needs, as Go's skel (CNI_PATH too: delegation needs it).
+const REQUIRED: Record<Verb, string[]> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],
+  GC: ['CNI_PATH'],
+  STATUS: ['CNI_PATH'],
+  VERSION: [],
+};
+
+// Minimum config version per verb (SPEC: CHECK since 0.4.0, STATUS/GC since 1.1.0).
+const MIN_VERSION: Partial<Record<Verb, string>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
+
+// Real configs are a few KiB; a bound keeps a runaway producer from making us
+// parse gigabytes.
+export const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+
+export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: Buffer): CmdArgs {
+  const command = env.CNI_COMMAND ?? '';
+  if (!(VERBS as readonly string[]).includes(command)) {
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${command}`, `CNI_COMMAND must be one of ${VERBS.join(', ')}`);
+  }
+  const missing = REQUIRED[command as Verb].filter((k) => !env[k]);
+  if (missing.length > 0) {
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `required env variables [${missing.join(',')}] missing`);
+  }
+  return {
+    command,
+    containerId: env.CNI_CONTAINERID ?? '',
+    netns: env.CNI_NETNS ?? '',
+    ifName: env.CNI_IFNAME ?? '',
+    args: env.CNI_ARGS ?? '',
+    path: env.CNI_PATH ?? '',
+    stdin,
+    env,
+  };
+}
+
+/** Decodes stdin into the common config keys and applies skel's checks. */
+export function decodeConf(stdin: Buffer, command: string): NetConfBase {
+  if (stdin.length > MAX_STDIN_BYTES) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network config is ${stdin.length} bytes; the limit is ${MAX_STDIN_BYTES}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdin.toString('utf8'));
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`, 'stdin must hold the network config as JSON');
+  }
+  if (!isObject(raw)) throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config: not a JSON object');
+  const version = raw.cniVersion ?? '0.1.0';
+  if (typeof version !== 'string') throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: cniVersion must be a string, got ${JSON.stringify(version)}`);
+  if (raw.name !== undefined && typeof raw.name !== 'string') throw new CniError(ErrorCode.InvalidNetworkConfig, `network name must be a string, got ${JSON.stringify(raw.name)}`);
+  validateNetworkName((raw.name as string | undefined) ?? '');
+  assertSupported(version);
+  const min = MIN_VERSION[command as Verb];
+  if (min && compareVersions(version, min) < 0) {
+    throw new CniError(ErrorCode.IncompatibleCniVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${min} or later; the config has "${version}"`);
+  }
+  return { ...raw, cniVersion: version, name: raw.name as string };
+}
+
+// A stale /proc/<pid>/ns/net can point at the plugin's own namespace; acting on
+// it would reconfigure the node (plugins#714). Go's skel refuses it; so do we.
+function checkNetns(args: CmdArgs): void {
+  if (!args.netns) return;
+  const override = (args.env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
+  let target;
+  try {
+    target = statSync(args.netns);
+  } catch {
+    return; // a missing netns is each verb's own business (DEL tolerates it)
+  }
+  const own = statSync('/proc/self/ns/net');
+  if (target.ino === own.ino && target.dev === own.dev && override !== '1' && override !== 'true') {
+    throw new CniError(8, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
+  }
+}
+
+/** Runs one verb against already-built CmdArgs; the in-process IPAM path uses this too. */
+export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result | undefined> {
+  const conf = decodeConf(args.stdin, args.command);
+  if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
+    validateContainerId(args.containerId);
+    validateIfName(args.ifName);
+    checkNetns(args);
+  }
+  switch (args.command) {
+    case 'ADD':
+      return funcs.add(args, conf);
+    case 'DEL':
+      return void (await funcs.del(args, conf));
+    case 'CHECK':
+      return void (await funcs.check(args, conf));
+    case 'STATUS':
+      return void (await funcs.status(args, conf));
+    case 'GC':
+      return void (await funcs.gc(args, conf));
+    default:
+      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${args.command}`);
+  }
+}
+
+function versionInfo(): string {
+  return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
+}
+
+export function aboutText(about: string): string {
+  return `${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
+}
+
+/** The whole plugin main: returns the exit code. */
+export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
+  if (!io.env.CNI_COMMAND) {
+    io.stderr(aboutText(about));
+    return 0;
+  }
+  try {
+    if (io.env.CNI_COMMAND === 'VERSION') {
+      io.stdout(versionInfo());
+      return 0;
+    }
+    // Env errors come before any stdin is read, as in Go.
+    const args = cmdArgsFromEnv(io.env, Buffer.alloc(0));
+    args.stdin = io.readStdin();
+    const result = await invoke(funcs, args);
+    if (result) {
+      const conf = JSON.parse(args.stdin.toString('utf8')) as { cniVersion: string };
+      io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
+    }
+    return 0;
+  } catch (e) {
+    const err = toCniError(e);
+    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: err.code, details: err.details }, err.message, io.env);
+    io.stdout(JSON.stringify(err, null, 4));
+    return 1;
+  }
+}
+
+export function readStdinBounded(): Buffer {
+  try {
+    return readFileSync(0);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EOF') return Buffer.alloc(0);
+    throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
+  }
+}
+
+export async function runPlugin(funcs: PluginFuncs, about: string): Promise<never> {
+  const code = await dispatch(funcs, about, {
+    env: process.env,
+    readStdin: readStdinBounded,
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  });
+  // Flush stdout before exiting; a pipe write can be asynchronous.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}

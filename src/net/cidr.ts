@@ -1,0 +1,79 @@
+// Pure IP address arithmetic on BigInt, the analogue of Go's pkg/ip/cidr.go.
+// ipaddr.js does the parsing and canonical printing (RFC 5952 for IPv6, which
+// is also what Go's net.IP.String prints and so what names the store's files).
+import ipaddr from 'ipaddr.js';
+
+export type Family = 4 | 6;
+
+export interface Addr {
+  family: Family;
+  value: bigint;
+}
+
+export interface Cidr extends Addr {
+  prefix: number;
+}
+
+export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
+
+export function parseIp(s: string): Addr | undefined {
+  if (typeof s !== 'string' || !ipaddr.isValid(s)) return undefined;
+  // ipaddr.js accepts non-canonical IPv4 forms ("10.1", "0x0a.0.0.1") that Go
+  // rejects; allow only dotted quads.
+  if (!s.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(s)) return undefined;
+  const parsed = ipaddr.parse(s);
+  const bytes = parsed.toByteArray();
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return { family: parsed.kind() === 'ipv4' ? 4 : 6, value };
+}
+
+export function parseCidr(s: string): Cidr | undefined {
+  if (typeof s !== 'string') return undefined;
+  const slash = s.indexOf('/');
+  if (slash < 0) return undefined;
+  const ip = parseIp(s.slice(0, slash));
+  const p = s.slice(slash + 1);
+  if (!ip || !/^\d{1,3}$/.test(p)) return undefined;
+  const prefix = Number(p);
+  if (prefix > bitsOf(ip.family)) return undefined;
+  return { ...ip, prefix };
+}
+
+export function formatIp(a: Addr): string {
+  const n = a.family === 4 ? 4 : 16;
+  const bytes: number[] = new Array(n);
+  let v = a.value;
+  for (let i = n - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+export const formatCidr = (c: Cidr): string => `${formatIp(c)}/${c.prefix}`;
+
+const hostMask = (c: Cidr): bigint => (1n << BigInt(bitsOf(c.family) - c.prefix)) - 1n;
+
+export const networkOf = (c: Cidr): Cidr => ({ family: c.family, prefix: c.prefix, value: c.value & ~hostMask(c) });
+export const lastOf = (c: Cidr): Addr => ({ family: c.family, value: networkOf(c).value | hostMask(c) });
+
+export function contains(net: Cidr, a: Addr): boolean {
+  return net.family === a.family && (a.value & ~hostMask(net)) === networkOf(net).value;
+}
+
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && (contains(a, b) || contains(b, a));
+}
+
+export const addrEq = (a: Addr, b: Addr): boolean => a.family === b.family && a.value === b.value;
+export const offset = (a: Addr, n: bigint): Addr => ({ family: a.family, value: a.value + n });
+
+export function isDefaultRoute(dst: string): boolean {
+  const c = parseCidr(dst);
+  return c !== undefined && c.prefix === 0;
+}
+
+export function familyOf(ipOrCidr: string): Family {
+  return ipOrCidr.includes(':') ? 6 : 4;
+}

@@ -1,0 +1,77 @@
+// iproute2 through exec: JSON queries and batches, in this namespace or inside
+// another one through nsenter (ip -n only takes names under /run/netns, while
+// runtimes pass any path).
+import { run, runOk, ExecError } from './exec.ts';
+
+export interface IpAddrInfo {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope?: string;
+}
+
+export interface IpLink {
+  ifname: string;
+  address?: string;
+  mtu?: number;
+  operstate?: string;
+  master?: string;
+  flags?: string[];
+  link_index?: number;
+  ifindex?: number;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
+  addr_info?: IpAddrInfo[];
+}
+
+export interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+const inNs = (netns: string | undefined, argv: string[]): string[] => (netns ? ['nsenter', `--net=${netns}`, ...argv] : argv);
+
+const notFound = (stderr: string): boolean => /does not exist|Cannot find device/.test(stderr);
+
+/** `ip -j -d addr show dev NAME`; undefined when the link is absent. */
+export async function showLink(name: string, netns?: string): Promise<IpLink | undefined> {
+  const r = await run(inNs(netns, ['ip', '-j', '-d', 'addr', 'show', 'dev', name]));
+  if (r.exitCode !== 0) {
+    if (notFound(r.stderr)) return undefined;
+    throw new ExecError(['ip', 'addr', 'show', 'dev', name], r);
+  }
+  return (JSON.parse(r.stdout) as IpLink[])[0];
+}
+
+export async function listLinks(netns?: string): Promise<IpLink[]> {
+  return JSON.parse(await runOk(inNs(netns, ['ip', '-j', '-d', 'addr', 'show']))) as IpLink[];
+}
+
+export async function listRoutes(netns?: string, family: '-4' | '-6' = '-4'): Promise<IpRoute[]> {
+  return JSON.parse(await runOk(inNs(netns, ['ip', '-j', family, 'route', 'show']))) as IpRoute[];
+}
+
+/** Runs `ip -batch -`; throws with the failing command named. */
+export async function batch(lines: string[], netns?: string): Promise<void> {
+  if (lines.length === 0) return;
+  const r = await run(inNs(netns, ['ip', '-batch', '-']), `${lines.join('\n')}\n`);
+  if (r.exitCode !== 0) {
+    const m = /Command failed -:(\d+)/.exec(r.stderr);
+    const line = m ? lines[Number(m[1]) - 1] : undefined;
+    const why = r.stderr.replace(/Command failed -:\d+\s*/, '').trim();
+    throw new Error(line ? `ip ${line}: ${why}` : `ip -batch: ${why}`);
+  }
+}
+
+export async function deleteLink(name: string, netns?: string): Promise<boolean> {
+  const r = await run(inNs(netns, ['ip', 'link', 'del', name]));
+  if (r.exitCode === 0) return true;
+  if (notFound(r.stderr)) return false;
+  throw new ExecError(['ip', 'link', 'del', name], r);
+}
+
+/** Writes sysctls inside `netns` ('/'-separated keys, so dots in interface names survive). */
+export async function sysctlIn(netns: string, settings: Record<string, string>): Promise<void> {
+  const kv = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
+  if (kv.length) await runOk(['nsenter', `--net=${netns}`, 'sysctl', '-q', '-w', ...kv]);
+}
