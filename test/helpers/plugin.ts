@@ -1,0 +1,78 @@
+// Runs a CNI plugin binary the way a runtime does: inside the namespace that
+// plays the node, with CNI_* in the environment and the config on stdin.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Netns } from './netns.ts';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN_DIR = join(ROOT, 'dist', 'bin');
+export const GO_DIR = '/usr/lib/cni';
+export const CNI_PATH = `${BIN_DIR}:${GO_DIR}`;
+export const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+export interface CniCall {
+  command: string;
+  containerId?: string;
+  netns?: string;
+  ifName?: string;
+  args?: string;
+  path?: string;
+  extraEnv?: Record<string, string>;
+}
+
+export interface CniOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+export async function runPlugin(node: Netns, binary: string, conf: object | string, call: CniCall): Promise<CniOutcome> {
+  const env: Record<string, string> = {
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId ?? '',
+    CNI_NETNS: call.netns ?? '',
+    CNI_IFNAME: call.ifName ?? 'eth0',
+    CNI_ARGS: call.args ?? '',
+    CNI_PATH: call.path ?? CNI_PATH,
+    ...call.extraEnv,
+  };
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const r = await execa('ip', ['netns', 'exec', node.name, 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...envArgs, binary], {
+    input: typeof conf === 'string' ? conf : JSON.stringify(conf),
+    reject: false,
+  });
+  let json: any;
+  try {
+    json = r.stdout ? JSON.parse(r.stdout) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export const flatnet = join(BIN_DIR, 'flatnet');
+export const flatnetIpam = join(BIN_DIR, 'flatnet-ipam');
+
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A bridge-plugin config; `flavour` picks flatnet+flatnet-ipam or Go bridge+host-local. */
+export function bridgeConf(opts: { version?: string; name?: string; subnet?: string; dataDir: string; flavour?: 'flatnet' | 'go'; extra?: object; ipamExtra?: object }): any {
+  const go = opts.flavour === 'go';
+  return {
+    cniVersion: opts.version ?? '1.0.0',
+    name: opts.name ?? 'fntnet',
+    type: go ? 'bridge' : 'flatnet',
+    bridge: 'fnbr0',
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: go ? 'host-local' : 'flatnet-ipam', ranges: [[{ subnet: opts.subnet ?? '10.250.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: opts.dataDir, ...opts.ipamExtra },
+    ...opts.extra,
+  };
+}

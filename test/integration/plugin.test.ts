@@ -1,0 +1,176 @@
+// The flatnet binary through the raw CNI protocol, in throw-away namespaces:
+// one plays the node (the runtime's namespace), others the pods.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
+import { bridgeConf, flatnet, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
+import { cpSync, mkdirSync } from 'node:fs';
+
+describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', () => {
+  let node: Netns;
+  let data: ReturnType<typeof tempDir>;
+
+  beforeEach(async () => {
+    node = await createNetns('node');
+    data = tempDir('fnt-data');
+  });
+  afterEach(async () => {
+    await deleteAllNetns();
+    data.remove();
+  });
+  afterAll(deleteAllNetns);
+
+  const store = (name = 'fntnet') => (existsSync(join(data.path, name)) ? readdirSync(join(data.path, name)).filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes('.') || f.includes(':')) : []);
+  const natRules = async () => (await inNs(node, ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('CNI-'));
+  const hostVeths = async () => (await ipJson<any[]>(node, ['link', 'show', 'type', 'veth'])).map((l) => l.ifname);
+
+  for (const version of VERSIONS) {
+    it(`ADD, CHECK, DEL, DEL again with cniVersion ${version}`, async () => {
+      const pod = await createNetns('pod');
+      const conf = bridgeConf({ version, dataDir: data.path });
+      const call = { containerId: 'ctr1', netns: pod.path };
+      const add = await runPlugin(node, flatnet, conf, { ...call, command: 'ADD' });
+      expect(add.exitCode, add.stdout + add.stderr).toBe(0);
+      expect(add.json.cniVersion).toBe(version);
+      expect(add.json.interfaces.map((i: any) => i.name)).toEqual(['fnbr0', expect.stringMatching(/^veth[0-9a-f]{8}$/), 'eth0']);
+      expect(add.json.interfaces[2].sandbox).toBe(pod.path);
+      expect(add.json.ips).toEqual([{ ...(version.startsWith('0.') ? { version: '4' } : {}), interface: 2, address: '10.250.0.2/24', gateway: '10.250.0.1' }]);
+      expect(add.stderr).toBe('');
+
+      // The pod reaches its gateway on the bridge.
+      const ping = await inNs(pod, ['ping', '-c', '1', '-W', '2', '10.250.0.1']);
+      expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+      expect(await natRules()).toHaveLength(4); // chain, jump, ACCEPT, MASQUERADE
+
+      if (version !== '0.3.0' && version !== '0.3.1') {
+        const check = await runPlugin(node, flatnet, { ...conf, prevResult: add.json }, { ...call, command: 'CHECK' });
+        expect(check.exitCode, check.stdout).toBe(0);
+        expect(check.stdout).toBe('');
+      }
+      const del = await runPlugin(node, flatnet, { ...conf, prevResult: add.json }, { ...call, command: 'DEL' });
+      expect(del.exitCode, del.stdout).toBe(0);
+      expect(del.stdout).toBe('');
+      expect(await ipJson(pod, ['link', 'show', 'eth0'])).toEqual([]);
+      expect(await hostVeths()).toEqual([]);
+      expect(store()).toEqual([]);
+      expect(await natRules()).toEqual([]);
+      const again = await runPlugin(node, flatnet, conf, { ...call, command: 'DEL' });
+      expect(again.exitCode, again.stdout).toBe(0);
+    });
+  }
+
+  it('connects two pods on one bridge, with MTU and hairpin applied', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ dataDir: data.path, extra: { mtu: 1400, hairpinMode: true } });
+    const a = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path });
+    const b = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path });
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    const ipB = b.json.ips[0].address.split('/')[0];
+    expect((await inNs(p1, ['ping', '-c', '1', '-W', '2', ipB])).exitCode).toBe(0);
+    const [eth0] = await ipJson<any[]>(p1, ['link', 'show', 'eth0']);
+    expect(eth0.mtu).toBe(1400);
+    const [hv] = await ipJson<any[]>(node, ['-d', 'link', 'show', a.json.interfaces[1].name]);
+    expect(hv.mtu).toBe(1400);
+    expect(hv.master).toBe('fnbr0');
+    expect(hv.linkinfo.info_slave_data.hairpin).toBe(true);
+    expect(eth0.address).toBe(a.json.interfaces[2].mac);
+    const [br] = await ipJson<any[]>(node, ['addr', 'show', 'fnbr0']);
+    expect(br.addr_info.map((x: any) => `${x.local}/${x.prefixlen}`)).toContain('10.250.0.1/24');
+    expect((await inNs(node, ['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim()).toBe('1');
+  });
+
+  it('DEL succeeds and releases everything when the netns has vanished or CNI_NETNS is empty', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ dataDir: data.path });
+    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path })).exitCode).toBe(0);
+    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path })).exitCode).toBe(0);
+    await deleteNetns(p1);
+    const gone = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'a', netns: p1.path });
+    expect(gone.exitCode, gone.stdout).toBe(0);
+    const empty = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'b', netns: '' });
+    expect(empty.exitCode, empty.stdout).toBe(0);
+    expect(store()).toEqual([]);
+    // The Go plugin leaks these when CNI_NETNS is empty (plugins#810); we do not.
+    expect(await natRules()).toEqual([]);
+  });
+
+  it('ADD of an interface name that already exists in the pod fails cleanly', async () => {
+    const pod = await createNetns('pod');
+    await inNs(pod, ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
+    const conf = bridgeConf({ dataDir: data.path });
+    const r = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json).toMatchObject({ code: 103, msg: 'container veth name provided (eth0) already exists' });
+    expect(await hostVeths()).toEqual([]);
+    expect(store()).toEqual([]);
+    expect(await natRules()).toEqual([]);
+  });
+
+  it('an ADD that fails after creating the veth leaves nothing behind', async () => {
+    const pod = await createNetns('pod');
+    // A route via a gateway off every connected subnet fails inside the pod,
+    // after the veth, the IPAM allocation and the bridge port exist.
+    const conf = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
+    const r = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json.msg).toContain('route add 192.0.2.0/24 via 198.51.100.1');
+    expect(await hostVeths()).toEqual([]);
+    expect(await ipJson(pod, ['link', 'show', 'eth0'])).toEqual([]);
+    expect(store()).toEqual([]);
+    expect(await natRules()).toEqual([]);
+  });
+
+  it('rejects a CNI_NETNS that is not a namespace, and the plugin\'s own namespace', async () => {
+    const conf = bridgeConf({ dataDir: data.path });
+    const notNs = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: data.path });
+    expect(notNs.json).toMatchObject({ code: 4 });
+    expect(notNs.json.msg).toContain('is not a network namespace');
+    const own = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: node.path });
+    expect(own.json).toMatchObject({ code: 8 });
+    expect(store()).toEqual([]);
+  });
+
+  it('delegates to an IPAM binary by exec when it is not our own build beside us', async () => {
+    const pod = await createNetns('pod');
+    const other = tempDir('fnt-bin');
+    try {
+      mkdirSync(other.path, { recursive: true });
+      cpSync(join(BIN_DIR, 'flatnet-ipam'), join(other.path, 'flatnet-ipam'));
+      const conf = bridgeConf({ dataDir: data.path });
+      const call = { containerId: 'a', netns: pod.path, path: `${other.path}:${BIN_DIR}` };
+      const r = await runPlugin(node, flatnet, conf, { ...call, command: 'ADD' });
+      expect(r.exitCode, r.stdout).toBe(0);
+      expect(r.json.ips[0].address).toBe('10.250.0.2/24');
+      expect((await runPlugin(node, flatnet, conf, { ...call, command: 'DEL' })).exitCode).toBe(0);
+      expect(store()).toEqual([]);
+      // An IPAM error object comes back unchanged.
+      const bad = await runPlugin(node, flatnet, { ...conf, ipam: { ...conf.ipam, ranges: [[{ subnet: '10.0.0.0/31' }]] } }, { ...call, command: 'ADD' });
+      expect(bad.json).toMatchObject({ code: 7, msg: 'invalid range set 0: Network 10.0.0.0/31 too small to allocate from' });
+      expect(await hostVeths()).toEqual([]);
+    } finally {
+      other.remove();
+    }
+  });
+
+  it('STATUS and GC (spec 1.1.0): GC removes allocations and masquerade rules of attachments not listed', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path });
+    await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path });
+    await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path });
+    expect((await runPlugin(node, flatnet, conf, { command: 'STATUS' })).exitCode).toBe(0);
+    const gc = await runPlugin(node, flatnet, { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'b', ifname: 'eth0' }] }, { command: 'GC' });
+    expect(gc.exitCode, gc.stdout).toBe(0);
+    expect(store()).toEqual(['10.250.0.3']);
+    expect((await natRules()).every((l) => l.includes('id: \\"b\\"') || !l.includes('comment'))).toBe(true);
+    expect((await natRules()).length).toBe(4);
+  });
+
+  it('answers STATUS 50 when the range is exhausted', async () => {
+    const pod = await createNetns('pod');
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path, subnet: '10.250.0.0/30' });
+    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path })).exitCode).toBe(0);
+    const st = await runPlugin(node, flatnet, conf, { command: 'STATUS' });
+    expect(st.json).toMatchObject({ code: 50 });
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { contains, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../../src/net/cidr.ts';
+
+describe('cidr', () => {
+  it.each([
+    ['10.1.2.3', '10.1.2.3'],
+    ['fd00:22:0:0::2', 'fd00:22::2'],
+    ['::ffff:1.2.3.4', '::ffff:102:304'],
+  ])('parses and prints %s canonically', (s, want) => expect(formatIp(parseIp(s)!)).toBe(want));
+
+  it.each(['10.1', '0x0a.0.0.1', '300.1.1.1', '', 'abc', '10.0.0.1/24'])('rejects %j as an IP', (s) => expect(parseIp(s)).toBeUndefined());
+  it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0.0/x', 'fd00::/129'])('rejects %j as a CIDR', (s) => expect(parseCidr(s)).toBeUndefined());
+
+  it('computes network, last address and containment', () => {
+    const c = parseCidr('10.22.3.77/24')!;
+    expect(formatCidr(networkOf(c))).toBe('10.22.3.0/24');
+    expect(formatIp(lastOf(c))).toBe('10.22.3.255');
+    expect(contains(c, parseIp('10.22.3.1')!)).toBe(true);
+    expect(contains(c, parseIp('10.22.4.1')!)).toBe(false);
+    expect(contains(c, parseIp('fd00::1')!)).toBe(false);
+    expect(formatIp(lastOf(parseCidr('fd00::/64')!))).toBe('fd00::ffff:ffff:ffff:ffff');
+  });
+
+  it('detects overlap in both directions and never across families', () => {
+    expect(overlaps(parseCidr('10.0.0.0/8')!, parseCidr('10.1.0.0/16')!)).toBe(true);
+    expect(overlaps(parseCidr('10.1.0.0/16')!, parseCidr('10.0.0.0/8')!)).toBe(true);
+    expect(overlaps(parseCidr('10.1.0.0/16')!, parseCidr('10.2.0.0/16')!)).toBe(false);
+    expect(overlaps(parseCidr('0.0.0.0/0')!, parseCidr('::/0')!)).toBe(false);
+  });
+});
