@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // namespaces, root only (they skip themselves otherwise).
 export default defineConfig({
   test: {
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'node_modules/.cache/flatnet/vitest.json' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs flatnet and flatnet-ipam (standalone executables) into the CNI bin
+# dir and the example conflist into the conf dir (only if none is there yet).
+#   scripts/install.sh [--bin-dir DIR] [--conf-dir DIR]
+set -euo pipefail
+bin_dir=/opt/cni/bin
+conf_dir=/etc/cni/net.d
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin-dir) bin_dir=$2; shift 2 ;;
+    --conf-dir) conf_dir=$2; shift 2 ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -x "$root/dist/bin/flatnet" ] || [ ! -x "$root/dist/bin/flatnet-ipam" ]; then
+  (cd "$root" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
+fi
+install -d -m 0755 "$bin_dir" "$conf_dir"
+for b in flatnet flatnet-ipam; do
+  # Copy then rename: a runtime exec'ing the old binary never sees a torn file.
+  install -m 0755 "$root/dist/bin/$b" "$bin_dir/.$b.new"
+  mv -f "$bin_dir/.$b.new" "$bin_dir/$b"
+done
+if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then
+  install -m 0644 "$root/conf/10-flatnet.conflist" "$conf_dir/10-flatnet.conflist"
+  echo "installed $conf_dir/10-flatnet.conflist (edit its subnet to this node's podCIDR)"
+fi
+echo "installed flatnet, flatnet-ipam into $bin_dir"
