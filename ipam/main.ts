@@ -4,4 +4,4 @@ import { runPlugin } from '../src/cni/skel.ts';
 import { ipamFuncs } from './commands.ts';
 import { VERSION } from '../src/version.ts';
 
-await runPlugin(ipamFuncs(), `CNI flatnet-ipam plugin v${VERSION}`);
+void runPlugin(ipamFuncs(), `CNI flatnet-ipam plugin v${VERSION}`);

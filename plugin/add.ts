@@ -1,6 +1,7 @@
 // ADD: bridge + veth + IPAM + addresses/routes in the pod, undoing everything
 // it made if any step fails (the Go plugin leaves the veth behind; we don't).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../src/cni/errors.ts';
 import type { CmdArgs, Interface, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
@@ -37,11 +38,21 @@ async function ensureBridge(conf: BridgeConf): Promise<{ mac: string; addrs: Non
   return { mac: br.address ?? '', addrs: br.addr_info ?? [] };
 }
 
+// sysfs shows the namespace it was mounted in; the veth's random name exists
+// there only if that is ours, so a hit is trustworthy and saves an `ip` run.
+async function operstate(name: string): Promise<string | undefined> {
+  try {
+    return readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim().toUpperCase();
+  } catch {
+    return (await showLink(name))?.operstate;
+  }
+}
+
+// A new port is usable once the veth is up (plugins#463): poll briefly.
 async function waitPortUp(name: string): Promise<void> {
   for (const ms of [0, 20, 50, 200, 500, 1000, 1000]) {
     await sleep(ms);
-    const l = await showLink(name);
-    if (l?.operstate === 'UP') return;
+    if ((await operstate(name)) === 'UP') return;
   }
   const l = await showLink(name);
   throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${l?.operstate ?? 'missing'}`, `host veth ${name} did not come up`);

@@ -4,4 +4,4 @@ import { runPlugin } from '../src/cni/skel.ts';
 import { VERSION } from '../src/version.ts';
 import { pluginFuncs } from './funcs.ts';
 
-await runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);
+void runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);

@@ -65,8 +65,29 @@ async function teardown(pick: (saved: string) => Set<string>): Promise<void> {
   }
 }
 
-/** Removes the masquerade of one attachment; fine when it is already gone. */
-export async function teardownMasq(net: string, id: string): Promise<void> {
+/** iptables-restore input that removes exactly what masqRules made. */
+export function exactTeardownRules(net: string, id: string, addresses: string[], family: Family): string {
+  const chain = chainName(net, id);
+  const c = `-m comment --comment ${quoted(ruleComment(net, id))}`;
+  const jumps = addresses.map((a) => `-D POSTROUTING -s ${a.split('/')[0]}/${family === 4 ? 32 : 128} ${c} -j ${chain}`);
+  return ['*nat', ...jumps, `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * Removes the masquerade of one attachment; fine when it is already gone.
+ * With the addresses from prevResult one iptables-restore per family does it;
+ * when that fails (rules edited, or no prevResult) the nat table is read and
+ * everything jumping to the chain is removed.
+ */
+export async function teardownMasq(net: string, id: string, addresses?: string[]): Promise<void> {
+  if (addresses?.length) {
+    let exact = true;
+    for (const family of [4, 6] as const) {
+      const mine = addresses.filter((a) => familyOf(a) === family);
+      if (mine.length && (await run([tools(family).restore, '--noflush', '-w'], exactTeardownRules(net, id, mine, family))).exitCode !== 0) exact = false;
+    }
+    if (exact) return;
+  }
   await teardown(() => new Set([chainName(net, id)]));
 }
 

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Side-by-side benchmark of flatnet+flatnet-ipam against Go bridge+host-local
+// (Debian's containernetworking-plugins), same config but for "type", same
+// namespaces, implementations alternating. Prints a table and one JSON line.
+// Run as root: npm run bench [-- --pods 50 --burst 110]
+// Everything lives in namespaces named fnb-*, removed at the end.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const PODS = arg('pods', 50);
+const BURST = arg('burst', 110);
+const IMPLS = {
+  go: { bin: '/usr/lib/cni/bridge', type: 'bridge', ipam: 'host-local', path: '/usr/lib/cni' },
+  flatnet: { bin: join(root, 'dist/bin/flatnet'), type: 'flatnet', ipam: 'flatnet-ipam', path: `${join(root, 'dist/bin')}:/usr/lib/cni` },
+};
+
+
+async function main() {
+  if (process.getuid() !== 0) throw new Error('run as root: the benchmark makes network namespaces');
+  if (!existsSync(IMPLS.flatnet.bin)) execFileSync('node', [join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+  const node = `fnb-${process.pid}-node`;
+  const pods = Array.from({ length: BURST }, (_, i) => `fnb-${process.pid}-p${i}`);
+  const work = mkdtempSync(join(tmpdir(), 'fnb-'));
+  try {
+    for (const ns of [node, ...pods]) execFileSync('ip', ['netns', 'add', ns]);
+    const r = spawnSync('ip', ['netns', 'exec', node, process.execPath, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, FLATNET_BENCH_WORKER: '1', FNB_PODS: pods.join(','), FNB_WORK: work, FNB_N: String(PODS) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    process.stdout.write(r.stdout);
+    process.exitCode = r.status ?? 1;
+  } finally {
+    for (const ns of [node, ...pods]) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function conf(impl, work) {
+  const i = IMPLS[impl];
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'benchnet',
+    type: i.type,
+    bridge: 'fnb0',
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: i.ipam, ranges: [[{ subnet: '10.251.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(work, impl) },
+  });
+}
+
+function env(impl, command, pod, id) {
+  return { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: `/var/run/netns/${pod}`, CNI_IFNAME: 'eth0', CNI_PATH: IMPLS[impl].path };
+}
+
+function timedSync(impl, command, pod, id, input) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(IMPLS[impl].bin, [], { env: env(impl, command, pod, id), input, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${impl} ${command} failed: ${r.stdout} ${r.stderr}`);
+  return { ms, out: r.stdout };
+}
+
+// Peak RSS of a child, read from /proc while it runs (VmHWM), the max over samples.
+function timedAsync(impl, command, pod, id, input) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(IMPLS[impl].bin, [], { env: env(impl, command, pod, id) });
+    let out = '';
+    let hwm = 0;
+    const sample = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) hwm = Math.max(hwm, Number(m[1]));
+      } catch {}
+    };
+    const timer = setInterval(sample, 2);
+    child.stdout.on('data', (d) => (out += d));
+    child.stdin.end(input);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${impl} ${command} failed: ${out}`));
+      else resolve({ ms, out, hwm });
+    });
+    setImmediate(sample);
+  });
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function worker() {
+  const pods = process.env.FNB_PODS.split(',');
+  const work = process.env.FNB_WORK;
+  const n = Number(process.env.FNB_N);
+  const res = { go: { add: [], del: [] }, flatnet: { add: [], del: [] } };
+  const confs = { go: conf('go', work), flatnet: conf('flatnet', work) };
+  // Warm-up: first ADD creates the bridge and page-caches the binaries.
+  for (const impl of ['go', 'flatnet']) {
+    timedSync(impl, 'ADD', pods[0], 'warm', confs[impl]);
+    timedSync(impl, 'DEL', pods[0], 'warm', confs[impl]);
+  }
+  for (let i = 0; i < n; i++) {
+    const pod = pods[i % pods.length];
+    for (const impl of i % 2 ? ['flatnet', 'go'] : ['go', 'flatnet']) {
+      res[impl].add.push(timedSync(impl, 'ADD', pod, `seq${i}`, confs[impl]).ms);
+      res[impl].del.push(timedSync(impl, 'DEL', pod, `seq${i}`, confs[impl]).ms);
+    }
+  }
+  const burst = {};
+  for (const impl of ['go', 'flatnet']) {
+    const t0 = process.hrtime.bigint();
+    const adds = await Promise.all(pods.map((p, i) => timedAsync(impl, 'ADD', p, `burst${i}`, confs[impl])));
+    const addWall = Number(process.hrtime.bigint() - t0) / 1e6;
+    const addrs = new Set(adds.map((a) => JSON.parse(a.out).ips[0].address));
+    const t1 = process.hrtime.bigint();
+    const dels = await Promise.all(pods.map((p, i) => timedAsync(impl, 'DEL', p, `burst${i}`, confs[impl])));
+    const delWall = Number(process.hrtime.bigint() - t1) / 1e6;
+    burst[impl] = { addWall, delWall, distinct: addrs.size === pods.length, peakRssKb: Math.max(...adds.map((a) => a.hwm), ...dels.map((d) => d.hwm)) };
+  }
+  const row = (label, g, f, unit = 'ms') => console.log(`${label.padEnd(28)} ${g.toFixed(1).padStart(9)} ${f.toFixed(1).padStart(9)} ${(f / g).toFixed(2).padStart(7)}x  ${unit}`);
+  console.log(`${'metric'.padEnd(28)} ${'go'.padStart(9)} ${'flatnet'.padStart(9)} ${'ratio'.padStart(8)}`);
+  const summary = {};
+  for (const [k, p] of [['add', 50], ['add', 95], ['del', 50], ['del', 95]]) {
+    const g = pct(res.go[k], p);
+    const f = pct(res.flatnet[k], p);
+    row(`${k.toUpperCase()} p${p} (${n} pods)`, g, f);
+    summary[`${k}_p${p}`] = { go: g, flatnet: f, ratio: f / g };
+  }
+  for (const k of ['addWall', 'delWall']) {
+    row(`burst ${BURST} ${k}`, burst.go[k], burst.flatnet[k]);
+    summary[`burst_${k}`] = { go: burst.go[k], flatnet: burst.flatnet[k], ratio: burst.flatnet[k] / burst.go[k] };
+  }
+  row('peak RSS per plugin process', burst.go.peakRssKb / 1024, burst.flatnet.peakRssKb / 1024, 'MiB');
+  summary.peak_rss_mib = { go: burst.go.peakRssKb / 1024, flatnet: burst.flatnet.peakRssKb / 1024, ratio: burst.flatnet.peakRssKb / burst.go.peakRssKb };
+  console.log(`distinct addresses in burst: go=${burst.go.distinct} flatnet=${burst.flatnet.distinct}`);
+  summary.distinct = { go: burst.go.distinct, flatnet: burst.flatnet.distinct };
+  console.log(JSON.stringify({ bench: 'flatnet-vs-go', ...summary }));
+}
+
+// Dispatch last, so every const above is initialised.
+if (process.env.FLATNET_BENCH_WORKER) await worker();
+else await main();
