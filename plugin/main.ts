@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// flatnet: bridge CNI plugin. The CNI protocol when CNI_COMMAND is set.
+// flatnet: bridge CNI plugin when CNI_COMMAND is set; the CLI (agent, status,
+// version) when it is not and arguments are given.
 import { runPlugin } from '../src/cni/skel.ts';
 import { VERSION } from '../src/version.ts';
 import { pluginFuncs } from './funcs.ts';
 
-void runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);
+const args = process.argv.slice(2);
+if (!process.env.CNI_COMMAND && args.length > 0) {
+  void import('../src/cli.ts').then(async ({ cli }) => {
+    process.exitCode = await cli(args);
+  });
+} else {
+  void runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);
+}

@@ -13,7 +13,7 @@ describe.runIf(isRoot())('through libcni (containerd/CRI-O client library)', () 
   let driver: string | undefined;
   let dir: ReturnType<typeof tempDir>;
   beforeAll(async () => {
-    driver = await libcniDriver();
+    driver = libcniDriver();
     dir = tempDir('fnt-libcni');
   }, 600_000);
   afterAll(async () => {

@@ -1,0 +1,146 @@
+// A multi-node cluster made of network namespaces, for the e2e tests and the
+// demo: an underlay switch (a bridge in its own namespace), one namespace per
+// node with its node IP on the underlay, a namespace playing the internet,
+// a flatnet agent per node fed by a shared nodes file, and pods created
+// through the real flatnet binary via libcni-driver. Every name starts with
+// fnc-<tag>-; destroy() removes all of it. The host is never touched.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { $ } from 'zx';
+import { libcniDriver } from './libcni.mjs';
+
+$.verbose = false;
+$.quiet = true;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const UNDERLAY_GW = '10.200.0.254';
+export const INTERNET_IP = '203.0.113.10';
+export const CLUSTER_CIDR = '10.244.0.0/16';
+export const nodeIp = (k) => `10.200.0.${10 + k}`;
+export const podCidr = (k) => `10.244.${k}.0/24`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('hex'), libcniDriver, bin = join(root, 'dist', 'bin') } = {}) {
+  const p = `fnc-${tag}`;
+  const work = mkdtempSync(join(tmpdir(), `${p}-`));
+  const made = [];
+  const addNs = async (name) => {
+    await $`ip netns add ${name}`;
+    made.push(name);
+    await $`ip -n ${name} link set lo up`;
+    return name;
+  };
+  const sw = await addNs(`${p}-sw`);
+  await $`ip -n ${sw} link add br0 type bridge`;
+  await $`ip -n ${sw} link set br0 up`;
+  const plug = async (ns, port, addr) => {
+    await $`ip -n ${sw} link add ${port} type veth peer name eth0 netns ${ns}`;
+    await $`ip -n ${sw} link set ${port} master br0 up`;
+    await $`ip -n ${ns} addr add ${addr}/24 dev eth0`;
+    await $`ip -n ${ns} link set eth0 up`;
+  };
+  const inet = await addNs(`${p}-inet`);
+  await plug(inet, 'inet', UNDERLAY_GW);
+  await $`ip -n ${inet} addr add ${INTERNET_IP}/32 dev lo`;
+
+  const cluster = {
+    tag,
+    work,
+    sw,
+    inet,
+    nodesFile: join(work, 'nodes.json'),
+    nodes: [],
+    agents: new Map(),
+    pods: [],
+  };
+  for (let k = 1; k <= nodes; k++) {
+    const ns = await addNs(`${p}-n${k}`);
+    await plug(ns, `n${k}`, nodeIp(k));
+    await $`ip -n ${ns} route add default via ${UNDERLAY_GW}`;
+    const dir = join(work, `n${k}`);
+    mkdirSync(dir, { recursive: true });
+    cluster.nodes.push({ k, name: `node${k}`, ns, ip: nodeIp(k), podCIDR: podCidr(k), confDir: join(dir, 'net.d'), dataDir: join(dir, 'ipam'), cacheDir: join(dir, 'cache'), statusFile: join(dir, 'agent.json') });
+  }
+
+  /** Writes the nodes file (a v1.NodeList) atomically; `only` limits which nodes appear. */
+  cluster.writeNodes = (only = cluster.nodes.map((n) => n.name)) => {
+    const items = cluster.nodes
+      .filter((n) => only.includes(n.name))
+      .map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: n.ip }, { type: 'Hostname', address: n.name }] } }));
+    const tmp = `${cluster.nodesFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'NodeList', items }));
+    renameSync(tmp, cluster.nodesFile);
+  };
+
+  cluster.startAgent = async (n) => {
+    const child = spawn('ip', ['netns', 'exec', n.ns, join(bin, 'flatnet'), 'agent', '--node-name', n.name, '--nodes-file', cluster.nodesFile, '--cluster-cidr', CLUSTER_CIDR, '--cni-conf-dir', n.confDir, '--ipam-data-dir', n.dataDir, '--status-file', n.statusFile, '--resync', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, FLATNET_LOG_LEVEL: 'warn' },
+    });
+    child.stderr.on('data', (d) => (n.agentLog = (n.agentLog ?? '') + d));
+    cluster.agents.set(n.name, child);
+  };
+  cluster.stopAgent = async (n) => {
+    const child = cluster.agents.get(n.name);
+    if (!child) return;
+    cluster.agents.delete(n.name);
+    await new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  };
+  cluster.waitFor = async (what, fn, timeoutMs = 15000) => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (await fn()) return;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  };
+  cluster.routes = async (n) => JSON.parse((await $`ip -n ${n.ns} -j route show proto 201`).stdout || '[]');
+
+  cluster.addPod = async (n, name) => {
+    const conflist = join(n.confDir, '10-flatnet.conflist');
+    await cluster.waitFor(`conflist on ${n.name}`, () => existsSync(conflist));
+    const ns = await addNs(`${p}-${name}`);
+    const id = `${name}-${tag}`;
+    const r = await $({ env: { ...process.env, CNI_PATH: `${bin}:/usr/lib/cni`, CNI_CACHE_DIR: n.cacheDir } })`ip netns exec ${n.ns} ${libcniDriver} add ${conflist} /var/run/netns/${ns} ${id}`;
+    const result = JSON.parse(r.stdout);
+    const pod = { name, ns, id, node: n, ip: result.ips[0].address.split('/')[0] };
+    cluster.pods.push(pod);
+    return pod;
+  };
+
+  cluster.destroy = async () => {
+    for (const n of cluster.nodes) await cluster.stopAgent(n);
+    for (const ns of made.reverse()) await $`ip netns del ${ns}`.nothrow();
+    rmSync(work, { recursive: true, force: true });
+  };
+  return cluster;
+}
+
+// `node scripts/cluster.mjs demo`: a 2-node cluster, pods, traffic, cleanup.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const driver = libcniDriver();
+  const c = await createCluster({ nodes: 2, libcniDriver: driver });
+  try {
+    c.writeNodes();
+    for (const n of c.nodes) await c.startAgent(n);
+    const a = await c.addPod(c.nodes[0], 'pod-a');
+    const b = await c.addPod(c.nodes[1], 'pod-b');
+    console.log(`pod-a ${a.ip} on node1, pod-b ${b.ip} on node2`);
+    for (const n of c.nodes) console.log(`${n.name} routes:`, (await c.routes(n)).map((r) => `${r.dst} via ${r.gateway}`).join(', '));
+    const server = spawn('ip', ['netns', 'exec', b.ns, process.execPath, join(root, 'test', 'helpers', 'peer-server.mjs'), '8080']);
+    await sleep(400);
+    const seen = await $`ip netns exec ${a.ns} ${process.execPath} ${join(root, 'test', 'helpers', 'peer-client.mjs')} ${b.ip} 8080`;
+    console.log(`pod-b saw the connection from ${seen.stdout.trim()} (pod-a is ${a.ip}: no NAT)`);
+    server.kill();
+  } finally {
+    await c.destroy();
+  }
+}

@@ -1,0 +1,117 @@
+// The node agent: turns the node list into routes, masquerade and this node's
+// conflist. Every sync is a diff against the kernel, so it is also the resync
+// that removes our stale routes after a restart.
+import { mkdirSync, readFileSync, renameSync, watchFile, unwatchFile, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { log } from '../log.ts';
+import { familyOf } from '../net/cidr.ts';
+import { renderConflist, writeIfChanged } from './cni-config.ts';
+import { fromNodeList, type NodeInfo } from './nodes.ts';
+import { diffRoutes, planRoutes, type Plan } from './plan.ts';
+import { applyRouteBatch, enableForwarding, listOwnRoutes, localNetworks, syncMasq } from './system.ts';
+
+export const DEFAULT_PROTO = 201;
+
+export interface AgentOptions {
+  nodeName: string;
+  clusterCIDRs: string[];
+  confDir: string;
+  confFile: string;
+  networkName: string;
+  bridge: string;
+  ipamDataDir?: string;
+  mtu?: number;
+  proto: number;
+  statusFile?: string;
+}
+
+export interface SyncReport {
+  plan: Plan;
+  routeWrites: number;
+  conflistWritten: boolean;
+  ready: boolean;
+}
+
+export class Agent {
+  private queue: Promise<unknown> = Promise.resolve();
+  last?: SyncReport;
+
+  constructor(readonly opts: AgentOptions) {}
+
+  /** Serialised: a sync never runs concurrently with another. */
+  sync(nodes: NodeInfo[]): Promise<SyncReport> {
+    const next = this.queue.then(() => this.doSync(nodes));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doSync(nodes: NodeInfo[]): Promise<SyncReport> {
+    const o = this.opts;
+    const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets: await localNetworks() });
+    for (const s of plan.skipped) await log('warn', { node: s.node }, `skipping node: ${s.reason}`);
+    const ready = plan.ownPodCIDRs.length > 0;
+    if (ready) {
+      const families = [...new Set(plan.ownPodCIDRs.map(familyOf))];
+      enableForwarding(families);
+      for (const f of families) {
+        const noMasq = [...o.clusterCIDRs, ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`), ...nodes.flatMap((n) => n.podCIDRs)].filter((c) => familyOf(c) === f);
+        await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), [...new Set(noMasq)]);
+      }
+    }
+    const actual = [...(await listOwnRoutes(o.proto, 4)), ...(await listOwnRoutes(o.proto, 6))];
+    const lines = diffRoutes(plan.routes, actual, o.proto);
+    if (lines.length) await applyRouteBatch(lines);
+    let conflistWritten = false;
+    if (ready) {
+      conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu }));
+    }
+    const report = { plan, routeWrites: lines.length, conflistWritten, ready };
+    this.last = report;
+    if (o.statusFile) writeStatus(o.statusFile, report);
+    await log('info', { routes: plan.routes.length, writes: lines.length, skipped: plan.skipped.length, ready }, 'synced');
+    return report;
+  }
+}
+
+function writeStatus(path: string, r: SyncReport): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const doc = {
+    time: new Date().toISOString(),
+    node: r.plan.self?.name,
+    podCIDRs: r.plan.ownPodCIDRs,
+    ready: r.ready,
+    peers: r.plan.routes.map((p) => ({ node: p.node, podCIDR: p.dst, via: p.via, state: 'installed' })),
+    skipped: r.plan.skipped,
+  };
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+export function readNodesFile(path: string): NodeInfo[] {
+  return fromNodeList(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** Runs the agent from a nodes file: sync on change (polled, so atomic renames are seen) and every resync period. */
+export async function runFromFile(agent: Agent, path: string, resyncSeconds: number, signal: AbortSignal): Promise<void> {
+  const syncNow = async (why: string): Promise<void> => {
+    let nodes: NodeInfo[];
+    try {
+      nodes = readNodesFile(path);
+    } catch (e) {
+      await log('error', { path }, `cannot read nodes file: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await agent.sync(nodes);
+    } catch (e) {
+      await log('error', { why }, `sync failed: ${(e as Error).message}`);
+    }
+  };
+  await syncNow('start');
+  watchFile(path, { interval: 250 }, () => void syncNow('file changed'));
+  const timer = setInterval(() => void syncNow('resync'), resyncSeconds * 1000);
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  clearInterval(timer);
+  unwatchFile(path);
+}

@@ -1,0 +1,44 @@
+// The node's conflist, written only once the node is ready to route, only
+// when its content changes, and atomically (temp name CNI ignores + rename).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ConflistOptions {
+  name: string;
+  bridge: string;
+  podCIDRs: string[];
+  dataDir?: string;
+  mtu?: number;
+}
+
+export function renderConflist(o: ConflistOptions): string {
+  const ipam: Record<string, unknown> = { type: 'flatnet-ipam', ranges: o.podCIDRs.map((c) => [{ subnet: c }]) };
+  if (o.dataDir) ipam.dataDir = o.dataDir;
+  const plugin: Record<string, unknown> = {
+    type: 'flatnet',
+    bridge: o.bridge,
+    isGateway: true,
+    isDefaultGateway: true,
+    // The agent masquerades egress per node; per-pod chains would only add rules.
+    ipMasq: false,
+    hairpinMode: true,
+    ipam,
+  };
+  if (o.mtu) plugin.mtu = o.mtu;
+  return `${JSON.stringify({ cniVersion: '1.0.0', name: o.name, plugins: [plugin, { type: 'portmap', capabilities: { portMappings: true } }] }, null, 2)}\n`;
+}
+
+/** Writes `content` to dir/file unless it is already there; true when written. */
+export function writeIfChanged(dir: string, file: string, content: string): boolean {
+  const path = join(dir, file);
+  try {
+    if (readFileSync(path, 'utf8') === content) return false;
+  } catch {
+    // absent: write it
+  }
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${file}.tmp-${process.pid}`); // no .conf/.conflist/.json suffix: runtimes skip it
+  writeFileSync(tmp, content, { mode: 0o644 });
+  renameSync(tmp, path);
+  return true;
+}

@@ -1,0 +1,59 @@
+// The agent's side effects on its node: peer routes (tagged with our routing
+// protocol number), egress masquerade, forwarding, local networks.
+import { batch, listLinks } from '../sys/ip.ts';
+import { run, runOk } from '../sys/exec.ts';
+import { ensureSysctl } from '../sys/sysctl.ts';
+import { type Family, formatCidr, networkOf, parseCidr } from '../net/cidr.ts';
+import type { KernelRoute } from './plan.ts';
+
+/** Our routes of one family: `ip route show proto N`. */
+export async function listOwnRoutes(proto: number, family: Family): Promise<KernelRoute[]> {
+  const out = await runOk(['ip', '-j', family === 4 ? '-4' : '-6', 'route', 'show', 'proto', String(proto)]);
+  const rows = JSON.parse(out || '[]') as Array<{ dst: string; gateway?: string }>;
+  return rows.map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`, via: r.gateway }));
+}
+
+export async function applyRouteBatch(lines: string[]): Promise<void> {
+  await batch(lines);
+}
+
+/** CIDRs of every global address on this node: the networks its next hops must be on. */
+export async function localNetworks(): Promise<string[]> {
+  const links = await listLinks();
+  return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => formatCidr(networkOf(parseCidr(`${a.local}/${a.prefixlen}`)!))));
+}
+
+export function enableForwarding(families: Family[]): void {
+  if (families.includes(4)) ensureSysctl('net/ipv4/ip_forward', '1');
+  if (families.includes(6)) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
+}
+
+export const MASQ_CHAIN = 'FLATNET-MASQ';
+
+/**
+ * iptables-restore input for egress masquerade: traffic from this node's pod
+ * CIDRs is masqueraded unless it goes to a pod CIDR, the cluster CIDR or a
+ * node IP (no NAT pod<->pod, pod<->node). The chain is rebuilt atomically;
+ * jumps from POSTROUTING for other sources (an old podCIDR) are removed.
+ */
+export function masqRestore(saved: string, podCIDRs: string[], noMasq: string[]): string {
+  const lines = ['*nat', `:${MASQ_CHAIN} - [0:0]`];
+  for (const d of noMasq) lines.push(`-A ${MASQ_CHAIN} -d ${d} -j RETURN`);
+  lines.push(`-A ${MASQ_CHAIN} -j MASQUERADE`);
+  const have = new Set<string>();
+  for (const l of saved.split('\n')) {
+    const m = /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l);
+    if (!m) continue;
+    if (podCIDRs.includes(m[1]!)) have.add(m[1]!);
+    else lines.push(`-D POSTROUTING -s ${m[1]} -j ${MASQ_CHAIN}`);
+  }
+  for (const c of podCIDRs) if (!have.has(c)) lines.push(`-A POSTROUTING -s ${c} -j ${MASQ_CHAIN}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+export async function syncMasq(family: Family, podCIDRs: string[], noMasq: string[]): Promise<void> {
+  const [save, restore] = family === 4 ? ['iptables-save', 'iptables-restore'] : ['ip6tables-save', 'ip6tables-restore'];
+  const saved = await run([save, '-t', 'nat']);
+  await runOk([restore, '--noflush', '-w'], masqRestore(saved.exitCode === 0 ? saved.stdout : '', podCIDRs, noMasq));
+}

@@ -1,0 +1,86 @@
+// The flatnet command line, used when the binary runs without CNI_COMMAND and
+// with arguments: `flatnet agent …`, `flatnet status`, `flatnet version`.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { Agent, DEFAULT_PROTO, runFromFile } from './agent/agent.ts';
+import { VERSION } from './version.ts';
+import { SUPPORTED_VERSIONS } from './cni/version.ts';
+
+const DEFAULT_STATUS = '/run/flatnet/agent.json';
+
+export async function cli(argv: string[]): Promise<number> {
+  let code = 0;
+  await yargs(argv)
+    .scriptName('flatnet')
+    .command(
+      'agent',
+      'run the node agent: peer routes, egress masquerade, this node\'s conflist',
+      (y) =>
+        y
+          .option('node-name', { type: 'string', default: process.env.NODE_NAME ?? hostname(), describe: 'this node\'s name in the node list' })
+          .option('nodes-file', { type: 'string', demandOption: true, describe: 'v1.NodeList JSON (kubectl get nodes -o json), re-read when it changes' })
+          .option('cluster-cidr', { type: 'string', array: true, default: [] as string[], describe: 'cluster pod CIDR(s); traffic to them is never masqueraded' })
+          .option('cni-conf-dir', { type: 'string', default: '/etc/cni/net.d' })
+          .option('cni-conf-file', { type: 'string', default: '10-flatnet.conflist' })
+          .option('network-name', { type: 'string', default: 'flatnet' })
+          .option('bridge', { type: 'string', default: 'cni0' })
+          .option('ipam-data-dir', { type: 'string', describe: 'flatnet-ipam dataDir written into the conflist' })
+          .option('mtu', { type: 'number' })
+          .option('route-protocol', { type: 'number', default: DEFAULT_PROTO, describe: 'routing protocol number that marks the agent\'s routes' })
+          .option('resync', { type: 'number', default: 30, describe: 'seconds between full resyncs' })
+          .option('status-file', { type: 'string', default: DEFAULT_STATUS }),
+      async (a) => {
+        process.env.FLATNET_LOG_LEVEL ??= 'info';
+        const agent = new Agent({
+          nodeName: a['node-name'],
+          clusterCIDRs: a['cluster-cidr'],
+          confDir: a['cni-conf-dir'],
+          confFile: a['cni-conf-file'],
+          networkName: a['network-name'],
+          bridge: a.bridge,
+          ipamDataDir: a['ipam-data-dir'],
+          mtu: a.mtu,
+          proto: a['route-protocol'],
+          statusFile: a['status-file'],
+        });
+        const ac = new AbortController();
+        for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
+        await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);
+      },
+    )
+    .command(
+      'status',
+      'show this node\'s podCIDR, peers and their routes',
+      (y) => y.option('status-file', { type: 'string', default: DEFAULT_STATUS }).option('json', { type: 'boolean', default: false }),
+      (a) => {
+        let doc: any;
+        try {
+          doc = JSON.parse(readFileSync(a['status-file'], 'utf8'));
+        } catch (e) {
+          process.stderr.write(`flatnet: no agent status at ${a['status-file']} (is the agent running?): ${(e as Error).message}\n`);
+          code = 1;
+          return;
+        }
+        if (a.json) {
+          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+          return;
+        }
+        const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || 'not assigned yet'}`, `ready     ${doc.ready}`, '', 'PEER                 POD CIDR              VIA                STATE'];
+        for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
+        for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+      },
+    )
+    .command('version', 'print the version', () => {}, () => {
+      process.stdout.write(`flatnet ${VERSION} (CNI ${SUPPORTED_VERSIONS.join(', ')})\n`);
+    })
+    .demandCommand(1)
+    .strict()
+    .fail((msg, err, y) => {
+      process.stderr.write(`${msg ?? err?.message}\n\n${y.help()}\n`);
+      code = 2;
+    })
+    .parseAsync();
+  return code;
+}

@@ -1,0 +1,107 @@
+// e2e: 3 namespace-nodes x 3 pods, agents fed by one nodes file. Pods reach
+// each other by their own IPs (no NAT), egress is masqueraded to the node IP,
+// and the agents' routes follow the node list.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot } from '../helpers/netns.ts';
+import { libcniDriver } from '../helpers/libcni.ts';
+import { ROOT } from '../helpers/plugin.ts';
+// @ts-expect-error: plain JS module shared with the demo
+import { createCluster, INTERNET_IP } from '../../scripts/cluster.mjs';
+
+const server = join(ROOT, 'test', 'helpers', 'peer-server.mjs');
+const client = join(ROOT, 'test', 'helpers', 'peer-client.mjs');
+
+describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
+  let c: any;
+  beforeAll(async () => {
+    c = await createCluster({ nodes: 3, libcniDriver: libcniDriver() });
+    c.writeNodes();
+    for (const n of c.nodes) await c.startAgent(n);
+    for (const n of c.nodes) for (let i = 1; i <= 3; i++) await c.addPod(n, `p${n.k}${i}`);
+  }, 120_000);
+  afterAll(async () => {
+    await c?.destroy();
+  }, 60_000);
+
+  const ping = (from: any, ip: string) => execa('ip', ['netns', 'exec', from.ns, 'ping', '-c', '1', '-W', '2', ip], { reject: false });
+
+  async function tcpSource(from: any, toNs: string, toIp: string, port: number): Promise<string> {
+    const srv = spawn('ip', ['netns', 'exec', toNs, process.execPath, server, String(port)], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await execa('ip', ['netns', 'exec', from.ns, process.execPath, client, toIp, String(port)], { reject: false });
+        if (r.exitCode === 0) return r.stdout.trim();
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`no TCP answer from ${toIp}:${port}`);
+    } finally {
+      srv.kill();
+    }
+  }
+
+  it('every pod pings every other pod', async () => {
+    const failures: string[] = [];
+    await Promise.all(
+      c.pods.map(async (a: any) => {
+        for (const b of c.pods) {
+          if (a === b) continue;
+          if ((await ping(a, b.ip)).exitCode !== 0) failures.push(`${a.name} -> ${b.name} (${b.ip})`);
+        }
+      }),
+    );
+    expect(failures).toEqual([]);
+    expect(c.pods).toHaveLength(9);
+  });
+
+  it('a TCP connection from node1 to node3 arrives with the client pod\'s own IP (no NAT)', async () => {
+    const from = c.pods.find((p: any) => p.node.k === 1);
+    const to = c.pods.find((p: any) => p.node.k === 3);
+    expect(await tcpSource(from, to.ns, to.ip, 8081)).toBe(from.ip);
+  });
+
+  it('a pod reaching a node IP keeps its own source address', async () => {
+    const from = c.pods.find((p: any) => p.node.k === 2);
+    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip, 8082)).toBe(from.ip);
+  });
+
+  it('traffic leaving the cluster is masqueraded to the node IP', async () => {
+    const from = c.pods.find((p: any) => p.node.k === 2);
+    expect(await tcpSource(from, c.inet, INTERNET_IP, 8083)).toBe(c.nodes[1].ip);
+  });
+
+  it('removing a node from the nodes file withdraws its routes everywhere, and adding it back restores them', async () => {
+    c.writeNodes(['node1', 'node2']);
+    for (const n of c.nodes.slice(0, 2)) {
+      await c.waitFor(`${n.name} to drop node3's route`, async () => !(await c.routes(n)).some((r: any) => r.dst === '10.244.3.0/24'));
+    }
+    c.writeNodes();
+    for (const n of c.nodes.slice(0, 2)) {
+      await c.waitFor(`${n.name} to restore node3's route`, async () => (await c.routes(n)).some((r: any) => r.dst === '10.244.3.0/24'));
+    }
+  });
+
+  it('a stale route of ours from a previous run is removed on start; other routes are left alone', async () => {
+    const n = c.nodes[1];
+    await c.stopAgent(n);
+    await execa('ip', ['-n', n.ns, 'route', 'add', '10.244.99.0/24', 'via', '10.200.0.13', 'proto', '201']);
+    await execa('ip', ['-n', n.ns, 'route', 'add', '10.244.98.0/24', 'via', '10.200.0.13']);
+    await c.startAgent(n);
+    await c.waitFor('stale route removal', async () => !(await c.routes(n)).some((r: any) => r.dst === '10.244.99.0/24'));
+    const all = JSON.parse((await execa('ip', ['-n', n.ns, '-j', 'route', 'show', '10.244.98.0/24'])).stdout);
+    expect(all).toHaveLength(1);
+  });
+
+  it('an agent restarted mid-way converges again (a route removed while it was down comes back)', async () => {
+    const n = c.nodes[0];
+    await c.stopAgent(n);
+    await execa('ip', ['-n', n.ns, 'route', 'del', '10.244.2.0/24']);
+    await c.startAgent(n);
+    await c.waitFor('route restored', async () => (await c.routes(n)).some((r: any) => r.dst === '10.244.2.0/24' && r.gateway === '10.200.0.12'));
+    const a = c.pods.find((p: any) => p.node.k === 1);
+    const b = c.pods.find((p: any) => p.node.k === 2);
+    expect((await ping(a, b.ip)).exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { fromNodeList } from '../../src/agent/nodes.ts';
+import { diffRoutes, planRoutes } from '../../src/agent/plan.ts';
+import { masqRestore } from '../../src/agent/system.ts';
+import { renderConflist } from '../../src/agent/cni-config.ts';
+
+const node = (name: string, podCIDRs: string[], ips: string[]) => ({ name, podCIDRs, internalIPs: ips });
+
+describe('node source parsing', () => {
+  it('reads podCIDRs (or the legacy podCIDR) and InternalIPs from a v1.NodeList', () => {
+    const list = {
+      kind: 'NodeList',
+      items: [
+        { metadata: { name: 'a' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'Hostname', address: 'a' }, { type: 'InternalIP', address: '10.0.0.1' }] } },
+        { metadata: { name: 'b' }, spec: { podCIDRs: ['10.244.2.0/24', 'fd00:2::/64'] }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }, { type: 'InternalIP', address: 'fc00::2' }] } },
+        { kind: 'NotANode' },
+      ],
+    };
+    expect(fromNodeList(list)).toEqual([node('a', ['10.244.1.0/24'], ['10.0.0.1']), node('b', ['10.244.2.0/24', 'fd00:2::/64'], ['10.0.0.2', 'fc00::2'])]);
+  });
+});
+
+describe('route planning', () => {
+  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: ['10.0.0.0/24', 'fc00::/64'] };
+  it('routes every peer podCIDR via its InternalIP of the same family, and skips bad peers with a reason', () => {
+    const p = planRoutes({
+      ...base,
+      nodes: [
+        node('a', ['10.244.1.0/24'], ['10.0.0.1']),
+        node('b', ['10.244.2.0/24', 'fd00:2::/64'], ['10.0.0.2', 'fc00::2']),
+        node('c', [], ['10.0.0.3']),
+        node('d', ['10.244.4.0/24'], []),
+        node('e', ['10.244.5.0/24'], ['10.244.9.9']),
+        node('f', ['10.244.6.0/24'], ['192.168.7.7']),
+        node('g', ['nope'], ['10.0.0.7']),
+      ],
+    });
+    expect(p.ownPodCIDRs).toEqual(['10.244.1.0/24']);
+    expect(p.routes).toEqual([
+      { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 },
+      { node: 'b', dst: 'fd00:2::/64', via: 'fc00::2', family: 6 },
+    ]);
+    expect(p.skipped.map((s) => [s.node, s.reason])).toEqual([
+      ['c', 'no podCIDR assigned yet'],
+      ['d', 'no IPv4 InternalIP for podCIDR 10.244.4.0/24'],
+      ['e', 'next hop 10.244.9.9 lies inside the cluster CIDR'],
+      ['f', 'next hop 192.168.7.7 is not on a directly connected network (nodes must share an L2 segment)'],
+      ['g', 'podCIDR "nope" is not a CIDR'],
+    ]);
+  });
+  it('is not ready while this node has no podCIDR', () => {
+    expect(planRoutes({ ...base, nodes: [node('a', [], ['10.0.0.1'])] }).ownPodCIDRs).toEqual([]);
+  });
+});
+
+describe('route diff', () => {
+  const want = [{ node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const }, { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const }];
+  it('adds missing, replaces changed, deletes unwanted', () => {
+    expect(diffRoutes(want, [{ dst: '10.244.3.0/24', via: '10.0.0.9' }, { dst: '10.244.9.0/24', via: '10.0.0.9' }], 201)).toEqual([
+      'route replace 10.244.2.0/24 via 10.0.0.2 proto 201',
+      'route replace 10.244.3.0/24 via 10.0.0.3 proto 201',
+      'route del 10.244.9.0/24 proto 201',
+    ]);
+  });
+  it('writes nothing when nothing differs', () => {
+    expect(diffRoutes(want, [{ dst: '10.244.2.0/24', via: '10.0.0.2' }, { dst: '10.244.3.0/24', via: '10.0.0.3' }], 201)).toEqual([]);
+  });
+  it('handles 5,000 peers quickly enough to diff on every event', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ node: `n${i}`, dst: `10.${Math.floor(i / 256)}.${i % 256}.0/24`, via: '10.255.0.1', family: 4 as const }));
+    expect(diffRoutes(many, many.map((r) => ({ dst: r.dst, via: r.via })), 201)).toEqual([]);
+    expect(diffRoutes(many, [], 201)).toHaveLength(5000);
+  });
+});
+
+describe('egress masquerade rules', () => {
+  it('rebuilds the chain, keeps the right jump and removes jumps for an old podCIDR', () => {
+    const saved = '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 10.244.1.0/24 -j FLATNET-MASQ\n-A POSTROUTING -s 10.244.7.0/24 -j FLATNET-MASQ\nCOMMIT\n';
+    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16', '10.0.0.2/32']).split('\n')).toEqual([
+      '*nat',
+      ':FLATNET-MASQ - [0:0]',
+      '-A FLATNET-MASQ -d 10.244.0.0/16 -j RETURN',
+      '-A FLATNET-MASQ -d 10.0.0.2/32 -j RETURN',
+      '-A FLATNET-MASQ -j MASQUERADE',
+      '-D POSTROUTING -s 10.244.7.0/24 -j FLATNET-MASQ',
+      'COMMIT',
+      '',
+    ]);
+  });
+});
+
+describe('conflist rendering', () => {
+  it('renders flatnet + flatnet-ipam with one range set per podCIDR', () => {
+    const c = JSON.parse(renderConflist({ name: 'flatnet', bridge: 'cni0', podCIDRs: ['10.244.1.0/24', 'fd00:1::/64'] }));
+    expect(c.plugins[0]).toMatchObject({ type: 'flatnet', isDefaultGateway: true, ipMasq: false, ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:1::/64' }]] } });
+  });
+});
