@@ -18,7 +18,7 @@ const targets = [
   ['ipam/main.ts', 'flatnet-ipam'],
 ];
 for (const [entry, name] of targets) {
-  execFileSync(bun, ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--sourcemap=none', `--define`, `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)], {
+  execFileSync(bun, ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--splitting', '--sourcemap=none', `--define`, `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: root,
   });

@@ -19,7 +19,8 @@ export async function cli(argv: string[]): Promise<number> {
       (y) =>
         y
           .option('node-name', { type: 'string', default: process.env.NODE_NAME ?? hostname(), describe: 'this node\'s name in the node list' })
-          .option('nodes-file', { type: 'string', demandOption: true, describe: 'v1.NodeList JSON (kubectl get nodes -o json), re-read when it changes' })
+          .option('nodes-file', { type: 'string', describe: 'v1.NodeList JSON (kubectl get nodes -o json), re-read when it changes; without it, nodes come from the Kubernetes API' })
+          .option('kubeconfig', { type: 'string', describe: 'kubeconfig for the API (default: in-cluster service account)' })
           .option('cluster-cidr', { type: 'string', array: true, default: [] as string[], describe: 'cluster pod CIDR(s); traffic to them is never masqueraded' })
           .option('cni-conf-dir', { type: 'string', default: '/etc/cni/net.d' })
           .option('cni-conf-file', { type: 'string', default: '10-flatnet.conflist' })
@@ -46,7 +47,8 @@ export async function cli(argv: string[]): Promise<number> {
         });
         const ac = new AbortController();
         for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
-        await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);
+        if (a['nodes-file']) await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);
+        else await (await import('./agent/kube-source.ts')).runFromKube(agent, { kubeconfig: a.kubeconfig, resyncSeconds: a.resync }, ac.signal);
       },
     )
     .command(

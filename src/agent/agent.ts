@@ -93,7 +93,7 @@ export function readNodesFile(path: string): NodeInfo[] {
 }
 
 /** Runs the agent from a nodes file: sync on change (polled, so atomic renames are seen) and every resync period. */
-export async function runFromFile(agent: Agent, path: string, resyncSeconds: number, signal: AbortSignal): Promise<void> {
+export async function runFromFile(agent: { sync(nodes: NodeInfo[]): Promise<unknown> }, path: string, resyncSeconds: number, signal: AbortSignal): Promise<void> {
   const syncNow = async (why: string): Promise<void> => {
     let nodes: NodeInfo[];
     try {
