@@ -38,10 +38,48 @@ async function main() {
     });
     process.stdout.write(r.stdout);
     process.exitCode = r.status ?? 1;
+    if (r.status === 0) benchAgent(work);
   } finally {
     for (const ns of [node, ...pods]) spawnSync('ip', ['netns', 'del', ns]);
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+// Agent: one sync of N peers (first run into an empty table, then a rerun
+// that must write nothing), in a namespace with a connected /16 for next hops.
+function benchAgent(work) {
+  const out = {};
+  for (const n of [1000, 5000]) {
+    const ns = `fnb-${process.pid}-agent${n}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      const sh = (...a) => execFileSync('ip', ['-n', ns, ...a]);
+      sh('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+      sh('link', 'set', 'v0', 'up');
+      sh('link', 'set', 'v1', 'up');
+      sh('addr', 'add', '10.128.0.1/16', 'dev', 'v0');
+      const items = [{ metadata: { name: 'self' }, spec: { podCIDR: '10.127.255.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.128.0.1' }] } }];
+      for (let i = 0; i < n; i++) {
+        items.push({ metadata: { name: `n${i}` }, spec: { podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }, status: { addresses: [{ type: 'InternalIP', address: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}` }] } });
+      }
+      const file = join(work, `nodes-${n}.json`);
+      writeFileSync(file, JSON.stringify({ kind: 'NodeList', items }));
+      const run = () => {
+        const t0 = process.hrtime.bigint();
+        const r = execFileSync('ip', ['netns', 'exec', ns, IMPLS.flatnet.bin, 'agent', '--once', '--node-name', 'self', '--nodes-file', file, '--cluster-cidr', '10.64.0.0/10', '--cni-conf-dir', join(work, `netd-${n}`), '--status-file', join(work, `st-${n}.json`)], { encoding: 'utf8' });
+        return { ...JSON.parse(r), wallMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+      };
+      out[n] = { first: run(), rerun: run() };
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  }
+  console.log('');
+  console.log(`${'agent resync'.padEnd(28)} ${'sync ms'.padStart(9)} ${'process ms'.padStart(11)} ${'route writes'.padStart(13)}`);
+  for (const [n, r] of Object.entries(out)) {
+    for (const k of ['first', 'rerun']) console.log(`${`${n} peers, ${k}`.padEnd(28)} ${r[k].ms.toFixed(1).padStart(9)} ${r[k].wallMs.toFixed(1).padStart(11)} ${String(r[k].routeWrites).padStart(13)}`);
+  }
+  console.log(JSON.stringify({ bench: 'flatnet-agent', ...out }));
 }
 
 function conf(impl, work) {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import yargs from 'yargs';
-import { Agent, DEFAULT_PROTO, runFromFile } from './agent/agent.ts';
+import { Agent, DEFAULT_PROTO, readNodesFile, runFromFile } from './agent/agent.ts';
 import { VERSION } from './version.ts';
 import { SUPPORTED_VERSIONS } from './cni/version.ts';
 
@@ -30,9 +30,12 @@ export async function cli(argv: string[]): Promise<number> {
           .option('mtu', { type: 'number' })
           .option('route-protocol', { type: 'number', default: DEFAULT_PROTO, describe: 'routing protocol number that marks the agent\'s routes' })
           .option('resync', { type: 'number', default: 30, describe: 'seconds between full resyncs' })
-          .option('status-file', { type: 'string', default: DEFAULT_STATUS }),
+          .option('status-file', { type: 'string', default: DEFAULT_STATUS })
+          .option('log-level', { type: 'string', describe: 'pino level (default info; warn with --once)' })
+          .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' }),
       async (a) => {
         process.env.FLATNET_LOG_LEVEL ??= 'info';
+        if (a['log-level']) process.env.FLATNET_LOG_LEVEL = a['log-level'];
         const agent = new Agent({
           nodeName: a['node-name'],
           clusterCIDRs: a['cluster-cidr'],
@@ -45,6 +48,15 @@ export async function cli(argv: string[]): Promise<number> {
           proto: a['route-protocol'],
           statusFile: a['status-file'],
         });
+        if (a.once) {
+          process.env.FLATNET_LOG_LEVEL = a['log-level'] ?? 'warn';
+          if (!a['nodes-file']) throw new Error('--once needs --nodes-file');
+          const t0 = performance.now();
+          const r = await agent.sync(readNodesFile(a['nodes-file']));
+          const ms = performance.now() - t0;
+          process.stdout.write(`${JSON.stringify({ ms, routes: r.plan.routes.length, routeWrites: r.routeWrites, skipped: r.plan.skipped.length, ready: r.ready, conflistWritten: r.conflistWritten })}\n`);
+          return;
+        }
         const ac = new AbortController();
         for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
         if (a['nodes-file']) await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);

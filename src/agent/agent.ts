@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, watchFile, unwatchFile, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { log } from '../log.ts';
-import { familyOf } from '../net/cidr.ts';
+import { collapseCidrs, familyOf } from '../net/cidr.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
 import { fromNodeList, type NodeInfo } from './nodes.ts';
 import { diffRoutes, planRoutes, type Plan } from './plan.ts';
@@ -47,15 +47,16 @@ export class Agent {
 
   private async doSync(nodes: NodeInfo[]): Promise<SyncReport> {
     const o = this.opts;
-    const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets: await localNetworks() });
+    const localNets = await localNetworks();
+    const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets });
     for (const s of plan.skipped) await log('warn', { node: s.node }, `skipping node: ${s.reason}`);
     const ready = plan.ownPodCIDRs.length > 0;
     if (ready) {
       const families = [...new Set(plan.ownPodCIDRs.map(familyOf))];
       enableForwarding(families);
       for (const f of families) {
-        const noMasq = [...o.clusterCIDRs, ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`), ...nodes.flatMap((n) => n.podCIDRs)].filter((c) => familyOf(c) === f);
-        await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), [...new Set(noMasq)]);
+        const wanted = [...o.clusterCIDRs, ...localNets, ...nodes.flatMap((n) => n.podCIDRs), ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`)];
+        await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), collapseCidrs(wanted.filter((c) => familyOf(c) === f)));
       }
     }
     const actual = [...(await listOwnRoutes(o.proto, 4)), ...(await listOwnRoutes(o.proto, 6))];

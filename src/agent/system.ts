@@ -36,24 +36,28 @@ export const MASQ_CHAIN = 'FLATNET-MASQ';
  * node IP (no NAT pod<->pod, pod<->node). The chain is rebuilt atomically;
  * jumps from POSTROUTING for other sources (an old podCIDR) are removed.
  */
-export function masqRestore(saved: string, podCIDRs: string[], noMasq: string[]): string {
-  const lines = ['*nat', `:${MASQ_CHAIN} - [0:0]`];
-  for (const d of noMasq) lines.push(`-A ${MASQ_CHAIN} -d ${d} -j RETURN`);
-  lines.push(`-A ${MASQ_CHAIN} -j MASQUERADE`);
+export function masqRestore(saved: string, podCIDRs: string[], noMasq: string[]): string | undefined {
+  const chain = [...noMasq.map((d) => `-A ${MASQ_CHAIN} -d ${d} -j RETURN`), `-A ${MASQ_CHAIN} -j MASQUERADE`];
+  const savedLines = saved.split('\n');
+  const savedChain = savedLines.filter((l) => l.startsWith(`-A ${MASQ_CHAIN} `));
+  const chainSame = savedLines.includes(`:${MASQ_CHAIN} - [0:0]`) && savedChain.join('\n') === chain.join('\n');
+  const jumps: string[] = [];
   const have = new Set<string>();
-  for (const l of saved.split('\n')) {
+  for (const l of savedLines) {
     const m = /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l);
     if (!m) continue;
     if (podCIDRs.includes(m[1]!)) have.add(m[1]!);
-    else lines.push(`-D POSTROUTING -s ${m[1]} -j ${MASQ_CHAIN}`);
+    else jumps.push(`-D POSTROUTING -s ${m[1]} -j ${MASQ_CHAIN}`);
   }
-  for (const c of podCIDRs) if (!have.has(c)) lines.push(`-A POSTROUTING -s ${c} -j ${MASQ_CHAIN}`);
-  lines.push('COMMIT', '');
-  return lines.join('\n');
+  for (const c of podCIDRs) if (!have.has(c)) jumps.push(`-A POSTROUTING -s ${c} -j ${MASQ_CHAIN}`);
+  // Nothing differs: no write, so a no-change resync touches no firewall state.
+  if (chainSame && jumps.length === 0) return undefined;
+  return ['*nat', ...(chainSame ? [] : [`:${MASQ_CHAIN} - [0:0]`, ...chain]), ...jumps, 'COMMIT', ''].join('\n');
 }
 
 export async function syncMasq(family: Family, podCIDRs: string[], noMasq: string[]): Promise<void> {
   const [save, restore] = family === 4 ? ['iptables-save', 'iptables-restore'] : ['ip6tables-save', 'ip6tables-restore'];
   const saved = await run([save, '-t', 'nat']);
-  await runOk([restore, '--noflush', '-w'], masqRestore(saved.exitCode === 0 ? saved.stdout : '', podCIDRs, noMasq));
+  const input = masqRestore(saved.exitCode === 0 ? saved.stdout : '', podCIDRs, noMasq);
+  if (input) await runOk([restore, '--noflush', '-w'], input);
 }

@@ -77,3 +77,17 @@ export function isDefaultRoute(dst: string): boolean {
 export function familyOf(ipOrCidr: string): Family {
   return ipOrCidr.includes(':') ? 6 : 4;
 }
+
+/**
+ * Canonical CIDRs with every entry that another one contains removed, in input
+ * order: 5,000 node /32s inside the node subnet become that one subnet.
+ */
+export function collapseCidrs(list: string[]): string[] {
+  const parsed = [...new Map(list.map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined).map((c) => networkOf(c)).map((c) => [formatCidr(c), c] as const)).values()];
+  // Widest first, so a containment check only needs the kept (wider) ones.
+  const byWidth = [...parsed].sort((a, b) => a.prefix - b.prefix);
+  const kept: Cidr[] = [];
+  for (const c of byWidth) if (!kept.some((k) => k.prefix <= c.prefix && contains(k, c))) kept.push(c);
+  const keep = new Set(kept.map(formatCidr));
+  return parsed.map(formatCidr).filter((s) => keep.has(s));
+}

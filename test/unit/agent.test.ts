@@ -75,7 +75,7 @@ describe('route diff', () => {
 describe('egress masquerade rules', () => {
   it('rebuilds the chain, keeps the right jump and removes jumps for an old podCIDR', () => {
     const saved = '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 10.244.1.0/24 -j FLATNET-MASQ\n-A POSTROUTING -s 10.244.7.0/24 -j FLATNET-MASQ\nCOMMIT\n';
-    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16', '10.0.0.2/32']).split('\n')).toEqual([
+    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16', '10.0.0.2/32'])!.split('\n')).toEqual([
       '*nat',
       ':FLATNET-MASQ - [0:0]',
       '-A FLATNET-MASQ -d 10.244.0.0/16 -j RETURN',
@@ -85,6 +85,10 @@ describe('egress masquerade rules', () => {
       'COMMIT',
       '',
     ]);
+  });
+  it('writes nothing when the chain and jumps are already right', () => {
+    const saved = '*nat\n:POSTROUTING ACCEPT [0:0]\n:FLATNET-MASQ - [0:0]\n-A POSTROUTING -s 10.244.1.0/24 -j FLATNET-MASQ\n-A FLATNET-MASQ -d 10.244.0.0/16 -j RETURN\n-A FLATNET-MASQ -j MASQUERADE\nCOMMIT\n';
+    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16'])).toBeUndefined();
   });
 });
 

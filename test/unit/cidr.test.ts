@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contains, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../../src/net/cidr.ts';
+import { collapseCidrs, contains, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../../src/net/cidr.ts';
 
 describe('cidr', () => {
   it.each([
@@ -26,5 +26,9 @@ describe('cidr', () => {
     expect(overlaps(parseCidr('10.1.0.0/16')!, parseCidr('10.0.0.0/8')!)).toBe(true);
     expect(overlaps(parseCidr('10.1.0.0/16')!, parseCidr('10.2.0.0/16')!)).toBe(false);
     expect(overlaps(parseCidr('0.0.0.0/0')!, parseCidr('::/0')!)).toBe(false);
+  });
+
+  it('collapses CIDRs contained in wider ones, keeping input order', () => {
+    expect(collapseCidrs(['10.244.1.0/24', '10.200.0.11/32', '10.244.0.0/16', '10.200.0.0/24', 'fd00::/64', '10.200.0.12/32', 'bad'])).toEqual(['10.244.0.0/16', '10.200.0.0/24', 'fd00::/64']);
   });
 });
