@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
 done
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -x "$root/dist/bin/flatnet" ] || [ ! -x "$root/dist/bin/flatnet-ipam" ]; then
-  (cd "$root" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
+  (cd "$root" && { [ -d node_modules ] || npm install --no-audit --no-fund; } && npm run build)
 fi
 install -d -m 0755 "$bin_dir" "$conf_dir"
 for b in flatnet flatnet-ipam; do

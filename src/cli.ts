@@ -1,13 +1,31 @@
 // The flatnet command line, used when the binary runs without CNI_COMMAND and
 // with arguments: `flatnet agent …`, `flatnet status`, `flatnet version`.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { Agent, DEFAULT_PROTO, readNodesFile, runFromFile } from './agent/agent.ts';
 import { VERSION } from './version.ts';
 import { SUPPORTED_VERSIONS } from './cni/version.ts';
+import { DiskStore } from '../ipam/disk-store.ts';
+import { DEFAULT_DATA_DIR } from '../ipam/config.ts';
+import { formatIp } from './net/cidr.ts';
 
 const DEFAULT_STATUS = '/run/flatnet/agent.json';
+
+/** The IPAM store's allocations for the flatnet network of a conflist; empty when there is none. */
+function allocations(conflist: string): Array<{ ip: string; containerId: string; ifName: string }> {
+  try {
+    const list = JSON.parse(readFileSync(conflist, 'utf8'));
+    const plugin = (list.plugins ?? []).find((p: any) => p.ipam?.type === 'flatnet-ipam');
+    const dataDir = plugin?.ipam.dataDir ?? DEFAULT_DATA_DIR;
+    if (!plugin || !existsSync(join(dataDir, list.name))) return [];
+    const store = new DiskStore(dataDir, list.name);
+    return store.list().map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
+  } catch {
+    return [];
+  }
+}
 
 export async function cli(argv: string[]): Promise<number> {
   let code = 0;
@@ -66,7 +84,11 @@ export async function cli(argv: string[]): Promise<number> {
     .command(
       'status',
       'show this node\'s podCIDR, peers and their routes',
-      (y) => y.option('status-file', { type: 'string', default: DEFAULT_STATUS }).option('json', { type: 'boolean', default: false }),
+      (y) =>
+        y
+          .option('status-file', { type: 'string', default: DEFAULT_STATUS })
+          .option('cni-conf', { type: 'string', default: '/etc/cni/net.d/10-flatnet.conflist', describe: 'conflist whose IPAM allocations to list' })
+          .option('json', { type: 'boolean', default: false }),
       (a) => {
         let doc: any;
         try {
@@ -76,6 +98,7 @@ export async function cli(argv: string[]): Promise<number> {
           code = 1;
           return;
         }
+        doc.allocations = allocations(a['cni-conf']);
         if (a.json) {
           process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
           return;
@@ -83,6 +106,9 @@ export async function cli(argv: string[]): Promise<number> {
         const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || 'not assigned yet'}`, `ready     ${doc.ready}`, '', 'PEER                 POD CIDR              VIA                STATE'];
         for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
         for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);
+        lines.push('', 'ADDRESS              CONTAINER                                                         IFNAME');
+        for (const al of doc.allocations) lines.push(`${al.ip.padEnd(20)} ${al.containerId.padEnd(65)} ${al.ifName}`);
+        if (doc.allocations.length === 0) lines.push(`(none in ${a['cni-conf']})`);
         process.stdout.write(`${lines.join('\n')}\n`);
       },
     )

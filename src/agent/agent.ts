@@ -64,21 +64,21 @@ export class Agent {
     if (lines.length) await applyRouteBatch(lines);
     let conflistWritten = false;
     if (ready) {
-      conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu }));
+      conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
     }
     const report = { plan, routeWrites: lines.length, conflistWritten, ready };
     this.last = report;
-    if (o.statusFile) writeStatus(o.statusFile, report);
+    if (o.statusFile) writeStatus(o.statusFile, report, o.nodeName);
     await log('info', { routes: plan.routes.length, writes: lines.length, skipped: plan.skipped.length, ready }, 'synced');
     return report;
   }
 }
 
-function writeStatus(path: string, r: SyncReport): void {
+function writeStatus(path: string, r: SyncReport, nodeName: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const doc = {
     time: new Date().toISOString(),
-    node: r.plan.self?.name,
+    node: r.plan.self?.name ?? nodeName,
     podCIDRs: r.plan.ownPodCIDRs,
     ready: r.ready,
     peers: r.plan.routes.map((p) => ({ node: p.node, podCIDR: p.dst, via: p.via, state: 'installed' })),

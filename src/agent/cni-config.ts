@@ -9,6 +9,8 @@ export interface ConflistOptions {
   podCIDRs: string[];
   dataDir?: string;
   mtu?: number;
+  /** Where the agent reports readiness; the plugin's STATUS reads it. */
+  agentStatusFile?: string;
 }
 
 export function renderConflist(o: ConflistOptions): string {
@@ -25,6 +27,7 @@ export function renderConflist(o: ConflistOptions): string {
     ipam,
   };
   if (o.mtu) plugin.mtu = o.mtu;
+  if (o.agentStatusFile) plugin.agentStatusFile = o.agentStatusFile;
   return `${JSON.stringify({ cniVersion: '1.0.0', name: o.name, plugins: [plugin, { type: 'portmap', capabilities: { portMappings: true } }] }, null, 2)}\n`;
 }
 

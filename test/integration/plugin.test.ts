@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
 import { bridgeConf, flatnet, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 
 describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', () => {
   let node: Netns;
@@ -164,6 +164,16 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(store()).toEqual(['10.250.0.3']);
     expect((await natRules()).every((l) => l.includes('id: \\"b\\"') || !l.includes('comment'))).toBe(true);
     expect((await natRules()).length).toBe(4);
+  });
+
+  it('answers STATUS 50 while the node agent reports the node not ready', async () => {
+    const statusFile = join(data.path, 'agent.json');
+    const conf = { ...bridgeConf({ version: '1.1.0', dataDir: data.path }), agentStatusFile: statusFile };
+    writeFileSync(statusFile, JSON.stringify({ node: 'n1', ready: false }));
+    const notReady = await runPlugin(node, flatnet, conf, { command: 'STATUS' });
+    expect(notReady.json).toMatchObject({ code: 50, msg: 'flatnet agent has not finished setting up this node' });
+    writeFileSync(statusFile, JSON.stringify({ node: 'n1', ready: true }));
+    expect((await runPlugin(node, flatnet, conf, { command: 'STATUS' })).exitCode).toBe(0);
   });
 
   it('answers STATUS 50 when the range is exhausted', async () => {
