@@ -65,8 +65,8 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
   }
   const undo: Array<() => Promise<unknown>> = [];
   try {
-    const br = await ensureBridge(conf);
-
+    // IPAM first: it validates the rest of the config, so bad input fails
+    // before the node is touched (even the bridge).
     let plan: L3Plan | undefined;
     let ipamResult: Result | undefined;
     if (conf.ipamType) {
@@ -75,6 +75,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
       undo.push(() => ipamCall('DEL', type, args));
       plan = planL3(conf, ipamResult!);
     }
+    const br = await ensureBridge(conf);
 
     const hostVeth = randomVethName(randomBytes);
     const hostMac = randomMac(randomBytes);

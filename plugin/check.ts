@@ -14,9 +14,10 @@ const fail = (msg: string, details = ''): CniError => new CniError(ErrorCode.Int
 
 export async function cmdCheck(args: CmdArgs, raw: NetConfBase): Promise<void> {
   const conf = parseBridgeConf(raw, args.args);
-  if (conf.ipamType) await ipamCall('CHECK', conf.ipamType, args);
+  // Input is validated before anything is asked of the IPAM.
   if (raw.prevResult === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing', 'CHECK needs the ADD result as prevResult');
   const prev: Result = toCurrent(raw.prevResult, conf.cniVersion);
+  if (conf.ipamType) await ipamCall('CHECK', conf.ipamType, args);
   if (netnsState(args.netns) === 'missing') throw fail(`netns ${args.netns} does not exist`);
 
   const ifaces = prev.interfaces ?? [];

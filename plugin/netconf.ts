@@ -82,7 +82,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),
     mac: mac?.toLowerCase(),
-    ipamType: ipamType(conf),
+    ipamType: optObject(conf, 'ipam', '') && ipamType(conf),
     dns: parseDns(optObject(conf, 'dns', '')),
   };
 }
