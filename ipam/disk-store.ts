@@ -72,7 +72,17 @@ export class DiskStore implements Store {
 
   private writeTemp(content: string): string {
     const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${this.tmpSeq++}`);
-    writeFileSync(tmp, content, { mode: 0o600, flag: 'w' });
+    try {
+      writeFileSync(tmp, content, { mode: 0o600, flag: 'w' });
+    } catch (e) {
+      // A full disk creates the file and then fails the write: leave nothing.
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+      throw e;
+    }
     return tmp;
   }
 
@@ -88,8 +98,13 @@ export class DiskStore implements Store {
     } finally {
       unlinkSync(tmp);
     }
-    const last = this.writeTemp(formatIp(ip));
-    renameSync(last, join(this.dir, `${LAST_PREFIX}${rangeId}`));
+    // Round-robin state only: a failure here must not undo a good reservation.
+    try {
+      const last = this.writeTemp(formatIp(ip));
+      renameSync(last, join(this.dir, `${LAST_PREFIX}${rangeId}`));
+    } catch {
+      // the next allocation starts from an older point, as Go does on error
+    }
     return true;
   }
 

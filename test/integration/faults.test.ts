@@ -1,6 +1,7 @@
 // kill -9 of the plugin at random points of ADD, each followed by the DEL a
 // runtime sends: nothing may be left behind, and the node keeps working.
 import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,4 +215,39 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     expect(existsSync(join(data.path, 'fntnet')) ? readdirSync(join(data.path, 'fntnet')).filter((f) => /\d/.test(f) && !f.startsWith('last')) : []).toEqual([]);
   });
   it('has at least 50 cases', () => expect(cases.length).toBeGreaterThanOrEqual(50));
+});
+
+describe.runIf(isRoot())('dataDir on a full filesystem', () => {
+  let node: Netns;
+  let mnt: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    node = await createNetns('node');
+    mnt = tempDir('fnt-tmpfs');
+    // A test-owned tmpfs on a test-owned directory, unmounted in afterAll.
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'fnt-tmpfs', mnt.path]);
+  });
+  afterAll(async () => {
+    await execa('umount', [mnt.path], { reject: false });
+    mnt.remove();
+    await deleteAllNetns();
+  });
+
+  it('ADD fails with a clear I/O error and writes nothing; after space returns everything works', async () => {
+    const ipam = join(CNI_PATH.split(':')[0]!, 'flatnet-ipam');
+    const conf = { cniVersion: '1.0.0', name: 'full', type: 'flatnet', ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.42.0.0/24' }]], dataDir: join(mnt.path, 'data') } };
+    // The store directory and lock exist (a node that has run pods before), then the disk fills up.
+    expect((await runPlugin(node, ipam, conf, { command: 'ADD', containerId: 'before', netns: '/none' })).exitCode).toBe(0);
+    expect((await runPlugin(node, ipam, conf, { command: 'DEL', containerId: 'before' })).exitCode).toBe(0);
+    await execa('dd', ['if=/dev/zero', `of=${join(mnt.path, 'filler')}`, 'bs=4k', 'count=1000'], { reject: false });
+    const r = await runPlugin(node, ipam, conf, { command: 'ADD', containerId: 'c1', netns: '/none' });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json.code).toBe(5);
+    expect(r.json.msg).toMatch(/ENOSPC|no space/i);
+    const dir = join(mnt.path, 'data', 'full');
+    expect(readdirSync(dir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.'))).toEqual([]);
+    await execa('rm', ['-f', join(mnt.path, 'filler')]);
+    const ok = await runPlugin(node, ipam, conf, { command: 'ADD', containerId: 'c1', netns: '/none' });
+    expect(ok.exitCode, ok.stdout).toBe(0);
+    expect((await runPlugin(node, ipam, conf, { command: 'DEL', containerId: 'c1' })).exitCode).toBe(0);
+  });
 });

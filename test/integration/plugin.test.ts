@@ -60,6 +60,21 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     });
   }
 
+  it('CHECK after a manual removal of the pod address fails and names what is missing', async () => {
+    const pod = await createNetns('pod');
+    const conf = bridgeConf({ dataDir: data.path });
+    const add = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path });
+    await inNs(pod, ['ip', 'addr', 'del', add.json.ips[0].address, 'dev', 'eth0']);
+    const check = await runPlugin(node, flatnet, { ...conf, prevResult: add.json }, { command: 'CHECK', containerId: 'a', netns: pod.path });
+    expect(check.exitCode).not.toBe(0);
+    expect(check.json.msg).toBe(`address ${add.json.ips[0].address} is missing from eth0`);
+    // and when the host veth has been taken off the bridge
+    await inNs(pod, ['ip', 'addr', 'add', add.json.ips[0].address, 'dev', 'eth0']);
+    await inNs(node, ['ip', 'link', 'set', add.json.interfaces[1].name, 'nomaster']);
+    const check2 = await runPlugin(node, flatnet, { ...conf, prevResult: add.json }, { command: 'CHECK', containerId: 'a', netns: pod.path });
+    expect(check2.json.msg).toBe(`host veth ${add.json.interfaces[1].name} is not attached to fnbr0`);
+  });
+
   it('connects two pods on one bridge, with MTU and hairpin applied', async () => {
     const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
     const conf = bridgeConf({ dataDir: data.path, extra: { mtu: 1400, hairpinMode: true } });
