@@ -39,6 +39,7 @@ async function main() {
     process.stdout.write(r.stdout);
     process.exitCode = r.status ?? 1;
     if (r.status === 0) benchAgent(work);
+    if (r.status === 0) await benchDataPlane();
   } finally {
     for (const ns of [node, ...pods]) spawnSync('ip', ['netns', 'del', ns]);
     rmSync(work, { recursive: true, force: true });
@@ -80,6 +81,53 @@ function benchAgent(work) {
     for (const k of ['first', 'rerun']) console.log(`${`${n} peers, ${k}`.padEnd(28)} ${r[k].ms.toFixed(1).padStart(9)} ${r[k].wallMs.toFixed(1).padStart(11)} ${String(r[k].routeWrites).padStart(13)}`);
   }
   console.log(JSON.stringify({ bench: 'flatnet-agent', ...out }));
+}
+
+// Data plane: TCP throughput (iperf3) and ping RTT between pods on two
+// namespace-nodes: flatnet (agent routes, node egress masquerade) vs Go bridge
+// (ipMasq, so both nodes run conntrack/NAT as real clusters do) + the same routes by hand.
+async function benchDataPlane() {
+  const { createCluster } = await import('./cluster.mjs');
+  const { libcniDriver } = await import('./libcni.mjs');
+  const driver = libcniDriver();
+  if (!driver || !existsSync('/usr/bin/iperf3')) {
+    console.log('\ndata plane: skipped (needs libcni-driver and iperf3: apt-get install iperf3)');
+    return;
+  }
+  const results = {};
+  for (const flavour of ['go', 'flatnet']) {
+    const c = await createCluster({ nodes: 2, libcniDriver: driver, tag: `b${flavour.slice(0, 2)}` });
+    try {
+      if (flavour === 'flatnet') {
+        c.writeNodes();
+        for (const n of c.nodes) await c.startAgent(n);
+      } else {
+        for (const n of c.nodes) {
+          const list = { cniVersion: '1.0.0', name: 'flatnet', plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: n.podCIDR }]], dataDir: n.dataDir } }] };
+          execFileSync('mkdir', ['-p', n.confDir]);
+          writeFileSync(join(n.confDir, '10-flatnet.conflist'), JSON.stringify(list));
+          for (const peer of c.nodes) if (peer !== n) execFileSync('ip', ['-n', n.ns, 'route', 'add', peer.podCIDR, 'via', peer.ip]);
+        }
+      }
+      const a = await c.addPod(c.nodes[0], 'dpa');
+      const b = await c.addPod(c.nodes[1], 'dpb');
+      const srv = spawn('ip', ['netns', 'exec', b.ns, 'iperf3', '-s', '-1'], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 300));
+      const ip = spawnSync('ip', ['netns', 'exec', a.ns, 'iperf3', '-c', b.ip, '-t', '3', '-J'], { encoding: 'utf8' });
+      srv.kill();
+      const gbps = JSON.parse(ip.stdout).end.sum_received.bits_per_second / 1e9;
+      const ping = spawnSync('ip', ['netns', 'exec', a.ns, 'ping', '-q', '-c', '300', '-i', '0.002', b.ip], { encoding: 'utf8' });
+      const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping.stdout)?.[1]);
+      results[flavour] = { gbps, rttMs: rtt };
+    } finally {
+      await c.destroy();
+    }
+  }
+  console.log('');
+  const row = (label, g, f, unit) => console.log(`${label.padEnd(28)} ${g.toFixed(3).padStart(9)} ${f.toFixed(3).padStart(9)} ${(f / g).toFixed(2).padStart(7)}x  ${unit}`);
+  row('pod->pod TCP throughput', results.go.gbps, results.flatnet.gbps, 'Gbit/s (higher is better)');
+  row('pod->pod ping RTT avg', results.go.rttMs, results.flatnet.rttMs, 'ms (lower is better)');
+  console.log(JSON.stringify({ bench: 'flatnet-dataplane', ...results }));
 }
 
 function conf(impl, work) {
