@@ -75,6 +75,18 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
       undo.push(() => ipamCall('DEL', type, args));
       plan = planL3(conf, ipamResult!);
     }
+    // Masquerade depends only on the addresses: set it up alongside the rest.
+    let masq: Promise<void> | undefined;
+    if (plan && conf.ipMasq) {
+      const ips = plan.ips.map((ip) => ip.address);
+      masq = setupMasq(conf.name, args.containerId, ips);
+      masq.catch(() => undefined); // handled where it is awaited; never an unhandled rejection meanwhile
+      // Undo waits for the setup, so teardown never races it.
+      undo.push(async () => {
+        await masq!.catch(() => undefined);
+        await teardownMasq(conf.name, args.containerId, ips);
+      });
+    }
     const br = await ensureBridge(conf);
 
     const hostVeth = randomVethName(randomBytes);
@@ -115,10 +127,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
         if (plan.ips.some((ip) => familyOf(ip.address) === 4)) ensureSysctl('net/ipv4/ip_forward', '1');
         if (v6) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
       }
-      if (conf.ipMasq) {
-        undo.push(() => teardownMasq(conf.name, args.containerId));
-        await setupMasq(conf.name, args.containerId, plan.ips.map((ip) => ip.address));
-      }
+      await masq;
     } else {
       await batch([`link set ${args.ifName} up`], args.netns);
     }

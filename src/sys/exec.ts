@@ -7,7 +7,10 @@
 // scripts/bench.mjs: ADD p50 44.5 ms with execa, 26.1 ms without), which is
 // the difference between losing and matching the Go plugin. execa remains
 // what the tests and scripts use.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface RunResult {
   exitCode: number;
@@ -37,4 +40,27 @@ export async function runOk(argv: readonly string[], input?: string): Promise<st
   const r = await run(argv, input);
   if (r.exitCode !== 0) throw new ExecError(argv, r);
   return r.stdout;
+}
+
+/**
+ * Starts a process that runs alongside the synchronous spawns that follow.
+ * Its input goes through an unlinked temp file, not a pipe: a pipe would only
+ * be fed when the event loop runs, which the synchronous spawns prevent.
+ */
+export function runConcurrently(argv: readonly string[], input: string): Promise<RunResult> {
+  const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(path, input, { mode: 0o600 });
+  const fd = openSync(path, 'r');
+  unlinkSync(path);
+  const [file, ...rest] = argv;
+  return new Promise((resolve) => {
+    const child = spawn(file!, rest, { stdio: [fd, 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    closeSync(fd);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', (e) => resolve({ exitCode: 127, stdout, stderr: `${file}: ${e.message}` }));
+    child.on('close', (code) => resolve({ exitCode: code ?? 1, stdout, stderr }));
+  });
 }

@@ -3,7 +3,7 @@
 // rules made by either plugin are found and removed by the other. Applied and
 // removed with one iptables-restore per family.
 import { createHash } from 'node:crypto';
-import { run, runOk } from './exec.ts';
+import { ExecError, run, runConcurrently, runOk } from './exec.ts';
 import { type Family, familyOf, formatCidr, networkOf, parseCidr } from '../net/cidr.ts';
 
 export const chainName = (net: string, id: string): string => `CNI-${createHash('sha512').update(net + id).digest('hex').slice(0, 24)}`;
@@ -28,11 +28,14 @@ export function masqRules(net: string, id: string, addresses: string[], family: 
   return lines.join('\n');
 }
 
+/** Starts both families' iptables-restore at once; they run while the caller configures the pod. */
 export async function setupMasq(net: string, id: string, addresses: string[]): Promise<void> {
-  for (const family of [4, 6] as const) {
+  const runs = ([4, 6] as const).flatMap((family) => {
     const mine = addresses.filter((a) => familyOf(a) === family);
-    if (mine.length) await runOk([tools(family).restore, '--noflush', '-w'], masqRules(net, id, mine, family));
-  }
+    const argv = [tools(family).restore, '--noflush', '-w'];
+    return mine.length ? [runConcurrently(argv, masqRules(net, id, mine, family)).then((r) => ({ argv, r }))] : [];
+  });
+  for (const { argv, r } of await Promise.all(runs)) if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
 /** iptables-restore input deleting the given chains and every jump to them, from an iptables-save dump. */
