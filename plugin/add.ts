@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../src/cni/errors.ts';
 import type { CmdArgs, Interface, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
-import { batch, deleteLink, showLink, sysctlIn } from '../src/sys/ip.ts';
+import { batch, configureInNetns, deleteLink, showLink } from '../src/sys/ip.ts';
 import { setupMasq, teardownMasq } from '../src/sys/ipmasq.ts';
 import { netnsState } from '../src/sys/netns.ts';
 import { ensureSysctl } from '../src/sys/sysctl.ts';
@@ -121,8 +121,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
         sysctls[`net/ipv6/conf/${args.ifName}/disable_ipv6`] = '0';
         sysctls[`net/ipv6/conf/${args.ifName}/accept_dad`] = conf.enableDad ? '1' : '0';
       }
-      await sysctlIn(args.netns, sysctls);
-      await batch(podCommands(args.ifName, plan, conf.enableDad), args.netns);
+      await configureInNetns(args.netns, sysctls, podCommands(args.ifName, plan, conf.enableDad));
       if (conf.isGateway) {
         if (plan.ips.some((ip) => familyOf(ip.address) === 4)) ensureSysctl('net/ipv4/ip_forward', '1');
         if (v6) ensureSysctl('net/ipv6/conf/all/forwarding', '1');

@@ -19,6 +19,10 @@ export interface RunResult {
 }
 
 export async function run(argv: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return runSync(argv, input, env);
+}
+
+export function runSync(argv: readonly string[], input?: string, env?: NodeJS.ProcessEnv): RunResult {
   const [file, ...rest] = argv;
   const r = spawnSync(file!, rest, { input: input ?? '', env: env ?? { ...process.env, LC_ALL: 'C' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {

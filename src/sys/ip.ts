@@ -1,7 +1,9 @@
 // iproute2 through exec: JSON queries and batches, in this namespace or inside
 // another one through nsenter (ip -n only takes names under /run/netns, while
 // runtimes pass any path).
-import { run, runOk, ExecError } from './exec.ts';
+import { writeFileSync } from 'node:fs';
+import { run, runOk, runSync, ExecError } from './exec.ts';
+import { inNetns } from './netns.ts';
 
 export interface IpAddrInfo {
   family: 'inet' | 'inet6';
@@ -53,8 +55,12 @@ export async function listRoutes(netns?: string, family: '-4' | '-6' = '-4'): Pr
 
 /** Runs `ip -batch -`; throws with the failing command named. */
 export async function batch(lines: string[], netns?: string): Promise<void> {
+  batchSync(lines, netns);
+}
+
+function batchSync(lines: string[], netns?: string): void {
   if (lines.length === 0) return;
-  const r = await run(inNs(netns, ['ip', '-batch', '-']), `${lines.join('\n')}\n`);
+  const r = runSync(inNs(netns, ['ip', '-batch', '-']), `${lines.join('\n')}\n`);
   if (r.exitCode !== 0) {
     const m = /Command failed -:(\d+)/.exec(r.stderr);
     const line = m ? lines[Number(m[1]) - 1] : undefined;
@@ -64,14 +70,25 @@ export async function batch(lines: string[], netns?: string): Promise<void> {
 }
 
 export async function deleteLink(name: string, netns?: string): Promise<boolean> {
-  const r = await run(inNs(netns, ['ip', 'link', 'del', name]));
+  const argv = ['ip', 'link', 'del', name];
+  const r = (netns ? inNetns(netns, () => runSync(argv))?.value : undefined) ?? runSync(inNs(netns, argv));
   if (r.exitCode === 0) return true;
   if (notFound(r.stderr)) return false;
   throw new ExecError(['ip', 'link', 'del', name], r);
 }
 
-/** Writes sysctls inside `netns` ('/'-separated keys, so dots in interface names survive). */
-export async function sysctlIn(netns: string, settings: Record<string, string>): Promise<void> {
-  const kv = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
+/**
+ * Sets sysctls ('/'-separated keys, so dots in interface names survive), then
+ * runs an ip batch, inside `netns`: by setns(2) when FFI is there (no extra
+ * process), else through nsenter.
+ */
+export async function configureInNetns(netns: string, sysctls: Record<string, string>, lines: string[]): Promise<void> {
+  const direct = inNetns(netns, () => {
+    for (const [k, v] of Object.entries(sysctls)) writeFileSync(`/proc/sys/${k}`, v);
+    batchSync(lines);
+  });
+  if (direct) return;
+  const kv = Object.entries(sysctls).map(([k, v]) => `${k}=${v}`);
   if (kv.length) await runOk(['nsenter', `--net=${netns}`, 'sysctl', '-q', '-w', ...kv]);
+  batchSync(lines, netns);
 }
