@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../src/cni/errors.ts';
 import type { CmdArgs, Interface, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
-import { batch, configureInNetns, deleteLink, showLink } from '../src/sys/ip.ts';
+import { batch, configureInNetns, deleteLink, type IpAddrInfo, type IpLink, showLink } from '../src/sys/ip.ts';
 import { setupMasq, teardownMasq } from '../src/sys/ipmasq.ts';
 import { netnsState } from '../src/sys/netns.ts';
 import { ensureSysctl } from '../src/sys/sysctl.ts';
@@ -17,8 +17,8 @@ import { bridgeAddrCommands, type L3Plan, planL3, podCommands, randomMac, random
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Ensures the bridge exists and is a bridge; returns its MAC and addresses. */
-async function ensureBridge(conf: BridgeConf): Promise<{ mac: string; addrs: NonNullable<Awaited<ReturnType<typeof showLink>>>['addr_info'] }> {
-  let br = await showLink(conf.bridge);
+async function ensureBridge(conf: BridgeConf, query: Promise<IpLink | undefined>): Promise<{ mac: string; addrs: IpAddrInfo[] }> {
+  let br = await query;
   if (!br) {
     // A fixed MAC at creation stops the bridge from adopting its ports' MACs
     // (cni#285). EEXIST means a concurrent ADD won the race: fine.
@@ -65,6 +65,9 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
   }
   const undo: Array<() => Promise<unknown>> = [];
   try {
+    // The bridge query runs while the in-process IPAM works.
+    const brQuery = showLink(conf.bridge, undefined, { concurrent: true });
+    brQuery.catch(() => undefined); // awaited below; no unhandled rejection if IPAM fails first
     // IPAM first: it validates the rest of the config, so bad input fails
     // before the node is touched (even the bridge).
     let plan: L3Plan | undefined;
@@ -87,7 +90,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase): Promise<Result> {
         await teardownMasq(conf.name, args.containerId, ips);
       });
     }
-    const br = await ensureBridge(conf);
+    const br = await ensureBridge(conf, brQuery);
 
     const hostVeth = randomVethName(randomBytes);
     const hostMac = randomMac(randomBytes);

@@ -2,7 +2,7 @@
 // another one through nsenter (ip -n only takes names under /run/netns, while
 // runtimes pass any path).
 import { writeFileSync } from 'node:fs';
-import { run, runOk, runSync, ExecError } from './exec.ts';
+import { run, runConcurrently, runOk, runSync, ExecError } from './exec.ts';
 import { inNetns } from './netns.ts';
 
 export interface IpAddrInfo {
@@ -36,8 +36,10 @@ const inNs = (netns: string | undefined, argv: string[]): string[] => (netns ? [
 const notFound = (stderr: string): boolean => /does not exist|Cannot find device/.test(stderr);
 
 /** `ip -j -d addr show dev NAME`; undefined when the link is absent. */
-export async function showLink(name: string, netns?: string): Promise<IpLink | undefined> {
-  const r = await run(inNs(netns, ['ip', '-j', '-d', 'addr', 'show', 'dev', name]));
+export async function showLink(name: string, netns?: string, opts: { concurrent?: boolean } = {}): Promise<IpLink | undefined> {
+  const argv = inNs(netns, ['ip', '-j', '-d', 'addr', 'show', 'dev', name]);
+  // concurrent: the query runs while the caller keeps working synchronously.
+  const r = opts.concurrent ? await runConcurrently(argv, '') : await run(argv);
   if (r.exitCode !== 0) {
     if (notFound(r.stderr)) return undefined;
     throw new ExecError(['ip', 'addr', 'show', 'dev', name], r);
