@@ -18,7 +18,9 @@ const targets = [
   ['ipam/main.ts', 'flatnet-ipam'],
 ];
 for (const [entry, name] of targets) {
-  execFileSync(bun, ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--splitting', '--sourcemap=none', `--define`, `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)], {
+  // No .env/bunfig autoloading: a file in the runtime's working directory must
+  // not change what a CNI plugin does (and skipping the lookups saves ~3 ms).
+  execFileSync(bun, ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--splitting', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--sourcemap=none', `--define`, `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: root,
   });
