@@ -51,7 +51,7 @@ async function operstate(name: string): Promise<string | undefined> {
 // A new port is usable once the veth is up (plugins#463): poll briefly.
 async function waitPortUp(name: string): Promise<void> {
   for (const ms of [0, 20, 50, 200, 500, 1000, 1000]) {
-    await sleep(ms);
+    if (ms) await sleep(ms); // usually up at the first look: no timer
     if ((await operstate(name)) === 'UP') return;
   }
   const l = await showLink(name);

@@ -13,18 +13,21 @@ import { formatIp } from './net/cidr.ts';
 
 const DEFAULT_STATUS = '/run/flatnet/agent.json';
 
-/** The IPAM store's allocations for the flatnet network of a conflist; empty when there is none. */
-function allocations(conflist: string): Array<{ ip: string; containerId: string; ifName: string }> {
+/** The flatnet-ipam store of a conflist; undefined when it has none (yet). */
+function storeOf(conflist: string): DiskStore | undefined {
   try {
     const list = JSON.parse(readFileSync(conflist, 'utf8'));
     const plugin = (list.plugins ?? []).find((p: any) => p.ipam?.type === 'flatnet-ipam');
     const dataDir = plugin?.ipam.dataDir ?? DEFAULT_DATA_DIR;
-    if (!plugin || !existsSync(join(dataDir, list.name))) return [];
-    const store = new DiskStore(dataDir, list.name);
-    return store.list().map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
+    return plugin && existsSync(join(dataDir, list.name)) ? new DiskStore(dataDir, list.name) : undefined;
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** The IPAM store's allocations for the flatnet network of a conflist; empty when there is none. */
+function allocations(conflist: string): Array<{ ip: string; containerId: string; ifName: string }> {
+  return (storeOf(conflist)?.list() ?? []).map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
 }
 
 export async function cli(argv: string[]): Promise<number> {
@@ -110,6 +113,71 @@ export async function cli(argv: string[]): Promise<number> {
         for (const al of doc.allocations) lines.push(`${al.ip.padEnd(20)} ${al.containerId.padEnd(65)} ${al.ifName}`);
         if (doc.allocations.length === 0) lines.push(`(none in ${a['cni-conf']})`);
         process.stdout.write(`${lines.join('\n')}\n`);
+      },
+    )
+    .command(
+      ['add', 'check', 'del'],
+      'run a network\'s plugins for one container by hand (like cnitool): add|check|del --netns PATH --id ID',
+      (y) =>
+        y
+          .option('netns', { type: 'string', demandOption: true, describe: 'network namespace path, e.g. /var/run/netns/pod1' })
+          .option('id', { type: 'string', demandOption: true, describe: 'container ID' })
+          .option('ifname', { type: 'string', default: 'eth0' })
+          .option('network', { type: 'string', describe: 'conflist name (default: the first conflist, as runtimes pick)' })
+          .option('conf-dir', { type: 'string', default: '/etc/cni/net.d' })
+          .option('cni-path', { type: 'string', default: process.env.CNI_PATH ?? '/opt/cni/bin' })
+          .option('cache-dir', { type: 'string', default: '/var/lib/cni/flatnet-cli' })
+          .option('args', { type: 'string', describe: 'CNI_ARGS, e.g. IgnoreUnknown=1;IP=10.244.1.9' }),
+      async (a) => {
+        const rt = await import('./runtime.ts');
+        const list = rt.loadConfList(a['conf-dir'], a.network);
+        const att = { netns: a.netns, containerId: a.id, ifName: a.ifname, cniPath: a['cni-path'], cacheDir: a['cache-dir'], args: a.args };
+        const verb = String(a._[0]);
+        try {
+          if (verb === 'add') process.stdout.write(`${JSON.stringify(await rt.addNetwork(list, att), null, 2)}\n`);
+          else if (verb === 'check') await rt.checkNetwork(list, att);
+          else await rt.delNetwork(list, att);
+        } catch (e) {
+          const err = e as { code?: number; message: string; details?: string };
+          process.stderr.write(`flatnet ${verb}: ${err.message}${err.details ? ` (${err.details})` : ''}\n`);
+          code = 1;
+        }
+      },
+    )
+    .command(
+      'ipam <action>',
+      'the IPAM store of the node\'s flatnet network: ls, or gc --keep ID[/IFNAME]... (releases everything else)',
+      (y) =>
+        y
+          .positional('action', { choices: ['ls', 'gc'] as const, demandOption: true })
+          .option('cni-conf', { type: 'string', default: '/etc/cni/net.d/10-flatnet.conflist' })
+          .option('keep', { type: 'string', array: true, default: [] as string[], describe: 'attachments to keep (gc)' })
+          .option('all', { type: 'boolean', default: false, describe: 'gc with no --keep: release every allocation' })
+          .option('json', { type: 'boolean', default: false }),
+      async (a) => {
+        if (a.action === 'ls') {
+          const rows = allocations(a['cni-conf']);
+          if (a.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          else process.stdout.write(`${['ADDRESS              CONTAINER                                                         IFNAME', ...rows.map((r) => `${r.ip.padEnd(20)} ${r.containerId.padEnd(65)} ${r.ifName}`)].join('\n')}\n`);
+          return;
+        }
+        if (a.keep.length === 0 && !a.all) {
+          process.stderr.write('flatnet ipam gc: give --keep ID[/IFNAME] for each live attachment, or --all to release everything\n');
+          code = 2;
+          return;
+        }
+        const store = storeOf(a['cni-conf']);
+        if (!store) {
+          process.stderr.write(`flatnet ipam gc: no flatnet-ipam store for ${a['cni-conf']}\n`);
+          code = 1;
+          return;
+        }
+        const { ipamGc } = await import('../ipam/commands.ts');
+        const keep = a.keep.map((k) => {
+          const [containerID, ifname] = k.split('/');
+          return { containerID: containerID!, ifname: ifname ?? 'eth0' };
+        });
+        process.stdout.write(`released ${ipamGc(store, keep)} allocation(s)\n`);
       },
     )
     .command('version', 'print the version', () => {}, () => {

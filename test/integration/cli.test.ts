@@ -1,0 +1,69 @@
+// The flatnet command line: manual add/check/del through a conflist (as
+// cnitool does), ipam ls/gc, version, and shell-friendly exit codes.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetns, deleteAllNetns, inNs, isRoot, type Netns } from '../helpers/netns.ts';
+import { bridgeConf, CNI_PATH, flatnet, tempDir } from '../helpers/plugin.ts';
+
+describe.runIf(isRoot())('flatnet CLI', () => {
+  let node: Netns;
+  let pod: Netns;
+  let dir: ReturnType<typeof tempDir>;
+  let confDir: string;
+  beforeAll(async () => {
+    node = await createNetns('node');
+    pod = await createNetns('pod');
+    dir = tempDir('fnt-cli');
+    confDir = join(dir.path, 'net.d');
+    mkdirSync(confDir);
+    // No default route: a second interface in one pod would add a second one.
+    const { cniVersion, name, ...plugin } = bridgeConf({ dataDir: join(dir.path, 'ipam'), ipamExtra: { routes: [] } });
+    writeFileSync(join(confDir, '10-flatnet.conflist'), JSON.stringify({ cniVersion, name, plugins: [plugin, { type: 'portmap', capabilities: { portMappings: true } }] }));
+  });
+  afterAll(async () => {
+    await deleteAllNetns();
+    dir.remove();
+  });
+  const cli = (...args: string[]) => execa('ip', ['netns', 'exec', node.name, flatnet, ...args], { reject: false, env: { CNI_COMMAND: '' } });
+  const common = () => ['--netns', pod.path, '--id', 'cli-1', '--conf-dir', confDir, '--cni-path', CNI_PATH, '--cache-dir', join(dir.path, 'cache')];
+
+  it('add, check, ipam ls, del', async () => {
+    const add = await cli('add', ...common());
+    expect(add.exitCode, add.stderr).toBe(0);
+    const result = JSON.parse(add.stdout);
+    expect(result.ips[0].address).toBe('10.250.0.2/24');
+    expect((await inNs(pod, ['ping', '-c', '1', '-W', '2', '10.250.0.1'])).exitCode).toBe(0);
+    expect((await cli('check', ...common())).exitCode).toBe(0);
+    const ls = await cli('ipam', 'ls', '--cni-conf', join(confDir, '10-flatnet.conflist'), '--json');
+    expect(JSON.parse(ls.stdout)).toEqual([{ ip: '10.250.0.2', containerId: 'cli-1', ifName: 'eth0' }]);
+    const del = await cli('del', ...common());
+    expect(del.exitCode, del.stderr).toBe(0);
+    expect(JSON.parse((await cli('ipam', 'ls', '--cni-conf', join(confDir, '10-flatnet.conflist'), '--json')).stdout)).toEqual([]);
+  });
+
+  it('ipam gc releases what is not kept, and refuses to guess', async () => {
+    // Two attachments in one pod: eth0 and eth1.
+    const as = (id: string, ifname: string) => [...common().map((x) => (x === 'cli-1' ? id : x)), '--ifname', ifname];
+    expect((await cli('add', ...as('keep-me', 'eth0'))).exitCode).toBe(0);
+    expect((await cli('add', ...as('drop-me', 'eth1'))).exitCode).toBe(0);
+    const conf = join(confDir, '10-flatnet.conflist');
+    expect((await cli('ipam', 'gc', '--cni-conf', conf)).exitCode).toBe(2);
+    const gc = await cli('ipam', 'gc', '--cni-conf', conf, '--keep', 'keep-me/eth0');
+    expect(gc.stdout).toContain('released 1 allocation(s)');
+    const left = JSON.parse((await cli('ipam', 'ls', '--cni-conf', conf, '--json')).stdout);
+    expect(left.map((r: any) => r.containerId)).toEqual(['keep-me']);
+    await cli('del', ...as('keep-me', 'eth0'));
+    await cli('del', ...as('drop-me', 'eth1'));
+  });
+
+  it('reports errors on stderr with exit 1, usage errors with exit 2', async () => {
+    const bad = await cli('add', '--netns', '/nonexistent', '--id', 'x', '--conf-dir', confDir, '--cni-path', CNI_PATH, '--cache-dir', join(dir.path, 'cache'));
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain('flatnet add: flatnet: failed to open netns "/nonexistent"');
+    expect((await cli('frobnicate')).exitCode).toBe(2);
+    const v = await cli('version');
+    expect(v.stdout).toMatch(/^flatnet \d+\.\d+\.\d+ \(CNI 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\)/);
+  });
+});
