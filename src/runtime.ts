@@ -4,9 +4,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from './cni/errors.ts';
-import { findPlugin } from './cni/delegate.ts';
+import { execPlugin, findPlugin } from './cni/delegate.ts';
 import { isObject } from './cni/json.ts';
-import { run } from './sys/exec.ts';
 
 export interface ConfList {
   name: string;
@@ -43,17 +42,13 @@ async function exec(l: ConfList, plugin: ConfList['plugins'][number], command: s
   const conf: Record<string, unknown> = { ...plugin, name: l.name, cniVersion: l.cniVersion };
   if (prevResult !== undefined) conf.prevResult = prevResult;
   const env = { ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: a.cniPath, CNI_ARGS: a.args ?? '' };
-  const r = await run([findPlugin(plugin.type, a.cniPath)], JSON.stringify(conf), env);
-  if (r.stderr) process.stderr.write(r.stderr);
-  if (r.exitCode !== 0) {
-    let e: unknown;
-    try {
-      e = JSON.parse(r.stdout);
-    } catch {
-      e = undefined;
-    }
-    if (isObject(e) && typeof e.code === 'number') throw new CniError(e.code, `${plugin.type}: ${String(e.msg)}`, typeof e.details === 'string' ? e.details : '');
-    throw new CniError(ErrorCode.Internal, `${plugin.type} failed: ${r.stderr.trim() || `exit status ${r.exitCode}`}`);
+  let r;
+  try {
+    r = await execPlugin(findPlugin(plugin.type, a.cniPath), JSON.stringify(conf), env);
+  } catch (e) {
+    // Name the plugin: in a list, the message alone does not say which failed.
+    if (e instanceof CniError) throw new CniError(e.code, `${plugin.type}: ${e.message}`, e.details);
+    throw e;
   }
   return command === 'ADD' ? JSON.parse(r.stdout) : undefined;
 }

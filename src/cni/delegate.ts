@@ -10,7 +10,7 @@ import { isObject } from './json.ts';
 import { invoke, type PluginFuncs } from './skel.ts';
 import type { CmdArgs, Result } from './types.ts';
 import { toCurrent } from './version.ts';
-import { run } from '../sys/exec.ts';
+import { run, type RunResult } from '../sys/exec.ts';
 
 export function findPlugin(name: string, cniPath: string): string {
   if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'no plugin name provided', 'set ipam.type');
@@ -38,6 +38,27 @@ function isOurs(path: string, name: string): boolean {
   }
 }
 
+/**
+ * Execs a plugin as pkg/invoke does: its stderr passes through; on failure the
+ * error object it printed on stdout comes back unchanged as a CniError (or,
+ * when it printed none, one that quotes what it did print).
+ */
+export async function execPlugin(path: string, stdin: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const r = await run([path], stdin, env);
+  if (r.stderr) process.stderr.write(r.stderr);
+  if (r.exitCode === 0) return r;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.stdout);
+  } catch {
+    parsed = undefined;
+  }
+  if (isObject(parsed) && typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
+    throw new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' ? parsed.details : '');
+  }
+  throw new CniError(ErrorCode.Internal, `netplugin failed: ${JSON.stringify(r.stderr.trim() || r.stdout.trim())}: exit status ${r.exitCode}`);
+}
+
 export interface DelegateOptions {
   inProcess?: { type: string; funcs: () => Promise<PluginFuncs> };
 }
@@ -48,20 +69,7 @@ export async function delegate(command: string, pluginType: string, args: CmdArg
   if (opts.inProcess && opts.inProcess.type === pluginType && isOurs(path, pluginType)) {
     return invoke(await opts.inProcess.funcs(), { ...args, command, env: { ...args.env, CNI_COMMAND: command } });
   }
-  const r = await run([path], args.stdin.toString('utf8'), { ...args.env, CNI_COMMAND: command });
-  if (r.stderr) process.stderr.write(r.stderr);
-  if (r.exitCode !== 0) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(r.stdout);
-    } catch {
-      parsed = undefined;
-    }
-    if (isObject(parsed) && typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
-      throw new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' ? parsed.details : '');
-    }
-    throw new CniError(ErrorCode.Internal, `netplugin failed: ${JSON.stringify(r.stderr.trim() || r.stdout.trim())}: exit status ${r.exitCode}`);
-  }
+  const r = await execPlugin(path, args.stdin.toString('utf8'), { ...args.env, CNI_COMMAND: command });
   if (command !== 'ADD') return undefined;
   let out: unknown;
   try {

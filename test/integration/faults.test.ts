@@ -7,28 +7,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, deleteAllNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
 import { bridgeConf, CNI_PATH, flatnet, runPlugin, tempDir } from '../helpers/plugin.ts';
+import { useBed } from '../helpers/bed.ts';
 
 const TRIALS = Number(process.env.FLATNET_KILL_TRIALS ?? 200);
 
 describe.runIf(isRoot())('kill -9 during ADD', () => {
-  let node: Netns;
-  let pod: Netns;
-  let data: ReturnType<typeof tempDir>;
-  beforeAll(async () => {
-    node = await createNetns('node');
-    pod = await createNetns('pod');
-    data = tempDir('fnt-kill');
-  });
-  afterAll(async () => {
-    await deleteAllNetns();
-    data.remove();
-  });
+  const bed = useBed('fnt-kill');
 
   function addThenKill(conf: object, id: string, afterMs: number): Promise<string> {
     return new Promise((resolve) => {
-      const env = { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0', CNI_PATH };
+      const env = { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: bed.pod.path, CNI_IFNAME: 'eth0', CNI_PATH };
       // ip netns exec execs the plugin in place, so the pid is the plugin's.
-      const child = spawn('ip', ['netns', 'exec', node.name, flatnet], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+      const child = spawn('ip', ['netns', 'exec', bed.node.name, flatnet], { env, stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.end(JSON.stringify(conf));
       const t = setTimeout(() => child.kill('SIGKILL'), afterMs);
       child.on('exit', (code, signal) => {
@@ -39,8 +29,8 @@ describe.runIf(isRoot())('kill -9 during ADD', () => {
   }
 
   it(`leaves nothing behind after ${TRIALS} kills at random points followed by DEL`, async () => {
-    const conf = bridgeConf({ dataDir: data.path });
-    const dir = join(data.path, 'fntnet');
+    const conf = bridgeConf({ dataDir: bed.data.path });
+    const dir = join(bed.data.path, 'fntnet');
     const outcomes = new Map<string, number>();
     const leaks: string[] = [];
     for (let i = 0; i < TRIALS; i++) {
@@ -49,12 +39,12 @@ describe.runIf(isRoot())('kill -9 during ADD', () => {
       const delay = Math.floor(Math.random() ** 1.5 * 45);
       const o = await addThenKill(conf, id, delay);
       outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
-      const del = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: id, netns: pod.path });
+      const del = await runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: id, netns: bed.pod.path });
       if (del.exitCode !== 0) leaks.push(`trial ${i} (${delay} ms): DEL failed: ${del.stdout}`);
-      const veths = (await ipJson<any[]>(node, ['link', 'show', 'type', 'veth'])).map((l) => l.ifname);
-      const podLinks = (await ipJson<any[]>(pod, ['link', 'show'])).map((l) => l.ifname).filter((n) => n !== 'lo');
+      const veths = (await ipJson<any[]>(bed.node, ['link', 'show', 'type', 'veth'])).map((l) => l.ifname);
+      const podLinks = (await ipJson<any[]>(bed.pod, ['link', 'show'])).map((l) => l.ifname).filter((n) => n !== 'lo');
       const files = existsSync(dir) ? readdirSync(dir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.')) : [];
-      const nat = (await inNs(node, ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('CNI-'));
+      const nat = (await inNs(bed.node, ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('CNI-'));
       if (veths.length || podLinks.length || files.length || nat.length) {
         leaks.push(`trial ${i} (${delay} ms, ${o}): veths=${veths} pod=${podLinks} files=${files} nat=${nat.length}`);
       }
@@ -62,28 +52,19 @@ describe.runIf(isRoot())('kill -9 during ADD', () => {
     expect(leaks).toEqual([]);
     // Both sides of the race were exercised: some ADDs died, some finished.
     expect(outcomes.get('killed') ?? 0).toBeGreaterThan(TRIALS / 4);
-    const ok = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'after', netns: pod.path });
+    const ok = await runPlugin(bed.node, flatnet, conf, { command: 'ADD', containerId: 'after', netns: bed.pod.path });
     expect(ok.exitCode, ok.stdout).toBe(0);
-    expect((await inNs(pod, ['ping', '-c', '1', '-W', '2', ok.json.ips[0].gateway])).exitCode).toBe(0);
+    expect((await inNs(bed.pod, ['ping', '-c', '1', '-W', '2', ok.json.ips[0].gateway])).exitCode).toBe(0);
   }, 600_000);
 });
 
 describe.runIf(isRoot())('concurrency and churn (flatnet-ipam binary)', () => {
-  let node: Netns;
-  let data: ReturnType<typeof tempDir>;
-  beforeAll(async () => {
-    node = await createNetns('node');
-    data = tempDir('fnt-churn');
-  });
-  afterAll(async () => {
-    await deleteAllNetns();
-    data.remove();
-  });
+  const bed = useBed('fnt-churn');
   const ipam = join(CNI_PATH.split(':')[0]!, 'flatnet-ipam');
-  const conf = () => ({ cniVersion: '1.0.0', name: 'churn', type: 'flatnet', ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.41.0.0/22' }]], dataDir: data.path } });
-  const leases = () => readdirSync(join(data.path, 'churn')).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
-  const add = (id: string) => runPlugin(node, ipam, conf(), { command: 'ADD', containerId: id, netns: '/none' });
-  const del = (id: string) => runPlugin(node, ipam, conf(), { command: 'DEL', containerId: id });
+  const conf = () => ({ cniVersion: '1.0.0', name: 'churn', type: 'flatnet', ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.41.0.0/22' }]], dataDir: bed.data.path } });
+  const leases = () => readdirSync(join(bed.data.path, 'churn')).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  const add = (id: string) => runPlugin(bed.node, ipam, conf(), { command: 'ADD', containerId: id, netns: '/none' });
+  const del = (id: string) => runPlugin(bed.node, ipam, conf(), { command: 'DEL', containerId: id });
 
   it('110 ADDs racing 55 DELs of other pods: no duplicate, the store holds exactly the live pods', async () => {
     const old = Array.from({ length: 55 }, (_, i) => `old-${i}`);
@@ -123,22 +104,11 @@ describe.runIf(isRoot())('concurrency and churn (flatnet-ipam binary)', () => {
 });
 
 describe.runIf(isRoot())('bad input through the binary: the right code, a message naming the field, no change on the node', () => {
-  let node: Netns;
-  let pod: Netns;
-  let data: ReturnType<typeof tempDir>;
-  beforeAll(async () => {
-    node = await createNetns('node');
-    pod = await createNetns('pod');
-    data = tempDir('fnt-bad');
-  });
-  afterAll(async () => {
-    await deleteAllNetns();
-    data.remove();
-  });
-  const good = () => bridgeConf({ dataDir: data.path, version: '1.1.0' });
+  const bed = useBed('fnt-bad');
+  const good = () => bridgeConf({ dataDir: bed.data.path, version: '1.1.0' });
   const ipamWith = (extra: object) => ({ ...good(), ipam: { ...good().ipam, ...extra } });
   type Case = [string, () => object | string, Record<string, string>, number, string];
-  const env = (over: Record<string, string> = {}) => ({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: pod.path, CNI_IFNAME: 'eth0', CNI_PATH, ...over });
+  const env = (over: Record<string, string> = {}) => ({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: bed.pod.path, CNI_IFNAME: 'eth0', CNI_PATH, ...over });
   const cases: Case[] = [
     ['unknown command', good, { CNI_COMMAND: 'BOGUS' }, 4, 'unknown CNI_COMMAND: BOGUS'],
     ['lower-case command', good, { CNI_COMMAND: 'add' }, 4, 'unknown CNI_COMMAND'],
@@ -207,12 +177,12 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
   it.each(cases)('%s', async (_name, conf, over, code, msg) => {
     const c = conf();
     const e = env(over);
-    const r = await runPlugin(node, flatnet, c, { command: e.CNI_COMMAND, containerId: e.CNI_CONTAINERID, netns: e.CNI_NETNS, ifName: e.CNI_IFNAME, path: e.CNI_PATH, args: over.CNI_ARGS });
+    const r = await runPlugin(bed.node, flatnet, c, { command: e.CNI_COMMAND, containerId: e.CNI_CONTAINERID, netns: e.CNI_NETNS, ifName: e.CNI_IFNAME, path: e.CNI_PATH, args: over.CNI_ARGS });
     expect(r.exitCode).not.toBe(0);
     expect(r.json?.code, r.stdout).toBe(code);
     expect(r.json.msg + (r.json.details ?? '')).toContain(msg);
-    expect((await ipJson<any[]>(node, ['link', 'show'])).map((l) => l.ifname)).toEqual(['lo']);
-    expect(existsSync(join(data.path, 'fntnet')) ? readdirSync(join(data.path, 'fntnet')).filter((f) => /\d/.test(f) && !f.startsWith('last')) : []).toEqual([]);
+    expect((await ipJson<any[]>(bed.node, ['link', 'show'])).map((l) => l.ifname)).toEqual(['lo']);
+    expect(existsSync(join(bed.data.path, 'fntnet')) ? readdirSync(join(bed.data.path, 'fntnet')).filter((f) => /\d/.test(f) && !f.startsWith('last')) : []).toEqual([]);
   });
   it('has at least 50 cases', () => expect(cases.length).toBeGreaterThanOrEqual(50));
 });
