@@ -52,14 +52,27 @@ export async function runOk(argv: readonly string[], input?: string): Promise<st
  * be fed when the event loop runs, which the synchronous spawns prevent.
  */
 export function runConcurrently(argv: readonly string[], input: string): Promise<RunResult> {
-  const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, input, { mode: 0o600 });
-  const fd = openSync(path, 'r');
-  unlinkSync(path);
+  let fd: number | undefined;
+  if (input !== '') {
+    const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    try {
+      writeFileSync(path, input, { mode: 0o600 });
+      fd = openSync(path, 'r');
+    } catch {
+      // No room for the temp file (a full /tmp): give up the concurrency, not the step.
+      return run(argv, input);
+    } finally {
+      try {
+        unlinkSync(path);
+      } catch {
+        // never created
+      }
+    }
+  }
   const [file, ...rest] = argv;
   return new Promise((resolve) => {
-    const child = spawn(file!, rest, { stdio: [fd, 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    closeSync(fd);
+    const child = spawn(file!, rest, { stdio: [fd ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    if (fd !== undefined) closeSync(fd);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
