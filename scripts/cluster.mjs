@@ -109,7 +109,10 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
     await cluster.waitFor(`conflist on ${n.name}`, () => existsSync(conflist));
     const ns = await addNs(`${p}-${name}`);
     const id = `${name}-${tag}`;
-    const r = await $({ env: { ...process.env, CNI_PATH: `${bin}:/usr/lib/cni`, CNI_CACHE_DIR: n.cacheDir } })`ip netns exec ${n.ns} ${libcniDriver} add ${conflist} /var/run/netns/${ns} ${id}`;
+    // libcni-driver is containerd's client library; without it, flatnet plays the runtime.
+    const r = libcniDriver
+      ? await $({ env: { ...process.env, CNI_PATH: `${bin}:/usr/lib/cni`, CNI_CACHE_DIR: n.cacheDir } })`ip netns exec ${n.ns} ${libcniDriver} add ${conflist} /var/run/netns/${ns} ${id}`
+      : await $`ip netns exec ${n.ns} ${join(bin, 'flatnet')} add --netns /var/run/netns/${ns} --id ${id} --conf-dir ${n.confDir} --cni-path ${`${bin}:/usr/lib/cni`} --cache-dir ${n.cacheDir}`;
     const result = JSON.parse(r.stdout);
     const pod = { name, ns, id, node: n, ip: result.ips[0].address.split('/')[0] };
     cluster.pods.push(pod);
@@ -126,7 +129,12 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
 
 // `node scripts/cluster.mjs demo`: a 2-node cluster, pods, traffic, cleanup.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const driver = libcniDriver();
+  let driver;
+  try {
+    driver = libcniDriver();
+  } catch {
+    driver = undefined; // no Go toolchain: pods are added with `flatnet add`
+  }
   const c = await createCluster({ nodes: 2, libcniDriver: driver });
   try {
     c.writeNodes();
