@@ -1,22 +1,20 @@
 // The verb table of the flatnet plugin. Handlers are loaded per verb so a DEL
 // does not pay for loading ADD's code.
-import { readFileSync } from 'node:fs';
 import type { PluginFuncs } from '../src/cni/skel.ts';
 import { ipamCall } from './ipam.ts';
 import { parseBridgeConf } from './netconf.ts';
 import { gcMasq } from '../src/sys/ipmasq.ts';
 import { validAttachments } from '../ipam/commands.ts';
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
-
-export const DEFAULT_AGENT_STATUS = '/run/flatnet/agent.json';
+import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from '../src/agent/status-file.ts';
 
 // Where a flatnet agent runs, pods can only be served once it has routed the
 // node (it reports ready in its status file). No status file means no agent:
 // flatnet on a plain host, which is always ready.
 function agentReadiness(path: string): void {
-  let doc: { ready?: boolean; node?: string };
+  let doc: AgentStatus;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc = readAgentStatus(path);
   } catch {
     return;
   }
@@ -31,7 +29,7 @@ export const pluginFuncs: PluginFuncs = {
   check: async (a, c) => (await import('./check.ts')).cmdCheck(a, c),
   status: async (a, c) => {
     const conf = parseBridgeConf(c, '');
-    agentReadiness(typeof c.agentStatusFile === 'string' ? c.agentStatusFile : DEFAULT_AGENT_STATUS);
+    agentReadiness(typeof c.agentStatusFile === 'string' ? c.agentStatusFile : AGENT_STATUS_FILE);
     if (conf.ipamType) await ipamCall('STATUS', conf.ipamType, a);
   },
   gc: async (a, c) => {

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { Agent, DEFAULT_PROTO, readNodesFile, runFromFile } from './agent/agent.ts';
+import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from './agent/status-file.ts';
 import { VERSION } from './version.ts';
 import { SUPPORTED_VERSIONS } from './cni/version.ts';
 import { DiskStore } from '../ipam/disk-store.ts';
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts';
 import { formatIp } from './net/cidr.ts';
 
-const DEFAULT_STATUS = '/run/flatnet/agent.json';
 
 /** The flatnet-ipam store of a conflist; undefined when it has none (yet). */
 function storeOf(conflist: string): DiskStore | undefined {
@@ -25,8 +25,15 @@ function storeOf(conflist: string): DiskStore | undefined {
   }
 }
 
+type AllocationRow = { ip: string; containerId: string; ifName: string };
+
+const allocationTable = (rows: AllocationRow[]): string[] => [
+  'ADDRESS              CONTAINER                                                         IFNAME',
+  ...rows.map((r) => `${r.ip.padEnd(20)} ${r.containerId.padEnd(65)} ${r.ifName}`),
+];
+
 /** The IPAM store's allocations for the flatnet network of a conflist; empty when there is none. */
-function allocations(conflist: string): Array<{ ip: string; containerId: string; ifName: string }> {
+function allocations(conflist: string): AllocationRow[] {
   return (storeOf(conflist)?.list() ?? []).map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
 }
 
@@ -51,7 +58,7 @@ export async function cli(argv: string[]): Promise<number> {
           .option('mtu', { type: 'number' })
           .option('route-protocol', { type: 'number', default: DEFAULT_PROTO, describe: 'routing protocol number that marks the agent\'s routes' })
           .option('resync', { type: 'number', default: 30, describe: 'seconds between full resyncs' })
-          .option('status-file', { type: 'string', default: DEFAULT_STATUS })
+          .option('status-file', { type: 'string', default: AGENT_STATUS_FILE })
           .option('log-level', { type: 'string', describe: 'pino level (default info; warn with --once)' })
           .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' }),
       async (a) => {
@@ -89,29 +96,28 @@ export async function cli(argv: string[]): Promise<number> {
       'show this node\'s podCIDR, peers and their routes',
       (y) =>
         y
-          .option('status-file', { type: 'string', default: DEFAULT_STATUS })
+          .option('status-file', { type: 'string', default: AGENT_STATUS_FILE })
           .option('cni-conf', { type: 'string', default: '/etc/cni/net.d/10-flatnet.conflist', describe: 'conflist whose IPAM allocations to list' })
           .option('json', { type: 'boolean', default: false }),
       (a) => {
-        let doc: any;
+        let doc: AgentStatus;
         try {
-          doc = JSON.parse(readFileSync(a['status-file'], 'utf8'));
+          doc = readAgentStatus(a['status-file']);
         } catch (e) {
           process.stderr.write(`flatnet: no agent status at ${a['status-file']} (is the agent running?): ${(e as Error).message}\n`);
           code = 1;
           return;
         }
-        doc.allocations = allocations(a['cni-conf']);
+        const allocs = allocations(a['cni-conf']);
         if (a.json) {
-          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...doc, allocations: allocs }, null, 2)}\n`);
           return;
         }
         const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || 'not assigned yet'}`, `ready     ${doc.ready}`, '', 'PEER                 POD CIDR              VIA                STATE'];
         for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
         for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);
-        lines.push('', 'ADDRESS              CONTAINER                                                         IFNAME');
-        for (const al of doc.allocations) lines.push(`${al.ip.padEnd(20)} ${al.containerId.padEnd(65)} ${al.ifName}`);
-        if (doc.allocations.length === 0) lines.push(`(none in ${a['cni-conf']})`);
+        lines.push('', ...allocationTable(allocs));
+        if (allocs.length === 0) lines.push(`(none in ${a['cni-conf']})`);
         process.stdout.write(`${lines.join('\n')}\n`);
       },
     )
@@ -158,7 +164,7 @@ export async function cli(argv: string[]): Promise<number> {
         if (a.action === 'ls') {
           const rows = allocations(a['cni-conf']);
           if (a.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-          else process.stdout.write(`${['ADDRESS              CONTAINER                                                         IFNAME', ...rows.map((r) => `${r.ip.padEnd(20)} ${r.containerId.padEnd(65)} ${r.ifName}`)].join('\n')}\n`);
+          else process.stdout.write(`${allocationTable(rows).join('\n')}\n`);
           return;
         }
         if (a.keep.length === 0 && !a.all) {

@@ -1,8 +1,8 @@
 // The node agent: turns the node list into routes, masquerade and this node's
 // conflist. Every sync is a diff against the kernel, so it is also the resync
 // that removes our stale routes after a restart.
-import { mkdirSync, readFileSync, renameSync, watchFile, unwatchFile, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import { writeAgentStatus } from './status-file.ts';
 import { log } from '../log.ts';
 import { collapseCidrs, familyOf } from '../net/cidr.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
@@ -75,18 +75,14 @@ export class Agent {
 }
 
 function writeStatus(path: string, r: SyncReport, nodeName: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const doc = {
+  writeAgentStatus(path, {
     time: new Date().toISOString(),
     node: r.plan.self?.name ?? nodeName,
     podCIDRs: r.plan.ownPodCIDRs,
     ready: r.ready,
     peers: r.plan.routes.map((p) => ({ node: p.node, podCIDR: p.dst, via: p.via, state: 'installed' })),
     skipped: r.plan.skipped,
-  };
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
-  renameSync(tmp, path);
+  });
 }
 
 export function readNodesFile(path: string): NodeInfo[] {

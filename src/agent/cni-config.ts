@@ -1,6 +1,7 @@
 // The node's conflist, written only once the node is ready to route, only
 // when its content changes, and atomically (temp name CNI ignores + rename).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeAtomic } from '../sys/write-atomic.ts';
 import { join } from 'node:path';
 
 export interface ConflistOptions {
@@ -39,9 +40,6 @@ export function writeIfChanged(dir: string, file: string, content: string): bool
   } catch {
     // absent: write it
   }
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${file}.tmp-${process.pid}`); // no .conf/.conflist/.json suffix: runtimes skip it
-  writeFileSync(tmp, content, { mode: 0o644 });
-  renameSync(tmp, path);
+  writeAtomic(path, content);
   return true;
 }
