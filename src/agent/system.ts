@@ -2,6 +2,7 @@
 // protocol number), egress masquerade, forwarding, local networks.
 import { batch, listLinks } from '../sys/ip.ts';
 import { run, runOk } from '../sys/exec.ts';
+import { iptablesTools } from '../sys/ipmasq.ts';
 import { ensureSysctl } from '../sys/sysctl.ts';
 import { type Family, formatCidr, networkOf, parseCidr } from '../net/cidr.ts';
 import type { KernelRoute } from './plan.ts';
@@ -56,8 +57,8 @@ export function masqRestore(saved: string, podCIDRs: string[], noMasq: string[])
 }
 
 export async function syncMasq(family: Family, podCIDRs: string[], noMasq: string[]): Promise<void> {
-  const [save, restore] = family === 4 ? ['iptables-save', 'iptables-restore'] : ['ip6tables-save', 'ip6tables-restore'];
-  const saved = await run([save, '-t', 'nat']);
+  const t = iptablesTools(family);
+  const saved = await run([t.save, '-t', 'nat']);
   const input = masqRestore(saved.exitCode === 0 ? saved.stdout : '', podCIDRs, noMasq);
-  if (input) await runOk([restore, '--noflush', '-w'], input);
+  if (input) await runOk(t.restore, input);
 }

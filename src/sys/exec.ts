@@ -18,13 +18,16 @@ export interface RunResult {
   stderr: string;
 }
 
+// LC_ALL=C: the callers parse messages such as "Cannot find device".
+const defaultEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
+
 export async function run(argv: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return runSync(argv, input, env);
 }
 
 export function runSync(argv: readonly string[], input?: string, env?: NodeJS.ProcessEnv): RunResult {
   const [file, ...rest] = argv;
-  const r = spawnSync(file!, rest, { input: input ?? '', env: env ?? { ...process.env, LC_ALL: 'C' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(file!, rest, { input: input ?? '', env: env ?? defaultEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
     return { exitCode: 127, stdout: '', stderr: `${file}: command not found; install it on this node` };
   }
@@ -71,7 +74,7 @@ export function runConcurrently(argv: readonly string[], input: string): Promise
   }
   const [file, ...rest] = argv;
   return new Promise((resolve) => {
-    const child = spawn(file!, rest, { stdio: [fd ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(file!, rest, { stdio: [fd ?? 'ignore', 'pipe', 'pipe'], env: defaultEnv() });
     if (fd !== undefined) closeSync(fd);
     let stdout = '';
     let stderr = '';

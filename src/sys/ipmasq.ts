@@ -10,8 +10,16 @@ export const chainName = (net: string, id: string): string => `CNI-${createHash(
 export const ruleComment = (net: string, id: string): string => `name: ${JSON.stringify(net)} id: ${JSON.stringify(id)}`;
 const quoted = (s: string): string => `"${s.replace(/(["\\])/g, '\\$1')}"`;
 
-const tools = (f: Family): { save: string; restore: string; mcast: string } =>
-  f === 4 ? { save: 'iptables-save', restore: 'iptables-restore', mcast: '224.0.0.0/4' } : { save: 'ip6tables-save', restore: 'ip6tables-restore', mcast: 'ff00::/8' };
+// restore is the whole argv: --noflush keeps everything else in the table, -w waits for the xtables lock.
+export const iptablesTools = (f: Family): { save: string; restore: string[]; mcast: string } =>
+  f === 4
+    ? { save: 'iptables-save', restore: ['iptables-restore', '--noflush', '-w'], mcast: '224.0.0.0/4' }
+    : { save: 'ip6tables-save', restore: ['ip6tables-restore', '--noflush', '-w'], mcast: 'ff00::/8' };
+
+// The POSTROUTING jump of one address, without -A/-D: setup appends exactly
+// what the exact teardown deletes.
+const jumpSpec = (net: string, id: string, address: string, family: Family): string =>
+  `POSTROUTING -s ${address.split('/')[0]}/${family === 4 ? 32 : 128} -m comment --comment ${quoted(ruleComment(net, id))} -j ${chainName(net, id)}`;
 
 /** iptables-restore input that masquerades `addresses` (CIDRs of one family) leaving their subnets. */
 export function masqRules(net: string, id: string, addresses: string[], family: Family): string {
@@ -22,8 +30,8 @@ export function masqRules(net: string, id: string, addresses: string[], family: 
     const cidr = parseCidr(a)!;
     lines.push(`-A ${chain} -d ${formatCidr(networkOf(cidr))} ${c} -j ACCEPT`);
   }
-  lines.push(`-A ${chain} ! -d ${tools(family).mcast} ${c} -j MASQUERADE`);
-  for (const a of addresses) lines.push(`-A POSTROUTING -s ${a.split('/')[0]}/${family === 4 ? 32 : 128} ${c} -j ${chain}`);
+  lines.push(`-A ${chain} ! -d ${iptablesTools(family).mcast} ${c} -j MASQUERADE`);
+  for (const a of addresses) lines.push(`-A ${jumpSpec(net, id, a, family)}`);
   lines.push('COMMIT', '');
   return lines.join('\n');
 }
@@ -32,7 +40,7 @@ export function masqRules(net: string, id: string, addresses: string[], family: 
 export async function setupMasq(net: string, id: string, addresses: string[]): Promise<void> {
   const runs = ([4, 6] as const).flatMap((family) => {
     const mine = addresses.filter((a) => familyOf(a) === family);
-    const argv = [tools(family).restore, '--noflush', '-w'];
+    const argv = iptablesTools(family).restore;
     return mine.length ? [runConcurrently(argv, masqRules(net, id, mine, family)).then((r) => ({ argv, r }))] : [];
   });
   for (const { argv, r } of await Promise.all(runs)) if (r.exitCode !== 0) throw new ExecError(argv, r);
@@ -60,20 +68,18 @@ export function teardownRules(saved: string, chains: Set<string>): string | unde
 
 async function teardown(pick: (saved: string) => Set<string>): Promise<void> {
   for (const family of [4, 6] as const) {
-    const t = tools(family);
+    const t = iptablesTools(family);
     const saved = await run([t.save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table/tool: nothing of ours can be there
     const input = teardownRules(saved.stdout, pick(saved.stdout));
-    if (input) await runOk([t.restore, '--noflush', '-w'], input);
+    if (input) await runOk(t.restore, input);
   }
 }
 
 /** iptables-restore input that removes exactly what masqRules made. */
 export function exactTeardownRules(net: string, id: string, addresses: string[], family: Family): string {
   const chain = chainName(net, id);
-  const c = `-m comment --comment ${quoted(ruleComment(net, id))}`;
-  const jumps = addresses.map((a) => `-D POSTROUTING -s ${a.split('/')[0]}/${family === 4 ? 32 : 128} ${c} -j ${chain}`);
-  return ['*nat', ...jumps, `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n');
+  return ['*nat', ...addresses.map((a) => `-D ${jumpSpec(net, id, a, family)}`), `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n');
 }
 
 /**
@@ -87,7 +93,7 @@ export async function teardownMasq(net: string, id: string, addresses?: string[]
     let exact = true;
     for (const family of [4, 6] as const) {
       const mine = addresses.filter((a) => familyOf(a) === family);
-      if (mine.length && (await run([tools(family).restore, '--noflush', '-w'], exactTeardownRules(net, id, mine, family))).exitCode !== 0) exact = false;
+      if (mine.length && (await run(iptablesTools(family).restore, exactTeardownRules(net, id, mine, family))).exitCode !== 0) exact = false;
     }
     if (exact) return;
   }
