@@ -2,7 +2,7 @@
 // another one through nsenter (ip -n only takes names under /run/netns, while
 // runtimes pass any path).
 import { writeFileSync } from 'node:fs';
-import { run, runConcurrently, runOk, runSync, ExecError } from './exec.ts';
+import { runConcurrently, runOk, runSync, ExecError, type RunResult } from './exec.ts';
 import { inNetns } from './netns.ts';
 
 export interface IpAddrInfo {
@@ -33,13 +33,29 @@ export interface IpRoute {
 
 const inNs = (netns: string | undefined, argv: string[]): string[] => (netns ? ['nsenter', `--net=${netns}`, ...argv] : argv);
 
+/**
+ * Runs argv here, or inside `netns`: entered by setns(2) when FFI is there (no
+ * extra process), else through nsenter. Every `ip` call of this module goes
+ * through it.
+ */
+function runIn(netns: string | undefined, argv: string[], input?: string): RunResult {
+  if (!netns) return runSync(argv, input);
+  return inNetns(netns, () => runSync(argv, input))?.value ?? runSync(inNs(netns, argv), input);
+}
+
+function runInOk(netns: string | undefined, argv: string[]): string {
+  const r = runIn(netns, argv);
+  if (r.exitCode !== 0) throw new ExecError(argv, r);
+  return r.stdout;
+}
+
 const notFound = (stderr: string): boolean => /does not exist|Cannot find device/.test(stderr);
 
 /** `ip -j -d addr show dev NAME`; undefined when the link is absent. */
 export async function showLink(name: string, netns?: string, opts: { concurrent?: boolean } = {}): Promise<IpLink | undefined> {
-  const argv = inNs(netns, ['ip', '-j', '-d', 'addr', 'show', 'dev', name]);
+  const argv = ['ip', '-j', '-d', 'addr', 'show', 'dev', name];
   // concurrent: the query runs while the caller keeps working synchronously.
-  const r = opts.concurrent ? await runConcurrently(argv, '') : await run(argv);
+  const r = opts.concurrent ? await runConcurrently(inNs(netns, argv), '') : runIn(netns, argv);
   if (r.exitCode !== 0) {
     if (notFound(r.stderr)) return undefined;
     throw new ExecError(['ip', 'addr', 'show', 'dev', name], r);
@@ -48,11 +64,11 @@ export async function showLink(name: string, netns?: string, opts: { concurrent?
 }
 
 export async function listLinks(netns?: string): Promise<IpLink[]> {
-  return JSON.parse(await runOk(inNs(netns, ['ip', '-j', '-d', 'addr', 'show']))) as IpLink[];
+  return JSON.parse(runInOk(netns, ['ip', '-j', '-d', 'addr', 'show'])) as IpLink[];
 }
 
 export async function listRoutes(netns?: string, family: '-4' | '-6' = '-4'): Promise<IpRoute[]> {
-  return JSON.parse(await runOk(inNs(netns, ['ip', '-j', family, 'route', 'show']))) as IpRoute[];
+  return JSON.parse(runInOk(netns, ['ip', '-j', family, 'route', 'show'])) as IpRoute[];
 }
 
 /** Runs `ip -batch -`; throws with the failing command named. */
@@ -62,7 +78,7 @@ export async function batch(lines: string[], netns?: string): Promise<void> {
 
 function batchSync(lines: string[], netns?: string): void {
   if (lines.length === 0) return;
-  const r = runSync(inNs(netns, ['ip', '-batch', '-']), `${lines.join('\n')}\n`);
+  const r = runIn(netns, ['ip', '-batch', '-'], `${lines.join('\n')}\n`);
   if (r.exitCode !== 0) {
     const m = /Command failed -:(\d+)/.exec(r.stderr);
     const line = m ? lines[Number(m[1]) - 1] : undefined;
@@ -72,8 +88,7 @@ function batchSync(lines: string[], netns?: string): void {
 }
 
 export async function deleteLink(name: string, netns?: string): Promise<boolean> {
-  const argv = ['ip', 'link', 'del', name];
-  const r = (netns ? inNetns(netns, () => runSync(argv))?.value : undefined) ?? runSync(inNs(netns, argv));
+  const r = runIn(netns, ['ip', 'link', 'del', name]);
   if (r.exitCode === 0) return true;
   if (notFound(r.stderr)) return false;
   throw new ExecError(['ip', 'link', 'del', name], r);
