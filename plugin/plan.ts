@@ -80,10 +80,14 @@ export function podCommands(ifName: string, plan: L3Plan, enableDad: boolean): s
 }
 
 /** A random locally administered unicast MAC, as the kernel would pick. */
-export function randomMac(rand: (n: number) => Buffer): string {
+export function randomMac(rand: (n: number) => Uint8Array): string {
   const b = rand(6);
   b[0] = (b[0]! & 0xfe) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return hex(b, ':');
 }
 
-export const randomVethName = (rand: (n: number) => Buffer): string => `veth${rand(4).toString('hex')}`;
+export const randomVethName = (rand: (n: number) => Uint8Array): string => `veth${hex(rand(4))}`;
+
+function hex(b: Uint8Array, sep = ''): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(sep);
+}

@@ -65,11 +65,11 @@ export interface DelegateOptions {
 
 export async function delegate(command: string, pluginType: string, args: CmdArgs, opts: DelegateOptions = {}): Promise<Result | undefined> {
   const path = findPlugin(pluginType, args.path);
-  const confVersion = (JSON.parse(args.stdin.toString('utf8')) as { cniVersion?: string }).cniVersion ?? '0.1.0';
+  const confVersion = (JSON.parse(args.stdin) as { cniVersion?: string }).cniVersion ?? '0.1.0';
   if (opts.inProcess && opts.inProcess.type === pluginType && isOurs(path, pluginType)) {
     return invoke(await opts.inProcess.funcs(), { ...args, command, env: { ...args.env, CNI_COMMAND: command } });
   }
-  const r = await execPlugin(path, args.stdin.toString('utf8'), { ...args.env, CNI_COMMAND: command });
+  const r = await execPlugin(path, args.stdin, { ...args.env, CNI_COMMAND: command });
   if (command !== 'ADD') return undefined;
   let out: unknown;
   try {

@@ -2,7 +2,7 @@
 // Go's pkg/skel does, dispatches to a verb handler, and prints the result or
 // the error object. Handlers never see raw env or write to stdout.
 import { readFileSync, statSync } from 'node:fs';
-import { validateContainerId, validateIfName, validateNetworkName } from './args.ts';
+import { utf8Length, validateContainerId, validateIfName, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { isObject } from './json.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
@@ -19,7 +19,7 @@ export interface PluginFuncs {
 
 export interface Io {
   env: NodeJS.ProcessEnv;
-  readStdin(): Buffer;
+  readStdin(): string;
   stdout(s: string): void;
   stderr(s: string): void;
 }
@@ -44,7 +44,7 @@ const MIN_VERSION: Partial<Record<Verb, string>> = { CHECK: '0.4.0', GC: '1.1.0'
 // parse gigabytes.
 export const MAX_STDIN_BYTES = 4 * 1024 * 1024;
 
-export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: Buffer): CmdArgs {
+export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: string): CmdArgs {
   const command = env.CNI_COMMAND ?? '';
   if (!(VERBS as readonly string[]).includes(command)) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${command}`, `CNI_COMMAND must be one of ${VERBS.join(', ')}`);
@@ -66,13 +66,14 @@ export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: Buffer): CmdArgs {
 }
 
 /** Decodes stdin into the common config keys and applies skel's checks. */
-export function decodeConf(stdin: Buffer, command: string): NetConfBase {
-  if (stdin.length > MAX_STDIN_BYTES) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network config is ${stdin.length} bytes; the limit is ${MAX_STDIN_BYTES}`);
+export function decodeConf(stdin: string, command: string): NetConfBase {
+  const size = utf8Length(stdin);
+  if (size > MAX_STDIN_BYTES) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network config is ${size} bytes; the limit is ${MAX_STDIN_BYTES}`);
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(stdin.toString('utf8'));
+    raw = JSON.parse(stdin);
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`, 'stdin must hold the network config as JSON');
   }
@@ -150,11 +151,11 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promi
       return 0;
     }
     // Env errors come before any stdin is read, as in Go.
-    const args = cmdArgsFromEnv(io.env, Buffer.alloc(0));
+    const args = cmdArgsFromEnv(io.env, '');
     args.stdin = io.readStdin();
     const result = await invoke(funcs, args);
     if (result) {
-      const conf = JSON.parse(args.stdin.toString('utf8')) as { cniVersion: string };
+      const conf = JSON.parse(args.stdin) as { cniVersion: string };
       io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
     }
     return 0;
@@ -166,12 +167,12 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promi
   }
 }
 
-export function readStdinBounded(): Buffer {
+export function readStdinBounded(): string {
   try {
-    return readFileSync(0);
+    return readFileSync(0, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EOF') return Buffer.alloc(0);
+    if (code === 'EAGAIN' || code === 'EOF') return '';
     throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
   }
 }

@@ -49,7 +49,7 @@ export interface CmdArgs {
   ifName: string;
   args: string;
   path: string;
-  stdin: Buffer;
+  stdin: string;
   env: NodeJS.ProcessEnv;
 }
 

@@ -16,7 +16,7 @@ async function call(env: Record<string, string>, stdin: string | object = { cniV
   let err = '';
   const code = await dispatch(funcs, 'CNI test plugin', {
     env: { FLATNET_LOG_LEVEL: 'silent', ...env },
-    readStdin: () => Buffer.from(typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
+    readStdin: () => (typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
     stdout: (s) => (out += s),
     stderr: (s) => (err += s),
   });

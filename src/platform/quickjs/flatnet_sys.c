@@ -1,0 +1,481 @@
+/*
+ * flatnet_sys: the system calls the CNI binaries need that QuickJS's own
+ * std/os modules lack (link, flock, setns, statfs, posix_spawn with captured
+ * output, execv), plus whole-file read/write with errno, so the TypeScript
+ * shims can report ENOENT/EEXIST/ENOSPC the way Node's fs does.
+ *
+ * Every function returns errno values instead of throwing: the shims turn them
+ * into Node-style errors with a `code`, which the shared code already handles.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "quickjs.h"
+
+#define countof(x) (sizeof(x) / sizeof((x)[0]))
+
+extern char **environ;
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Reads fd to EOF into b; returns 0 or an errno. */
+static int read_all(int fd, struct buf *b, size_t max)
+{
+    for (;;) {
+        if (buf_reserve(b, 65536))
+            return ENOMEM;
+        ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (n == 0)
+            return 0;
+        b->len += n;
+        if (b->len > max)
+            return EFBIG;
+    }
+}
+
+static JSValue pair(JSContext *ctx, JSValue v, int err)
+{
+    JSValue a = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, a, 0, v);
+    JS_SetPropertyUint32(ctx, a, 1, JS_NewInt32(ctx, err));
+    return a;
+}
+
+/* Converts a JS array of strings into a NULL-terminated char* vector. */
+static char **string_vector(JSContext *ctx, JSValueConst arr)
+{
+    uint32_t n;
+    JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
+    if (JS_ToUint32(ctx, &n, lenv)) {
+        JS_FreeValue(ctx, lenv);
+        return NULL;
+    }
+    JS_FreeValue(ctx, lenv);
+    char **v = calloc(n + 1, sizeof(char *));
+    if (!v)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        JSValue s = JS_GetPropertyUint32(ctx, arr, i);
+        const char *c = JS_ToCString(ctx, s);
+        JS_FreeValue(ctx, s);
+        v[i] = strdup(c ? c : "");
+        if (c)
+            JS_FreeCString(ctx, c);
+    }
+    return v;
+}
+
+static void free_vector(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* readFile(path | fd, maxBytes) -> [string | null, errno] */
+static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int64_t max = 64 << 20;
+    if (argc > 1 && !JS_IsUndefined(argv[1]))
+        JS_ToInt64(ctx, &max, argv[1]);
+    int fd, own = 0;
+    if (JS_IsNumber(argv[0])) {
+        JS_ToInt32(ctx, &fd, argv[0]);
+    } else {
+        const char *path = JS_ToCString(ctx, argv[0]);
+        if (!path)
+            return JS_EXCEPTION;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        JS_FreeCString(ctx, path);
+        if (fd < 0)
+            return pair(ctx, JS_NULL, errno);
+        own = 1;
+    }
+    struct buf b = {0};
+    int err = read_all(fd, &b, (size_t)max);
+    if (own)
+        close(fd);
+    JSValue s = err ? JS_NULL : JS_NewStringLen(ctx, b.p ? b.p : "", b.len);
+    free(b.p);
+    return pair(ctx, s, err);
+}
+
+/* writeFile(path, data, flags, mode) -> errno; a short write (ENOSPC) is an error. */
+static JSValue js_write_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int flags, mode;
+    size_t len;
+    if (JS_ToInt32(ctx, &flags, argv[2]) || JS_ToInt32(ctx, &mode, argv[3]))
+        return JS_EXCEPTION;
+    const char *path = JS_ToCString(ctx, argv[0]);
+    const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    int err = 0;
+    if (!path || !data) {
+        err = EINVAL;
+        goto out;
+    }
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    if (fd < 0) {
+        err = errno;
+        goto out;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            break;
+        }
+        off += n;
+    }
+    if (close(fd) < 0 && !err)
+        err = errno;
+out:
+    if (path)
+        JS_FreeCString(ctx, path);
+    if (data)
+        JS_FreeCString(ctx, data);
+    return JS_NewInt32(ctx, err);
+}
+
+static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *a = JS_ToCString(ctx, argv[0]);
+    const char *b = JS_ToCString(ctx, argv[1]);
+    int err = (a && b && link(a, b) < 0) ? errno : 0;
+    if (a)
+        JS_FreeCString(ctx, a);
+    if (b)
+        JS_FreeCString(ctx, b);
+    return JS_NewInt32(ctx, err);
+}
+
+static JSValue js_flock(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd, op;
+    if (JS_ToInt32(ctx, &fd, argv[0]) || JS_ToInt32(ctx, &op, argv[1]))
+        return JS_EXCEPTION;
+    int r;
+    while ((r = flock(fd, op)) < 0 && errno == EINTR)
+        ;
+    return JS_NewInt32(ctx, r < 0 ? errno : 0);
+}
+
+static JSValue js_setns(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd, type;
+    if (JS_ToInt32(ctx, &fd, argv[0]) || JS_ToInt32(ctx, &type, argv[1]))
+        return JS_EXCEPTION;
+    return JS_NewInt32(ctx, setns(fd, type) < 0 ? errno : 0);
+}
+
+/* statfsType(path) -> [f_type, errno] */
+static JSValue js_statfs_type(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *path = JS_ToCString(ctx, argv[0]);
+    if (!path)
+        return JS_EXCEPTION;
+    struct statfs st;
+    int r = statfs(path, &st);
+    int err = r < 0 ? errno : 0;
+    JS_FreeCString(ctx, path);
+    return pair(ctx, JS_NewInt64(ctx, r < 0 ? 0 : (int64_t)st.f_type), err);
+}
+
+static JSValue js_getpid(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    return JS_NewInt32(ctx, getpid());
+}
+
+static JSValue js_errno_name(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int e;
+    if (JS_ToInt32(ctx, &e, argv[0]))
+        return JS_EXCEPTION;
+    const char *n = strerrorname_np(e);
+    return JS_NewString(ctx, n ? n : "EUNKNOWN");
+}
+
+/* randomBytes(n) -> ArrayBuffer */
+static JSValue js_random_bytes(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    uint8_t b[256];
+    int n;
+    if (JS_ToInt32(ctx, &n, argv[0]) || n < 0 || n > (int)sizeof(b))
+        return JS_ThrowRangeError(ctx, "randomBytes: 0..256 bytes");
+    for (int off = 0; off < n;) {
+        ssize_t r = getrandom(b + off, n - off, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return JS_ThrowInternalError(ctx, "getrandom: %s", strerror(errno));
+        }
+        off += r;
+    }
+    return JS_NewArrayBufferCopy(ctx, b, n);
+}
+
+/* utf8(string) -> ArrayBuffer of its UTF-8 bytes (for hashing). */
+static JSValue js_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    size_t len;
+    const char *s = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!s)
+        return JS_EXCEPTION;
+    JSValue ab = JS_NewArrayBufferCopy(ctx, (const uint8_t *)s, len);
+    JS_FreeCString(ctx, s);
+    return ab;
+}
+
+/*
+ * Child processes. spawn() starts one with stdin fed from `input` and stdout
+ * and stderr captured; wait() collects it. Between the two the caller may do
+ * other work: that is how an ADD overlaps the bridge query with its own steps.
+ */
+struct child {
+    int used;
+    pid_t pid;
+    int in, out, err;
+    char *input;
+    size_t input_len, input_off;
+};
+
+static struct child children[32];
+
+static void set_nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void feed_input(struct child *c)
+{
+    while (c->in >= 0 && c->input_off < c->input_len) {
+        ssize_t n = write(c->in, c->input + c->input_off, c->input_len - c->input_off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            break; /* EPIPE: the child stopped reading; its exit status tells */
+        }
+        c->input_off += n;
+    }
+    if (c->in >= 0) {
+        close(c->in);
+        c->in = -1;
+    }
+}
+
+/* spawn(argv, env, input) -> [handle, errno] */
+static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int slot = -1;
+    for (int i = 0; i < (int)countof(children); i++)
+        if (!children[i].used) {
+            slot = i;
+            break;
+        }
+    if (slot < 0)
+        return pair(ctx, JS_NewInt32(ctx, -1), EAGAIN);
+    struct child *c = &children[slot];
+    size_t input_len = 0;
+    const char *input = JS_IsString(argv[2]) ? JS_ToCStringLen(ctx, &input_len, argv[2]) : NULL;
+    char **args = string_vector(ctx, argv[0]);
+    char **env = JS_IsArray(ctx, argv[1]) ? string_vector(ctx, argv[1]) : NULL;
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+    int err = 0;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (!args || !args[0]) {
+        err = EINVAL;
+        goto out;
+    }
+    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || (input_len > 0 && pipe2(pin, O_CLOEXEC))) {
+        err = errno;
+        goto out;
+    }
+    if (input_len > 0)
+        posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    pid_t pid;
+    err = posix_spawnp(&pid, args[0], &fa, NULL, args, env ? env : environ);
+    if (err)
+        goto out;
+    *c = (struct child){.used = 1, .pid = pid, .in = -1, .out = pout[0], .err = perr[0]};
+    pout[0] = perr[0] = -1;
+    set_nonblock(c->out);
+    set_nonblock(c->err);
+    if (input_len > 0) {
+        c->in = pin[1];
+        pin[1] = -1;
+        c->input = malloc(input_len);
+        if (c->input) {
+            memcpy(c->input, input, input_len);
+            c->input_len = input_len;
+        }
+        set_nonblock(c->in);
+        feed_input(c);
+    }
+out:
+    posix_spawn_file_actions_destroy(&fa);
+    for (int i = 0; i < 2; i++) {
+        if (pin[i] >= 0)
+            close(pin[i]);
+        if (pout[i] >= 0)
+            close(pout[i]);
+        if (perr[i] >= 0)
+            close(perr[i]);
+    }
+    if (input)
+        JS_FreeCString(ctx, input);
+    free_vector(args);
+    free_vector(env);
+    return pair(ctx, JS_NewInt32(ctx, err ? -1 : slot), err);
+}
+
+static void drain(int *fd, struct buf *b)
+{
+    for (;;) {
+        if (buf_reserve(b, 65536))
+            return;
+        ssize_t n = read(*fd, b->p + b->len, b->cap - b->len);
+        if (n > 0) {
+            b->len += n;
+            continue;
+        }
+        if (n < 0 && (errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+}
+
+/* wait(handle) -> [status, stdout, stderr]; status is 128+signal for a killed child. */
+static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int slot;
+    if (JS_ToInt32(ctx, &slot, argv[0]) || slot < 0 || slot >= (int)countof(children) || !children[slot].used)
+        return JS_ThrowRangeError(ctx, "wait: no such child");
+    struct child *c = &children[slot];
+    struct buf out = {0}, errb = {0};
+    while (c->out >= 0 || c->err >= 0) {
+        struct pollfd p[3];
+        int n = 0;
+        if (c->out >= 0)
+            p[n++] = (struct pollfd){.fd = c->out, .events = POLLIN};
+        if (c->err >= 0)
+            p[n++] = (struct pollfd){.fd = c->err, .events = POLLIN};
+        if (c->in >= 0)
+            p[n++] = (struct pollfd){.fd = c->in, .events = POLLOUT};
+        if (poll(p, n, -1) < 0 && errno != EINTR)
+            break;
+        if (c->in >= 0)
+            feed_input(c);
+        if (c->out >= 0)
+            drain(&c->out, &out);
+        if (c->err >= 0)
+            drain(&c->err, &errb);
+    }
+    if (c->in >= 0)
+        close(c->in);
+    int st = 0;
+    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    free(c->input);
+    memset(c, 0, sizeof(*c));
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    JSValue a = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, a, 0, JS_NewInt32(ctx, code));
+    JS_SetPropertyUint32(ctx, a, 1, JS_NewStringLen(ctx, out.p ? out.p : "", out.len));
+    JS_SetPropertyUint32(ctx, a, 2, JS_NewStringLen(ctx, errb.p ? errb.p : "", errb.len));
+    free(out.p);
+    free(errb.p);
+    return a;
+}
+
+/* execv(path, argv) -> errno; on success it does not return. */
+static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *path = JS_ToCString(ctx, argv[0]);
+    char **args = string_vector(ctx, argv[1]);
+    if (path && args)
+        execv(path, args);
+    int err = errno;
+    if (path)
+        JS_FreeCString(ctx, path);
+    free_vector(args);
+    return JS_NewInt32(ctx, err);
+}
+
+static const JSCFunctionListEntry funcs[] = {
+    JS_CFUNC_DEF("readFile", 2, js_read_file),
+    JS_CFUNC_DEF("writeFile", 4, js_write_file),
+    JS_CFUNC_DEF("link", 2, js_link),
+    JS_CFUNC_DEF("flock", 2, js_flock),
+    JS_CFUNC_DEF("setns", 2, js_setns),
+    JS_CFUNC_DEF("statfsType", 1, js_statfs_type),
+    JS_CFUNC_DEF("getpid", 0, js_getpid),
+    JS_CFUNC_DEF("errnoName", 1, js_errno_name),
+    JS_CFUNC_DEF("randomBytes", 1, js_random_bytes),
+    JS_CFUNC_DEF("utf8", 1, js_utf8),
+    JS_CFUNC_DEF("spawn", 3, js_spawn),
+    JS_CFUNC_DEF("wait", 1, js_wait),
+    JS_CFUNC_DEF("execv", 2, js_execv),
+};
+
+static int init(JSContext *ctx, JSModuleDef *m)
+{
+    return JS_SetModuleExportList(ctx, m, funcs, countof(funcs));
+}
+
+JSModuleDef *js_init_module_flatnet_sys(JSContext *ctx, const char *name)
+{
+    JSModuleDef *m = JS_NewCModule(ctx, name, init);
+    if (m)
+        JS_AddModuleExportList(ctx, m, funcs, countof(funcs));
+    return m;
+}

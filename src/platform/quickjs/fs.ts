@@ -1,0 +1,141 @@
+// node:fs, as much of it as the CNI binaries use, on QuickJS's os module and
+// flatnet_sys. Semantics follow Node's: errors carry .code, readFileSync with
+// an encoding returns a string.
+import * as os from 'os';
+import * as sys from 'flatnet_sys';
+import { check, sysError } from './errno.ts';
+import { join } from './path.ts';
+
+export const constants = {
+  O_RDONLY: os.O_RDONLY,
+  O_WRONLY: os.O_WRONLY,
+  O_RDWR: os.O_RDWR,
+  O_CREAT: os.O_CREAT,
+  O_EXCL: os.O_EXCL,
+  O_TRUNC: os.O_TRUNC,
+  O_APPEND: os.O_APPEND,
+};
+
+const FLAGS: Record<string, number> = {
+  r: os.O_RDONLY,
+  'r+': os.O_RDWR,
+  w: os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+  wx: os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL,
+  a: os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+};
+
+function flagBits(flags: string | number | undefined, dflt: string): number {
+  if (typeof flags === 'number') return flags;
+  const bits = FLAGS[flags ?? dflt];
+  if (bits === undefined) throw new TypeError(`unsupported open flags: ${String(flags)}`);
+  return bits;
+}
+
+export function readFileSync(path: string | number, _encoding?: unknown): string {
+  const [data, err] = sys.readFile(path);
+  if (err !== 0 || data === null) throw sysError(err, 'open', String(path));
+  return data;
+}
+
+export function writeFileSync(path: string, data: string, opts?: { mode?: number; flag?: string } | string): void {
+  const o = typeof opts === 'object' ? opts : {};
+  const err = sys.writeFile(path, String(data), flagBits(o.flag, 'w'), o.mode ?? 0o666);
+  if (err !== 0) throw sysError(err, 'write', path);
+}
+
+export function openSync(path: string, flags?: string | number, mode = 0o666): number {
+  return check(os.open(path, flagBits(flags, 'r'), mode), 'open', path);
+}
+
+export function closeSync(fd: number): void {
+  check(os.close(fd), 'close');
+}
+
+export function linkSync(from: string, to: string): void {
+  const err = sys.link(from, to);
+  if (err !== 0) throw sysError(err, 'link', from);
+}
+
+export function renameSync(from: string, to: string): void {
+  check(os.rename(from, to), 'rename', from);
+}
+
+export function unlinkSync(path: string): void {
+  check(os.remove(path), 'unlink', path);
+}
+
+class Stats {
+  constructor(private readonly st: { dev: number; ino: number; mode: number; size: number }) {}
+  get dev(): number {
+    return this.st.dev;
+  }
+  get ino(): number {
+    return this.st.ino;
+  }
+  get size(): number {
+    return this.st.size;
+  }
+  isFile(): boolean {
+    return (this.st.mode & os.S_IFMT) === os.S_IFREG;
+  }
+  isDirectory(): boolean {
+    return (this.st.mode & os.S_IFMT) === os.S_IFDIR;
+  }
+}
+
+export function statSync(path: string): Stats {
+  const [st, err] = os.stat(path);
+  if (err !== 0) throw sysError(err, 'stat', path);
+  return new Stats(st);
+}
+
+export function mkdirSync(path: string, opts?: { recursive?: boolean; mode?: number }): void {
+  const mode = opts?.mode ?? 0o777;
+  const ret = os.mkdir(path, mode);
+  if (ret === 0) return;
+  const code = -ret;
+  if (!opts?.recursive) throw sysError(code, 'mkdir', path);
+  if (statOk(path, (s) => s.isDirectory())) return;
+  const parent = path.replace(/\/+[^/]*\/*$/, '');
+  if (parent === path || parent === '') throw sysError(code, 'mkdir', path);
+  mkdirSync(parent, opts);
+  const again = os.mkdir(path, mode);
+  if (again !== 0 && !statOk(path, (s) => s.isDirectory())) throw sysError(-again, 'mkdir', path);
+}
+
+function statOk(path: string, pred: (s: Stats) => boolean): boolean {
+  const [st, err] = os.stat(path);
+  return err === 0 && pred(new Stats(st));
+}
+
+interface Dirent {
+  name: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+}
+
+export function readdirSync(path: string): string[];
+export function readdirSync(path: string, opts: { withFileTypes: true }): Dirent[];
+export function readdirSync(path: string, opts?: { withFileTypes?: boolean }): string[] | Dirent[] {
+  const [names, err] = os.readdir(path);
+  if (err !== 0) throw sysError(err, 'scandir', path);
+  const own = names.filter((n) => n !== '.' && n !== '..');
+  if (!opts?.withFileTypes) return own;
+  return own.map((name) => {
+    const [st, e] = os.stat(join(path, name));
+    const s = new Stats(e === 0 ? st : { dev: 0, ino: 0, mode: 0, size: 0 });
+    return { name, isFile: () => s.isFile(), isDirectory: () => s.isDirectory() };
+  });
+}
+
+export function realpathSync(path: string): string {
+  const [p, err] = os.realpath(path);
+  if (err !== 0) throw sysError(err, 'realpath', path);
+  return p;
+}
+
+export function statfsSync(path: string): { type: number } {
+  const [type, err] = sys.statfsType(path);
+  if (err !== 0) throw sysError(err, 'statfs', path);
+  return { type };
+}

@@ -1,0 +1,2 @@
+// node:os: only tmpdir().
+export const tmpdir = (): string => (process.env.TMPDIR || '/tmp').replace(/\/+$/, '') || '/';

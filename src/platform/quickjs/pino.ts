@@ -1,0 +1,35 @@
+// The slice of pino that src/log.ts uses, for QuickJS: the same NDJSON lines
+// (level, time, pid, hostname, name, fields, msg), written synchronously to
+// stderr or appended to FLATNET_LOG_FILE.
+import * as std from 'std';
+import * as os from 'os';
+import * as sys from 'flatnet_sys';
+import { mkdirSync } from './fs.ts';
+import { dirname } from './path.ts';
+
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+type Level = keyof typeof LEVELS;
+type Dest = { write(line: string): void };
+type LogFn = (obj: Record<string, unknown>, msg: string) => void;
+
+function destination(opts: { dest: number | string; mkdir?: boolean }): Dest {
+  if (typeof opts.dest === 'number') return { write: (l) => (opts.dest === 1 ? std.out : std.err).puts(l) };
+  const path = opts.dest;
+  if (opts.mkdir) mkdirSync(dirname(path), { recursive: true });
+  return {
+    write: (line) => void sys.writeFile(path, line, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+  };
+}
+
+function pinoImpl(opts: { name?: string; level?: string }, dest: Dest): Record<Level, LogFn> {
+  const min = LEVELS[(opts.level ?? 'info') as Level] ?? LEVELS.info;
+  const hostname = (sys.readFile('/proc/sys/kernel/hostname')[0] ?? '').trim();
+  const make = (level: Level): LogFn => (obj, msg) => {
+    if (LEVELS[level] < min) return;
+    dest.write(`${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, hostname, name: opts.name, ...obj, msg })}\n`);
+  };
+  return { trace: make('trace'), debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error'), fatal: make('fatal') };
+}
+
+export const pino = Object.assign(pinoImpl, { destination });
+export default pino;

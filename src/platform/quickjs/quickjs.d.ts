@@ -1,0 +1,54 @@
+// The parts of QuickJS's built-in modules and of our C module (flatnet_sys.c)
+// that the shims use. Only the QuickJS build resolves these imports.
+declare module 'std' {
+  export function getenviron(): Record<string, string>;
+  export function exit(code: number): never;
+  export function strerror(errno: number): string;
+  interface FILE {
+    puts(s: string): void;
+    flush(): void;
+  }
+  export const out: FILE;
+  export const err: FILE;
+}
+
+declare module 'os' {
+  export function open(path: string, flags: number, mode?: number): number;
+  export function close(fd: number): number;
+  export function remove(path: string): number;
+  export function rename(from: string, to: string): number;
+  export function mkdir(path: string, mode?: number): number;
+  export function readdir(path: string): [string[], number];
+  export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
+  export function realpath(path: string): [string, number];
+  export function readlink(path: string): [string, number];
+  export function kill(pid: number, sig: number): number;
+  export function setTimeout(fn: () => void, ms: number): unknown;
+  export function clearTimeout(h: unknown): void;
+  export const O_RDONLY: number;
+  export const O_WRONLY: number;
+  export const O_RDWR: number;
+  export const O_CREAT: number;
+  export const O_EXCL: number;
+  export const O_TRUNC: number;
+  export const O_APPEND: number;
+  export const S_IFMT: number;
+  export const S_IFREG: number;
+  export const S_IFDIR: number;
+}
+
+declare module 'flatnet_sys' {
+  export function readFile(pathOrFd: string | number, maxBytes?: number): [string | null, number];
+  export function writeFile(path: string, data: string, flags: number, mode: number): number;
+  export function link(from: string, to: string): number;
+  export function flock(fd: number, op: number): number;
+  export function setns(fd: number, nstype: number): number;
+  export function statfsType(path: string): [number, number];
+  export function getpid(): number;
+  export function errnoName(errno: number): string;
+  export function randomBytes(n: number): ArrayBuffer;
+  export function utf8(s: string): ArrayBuffer;
+  export function spawn(argv: readonly string[], env: string[] | null, input: string): [number, number];
+  export function wait(handle: number): [number, string, string];
+  export function execv(path: string, argv: readonly string[]): number;
+}
