@@ -2,7 +2,7 @@
 // Side-by-side benchmark of flatnet+flatnet-ipam against Go bridge+host-local
 // (Debian's containernetworking-plugins), same config but for "type", same
 // namespaces, implementations alternating. Prints a table and one JSON line.
-// Run as root: npm run bench [-- --pods 50 --burst 110]
+// Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,dataplane]
 // Everything lives in namespaces named fnb-*, removed at the end.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,8 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const PODS = arg('pods', 50);
+const onlyAt = process.argv.indexOf('--only');
+const SECTIONS = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['plugins', 'agent', 'dataplane']);
 const BURST = arg('burst', 110);
 const IMPLS = {
   go: { bin: '/usr/lib/cni/bridge', type: 'bridge', ipam: 'host-local', path: '/usr/lib/cni' },
@@ -30,6 +32,11 @@ async function main() {
   const pods = Array.from({ length: BURST }, (_, i) => `fnb-${process.pid}-p${i}`);
   const work = mkdtempSync(join(tmpdir(), 'fnb-'));
   try {
+    if (!SECTIONS.has('plugins')) {
+      if (SECTIONS.has('agent')) benchAgent(work);
+      if (SECTIONS.has('dataplane')) await benchDataPlane();
+      return;
+    }
     for (const ns of [node, ...pods]) execFileSync('ip', ['netns', 'add', ns]);
     const r = spawnSync('ip', ['netns', 'exec', node, process.execPath, fileURLToPath(import.meta.url)], {
       env: { ...process.env, FLATNET_BENCH_WORKER: '1', FNB_PODS: pods.join(','), FNB_WORK: work, FNB_N: String(PODS) },
@@ -38,8 +45,8 @@ async function main() {
     });
     process.stdout.write(r.stdout);
     process.exitCode = r.status ?? 1;
-    if (r.status === 0) benchAgent(work);
-    if (r.status === 0) await benchDataPlane();
+    if (r.status === 0 && SECTIONS.has('agent')) benchAgent(work);
+    if (r.status === 0 && SECTIONS.has('dataplane')) await benchDataPlane();
   } finally {
     for (const ns of [node, ...pods]) spawnSync('ip', ['netns', 'del', ns]);
     rmSync(work, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the flatnet image with buildah (daemonless), from Debian packages
 # only: a debootstrap'd minbase rootfs with iproute2 and iptables (what the
-# binaries exec), plus the two standalone binaries. No registry is needed.
+# binaries exec), plus the standalone binaries. No registry is needed.
 #   scripts/image.sh [TAG]      (default flatnet:<package version>)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +17,7 @@ rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lis
 ctr=$(buildah from scratch)
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 buildah copy "$ctr" "$work/rootfs" / >/dev/null
-buildah copy "$ctr" "$root/dist/bin/flatnet" "$root/dist/bin/flatnet-ipam" /usr/local/bin/ >/dev/null
+buildah copy "$ctr" "$root/dist/bin/flatnet" "$root/dist/bin/flatnet-ipam" "$root/dist/bin/flatnet-cli" /usr/local/bin/ >/dev/null
 buildah config --entrypoint '["/usr/local/bin/flatnet"]' --cmd agent --label org.opencontainers.image.title=flatnet "$ctr"
 buildah commit "$ctr" "$tag" >/dev/null
 echo "built $tag"

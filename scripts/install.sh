@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs flatnet and flatnet-ipam (standalone executables) into the CNI bin
-# dir and the example conflist into the conf dir (only if none is there yet).
+# Installs flatnet and flatnet-ipam (the CNI binaries) and flatnet-cli (agent
+# and CLI, which `flatnet <subcommand>` execs) into the CNI bin dir, and the
+# example conflist into the conf dir (only if none is there yet).
 #   scripts/install.sh [--bin-dir DIR] [--conf-dir DIR]
 set -euo pipefail
 bin_dir=/opt/cni/bin
@@ -14,11 +15,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -x "$root/dist/bin/flatnet" ] || [ ! -x "$root/dist/bin/flatnet-ipam" ]; then
+if [ ! -x "$root/dist/bin/flatnet" ] || [ ! -x "$root/dist/bin/flatnet-ipam" ] || [ ! -x "$root/dist/bin/flatnet-cli" ]; then
   (cd "$root" && { [ -d node_modules ] || npm install --no-audit --no-fund; } && npm run build)
 fi
 install -d -m 0755 "$bin_dir" "$conf_dir"
-for b in flatnet flatnet-ipam; do
+for b in flatnet flatnet-ipam flatnet-cli; do
   # Copy then rename: a runtime exec'ing the old binary never sees a torn file.
   install -m 0755 "$root/dist/bin/$b" "$bin_dir/.$b.new"
   mv -f "$bin_dir/.$b.new" "$bin_dir/$b"
@@ -27,4 +28,4 @@ if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then
   install -m 0644 "$root/conf/10-flatnet.conflist" "$conf_dir/10-flatnet.conflist"
   echo "installed $conf_dir/10-flatnet.conflist (edit its subnet to this node's podCIDR)"
 fi
-echo "installed flatnet, flatnet-ipam into $bin_dir"
+echo "installed flatnet, flatnet-ipam, flatnet-cli into $bin_dir"

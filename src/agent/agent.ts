@@ -7,8 +7,9 @@ import { log } from '../log.ts';
 import { collapseCidrs, familyOf } from '../net/cidr.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
 import { fromNodeList, type NodeInfo } from './nodes.ts';
-import { diffRoutes, planRoutes, type Plan } from './plan.ts';
-import { applyRouteBatch, enableForwarding, listOwnRoutes, localNetworks, syncMasq } from './system.ts';
+import { type Cidr, contains, parseCidr, parseIp } from '../net/cidr.ts';
+import { diffNexthopRoutes, diffRoutes, planRoutes, type Plan } from './plan.ts';
+import { applyRouteBatch, enableForwarding, listNexthops, listOwnRoutes, localNetworks, syncMasq } from './system.ts';
 
 export const DEFAULT_PROTO = 201;
 
@@ -47,7 +48,8 @@ export class Agent {
 
   private async doSync(nodes: NodeInfo[]): Promise<SyncReport> {
     const o = this.opts;
-    const localNets = await localNetworks();
+    const links = await localNetworks();
+    const localNets = links.map((l) => l.net);
     const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets });
     for (const s of plan.skipped) await log('warn', { node: s.node }, `skipping node: ${s.reason}`);
     const ready = plan.ownPodCIDRs.length > 0;
@@ -59,9 +61,7 @@ export class Agent {
         await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), collapseCidrs(wanted.filter((c) => familyOf(c) === f)));
       }
     }
-    const actual = [...(await listOwnRoutes(o.proto, 4)), ...(await listOwnRoutes(o.proto, 6))];
-    const lines = diffRoutes(plan.routes, actual, o.proto);
-    if (lines.length) await applyRouteBatch(lines);
+    const lines = await this.syncRoutes(plan, links);
     let conflistWritten = false;
     if (ready) {
       conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
@@ -71,6 +71,32 @@ export class Agent {
     if (o.statusFile) writeStatus(o.statusFile, report, o.nodeName);
     await log('info', { routes: plan.routes.length, writes: lines.length, skipped: plan.skipped.length, ready }, 'synced');
     return report;
+  }
+
+  /** Applies the route diff; returns the lines written. Nexthop objects where the kernel has them. */
+  private async syncRoutes(plan: Plan, links: Array<{ net: string; dev: string }>): Promise<string[]> {
+    const proto = this.opts.proto;
+    const listRoutes = async () => (await Promise.all([listOwnRoutes(proto, 4), listOwnRoutes(proto, 6)])).flat();
+    const [nexthops, actual] = await Promise.all([listNexthops(), listRoutes()]);
+    if (nexthops) {
+      const nets = links.map((l) => ({ net: parseCidr(l.net) as Cidr, dev: l.dev }));
+      const devOf = (via: string): string | undefined => {
+        const ip = parseIp(via);
+        return ip && nets.find((n) => contains(n.net, ip))?.dev;
+      };
+      const lines = diffNexthopRoutes(plan.routes, devOf, actual, nexthops, proto);
+      try {
+        if (lines.length) await applyRouteBatch(lines);
+        return lines;
+      } catch (e) {
+        // A nexthop cannot be made on a link without carrier, where a plain
+        // route can (it waits, "linkdown"): fall back for this sync.
+        await log('warn', {}, `nexthop routes failed, using plain routes: ${(e as Error).message}`);
+      }
+    }
+    const lines = diffRoutes(plan.routes, await listRoutes(), proto);
+    if (lines.length) await applyRouteBatch(lines);
+    return lines;
   }
 }
 

@@ -75,6 +75,14 @@ export function planRoutes(inp: PlanInput): Plan {
 export interface KernelRoute {
   dst: string;
   via?: string;
+  nhid?: number;
+}
+
+export interface KernelNexthop {
+  id: number;
+  via?: string;
+  dev?: string;
+  proto?: string;
 }
 
 /** `ip -batch` lines that turn `actual` (our protocol's routes) into `desired`; empty when nothing differs. */
@@ -89,4 +97,52 @@ export function diffRoutes(desired: PeerRoute[], actual: KernelRoute[], proto: n
     if (!want.has(dst)) lines.push(`route del ${dst} proto ${proto}`);
   }
   return lines;
+}
+
+// Our nexthop ids: 201 (the routing protocol number) in the top byte, far from
+// the small ids other software hands out from 1.
+export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
+
+/**
+ * The same diff with every peer route pointing at a nexthop object (one per
+ * next hop, tagged with our protocol) instead of carrying its own gateway.
+ * Why: the kernel hashes plain routes' next-hop info without the gateway, so
+ * N routes via N distinct node IPs insert in O(N^2): 5,000 peers took 0.43 s
+ * of kernel time as plain routes and 0.10 s as nexthop objects + routes.
+ * `nexthops` is every nexthop in the kernel (ours and others', so new ids
+ * never collide); `devOf` names the link a next hop is reached through.
+ */
+export function diffNexthopRoutes(desired: PeerRoute[], devOf: (via: string) => string | undefined, actual: KernelRoute[], nexthops: KernelNexthop[], proto: number): string[] {
+  const own = nexthops.filter((n) => n.proto === String(proto));
+  const ours = new Map<string, number>();
+  const taken = new Set(nexthops.map((n) => n.id));
+  for (const n of own) if (n.via && n.dev && !ours.has(`${n.via} ${n.dev}`)) ours.set(`${n.via} ${n.dev}`, n.id);
+  let next = NEXTHOP_ID_BASE;
+  const needed = new Set<number>();
+  const nhLines: string[] = [];
+  const routeLines: string[] = [];
+  const have = new Map(actual.map((r) => [r.dst, r]));
+  for (const r of desired) {
+    const dev = devOf(r.via);
+    if (!dev) {
+      if (have.get(r.dst)?.via !== r.via || have.get(r.dst)?.nhid !== undefined) routeLines.push(`route replace ${r.dst} via ${r.via} proto ${proto}`);
+      continue;
+    }
+    const key = `${r.via} ${dev}`;
+    let id = ours.get(key);
+    if (id === undefined) {
+      while (taken.has(next)) next++;
+      id = next;
+      taken.add(id);
+      ours.set(key, id);
+      nhLines.push(`nexthop replace id ${id} via ${r.via} dev ${dev} proto ${proto}`);
+    }
+    needed.add(id);
+    if (have.get(r.dst)?.nhid !== id) routeLines.push(`route replace ${r.dst} nhid ${id} proto ${proto}`);
+  }
+  const want = new Set(desired.map((r) => r.dst));
+  const delLines = actual.filter((r) => !want.has(r.dst)).map((r) => `route del ${r.dst} proto ${proto}`);
+  const nhDel = own.filter((n) => !needed.has(n.id)).map((n) => `nexthop del id ${n.id}`);
+  // Nexthops before the routes that use them; unused ones after the routes left them.
+  return [...nhLines, ...routeLines, ...delLines, ...nhDel];
 }

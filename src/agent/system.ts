@@ -1,27 +1,37 @@
 // The agent's side effects on its node: peer routes (tagged with our routing
 // protocol number), egress masquerade, forwarding, local networks.
 import { batch, listLinks } from '../sys/ip.ts';
-import { run, runOk } from '../sys/exec.ts';
+import { ExecError, run, runConcurrently, runOk } from '../sys/exec.ts';
 import { iptablesTools } from '../sys/ipmasq.ts';
 import { ensureSysctl } from '../sys/sysctl.ts';
 import { type Family, formatCidr, networkOf, parseCidr } from '../net/cidr.ts';
-import type { KernelRoute } from './plan.ts';
+import type { KernelNexthop, KernelRoute } from './plan.ts';
 
-/** Our routes of one family: `ip route show proto N`. */
+/** Our routes of one family: `ip route show proto N`. The listings run concurrently with each other. */
 export async function listOwnRoutes(proto: number, family: Family): Promise<KernelRoute[]> {
-  const out = await runOk(['ip', '-j', family === 4 ? '-4' : '-6', 'route', 'show', 'proto', String(proto)]);
-  const rows = JSON.parse(out || '[]') as Array<{ dst: string; gateway?: string }>;
-  return rows.map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`, via: r.gateway }));
+  const argv = ['ip', '-j', family === 4 ? '-4' : '-6', 'route', 'show', 'proto', String(proto)];
+  const r = await runConcurrently(argv, '');
+  if (r.exitCode !== 0) throw new ExecError(argv, r);
+  const rows = JSON.parse(r.stdout || '[]') as Array<{ dst: string; gateway?: string; nhid?: number }>;
+  return rows.map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`, via: r.gateway, nhid: r.nhid }));
+}
+
+/** Every nexthop object on the node; undefined when the kernel has none (before 5.3). */
+export async function listNexthops(): Promise<KernelNexthop[] | undefined> {
+  const r = await runConcurrently(['ip', '-j', 'nexthop', 'show'], '');
+  if (r.exitCode !== 0) return undefined;
+  const rows = JSON.parse(r.stdout || '[]') as Array<{ id: number; gateway?: string; dev?: string; protocol?: string }>;
+  return rows.map((n) => ({ id: n.id, via: n.gateway, dev: n.dev, proto: n.protocol }));
 }
 
 export async function applyRouteBatch(lines: string[]): Promise<void> {
   await batch(lines);
 }
 
-/** CIDRs of every global address on this node: the networks its next hops must be on. */
-export async function localNetworks(): Promise<string[]> {
+/** Every global address's network on this node, with its link: where next hops must be, and through which link. */
+export async function localNetworks(): Promise<Array<{ net: string; dev: string }>> {
   const links = await listLinks();
-  return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => formatCidr(networkOf(parseCidr(`${a.local}/${a.prefixlen}`)!))));
+  return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ net: formatCidr(networkOf(parseCidr(`${a.local}/${a.prefixlen}`)!)), dev: l.ifname })));
 }
 
 export function enableForwarding(families: Family[]): void {

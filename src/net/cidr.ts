@@ -16,11 +16,22 @@ export interface Cidr extends Addr {
 
 export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
 
+// Dotted quads without leading zeros (what Go and ipaddr.js's four-part
+// decimal accept). Parsed by hand: the agent parses every node's addresses on
+// each sync, and ipaddr.js + BigInt per byte made that 10 us an address.
+const QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
 export function parseIp(s: string): Addr | undefined {
-  if (typeof s !== 'string' || !ipaddr.isValid(s)) return undefined;
+  if (typeof s !== 'string') return undefined;
+  const q = QUAD.exec(s);
+  if (q) {
+    const [a, b, c, d] = [Number(q[1]), Number(q[2]), Number(q[3]), Number(q[4])];
+    if (a > 255 || b > 255 || c > 255 || d > 255) return undefined;
+    return { family: 4, value: BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d) };
+  }
+  if (!s.includes(':') || !ipaddr.isValid(s)) return undefined;
   // ipaddr.js accepts non-canonical IPv4 forms ("10.1", "0x0a.0.0.1") that Go
   // rejects; allow only dotted quads.
-  if (!s.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(s)) return undefined;
   const parsed = ipaddr.parse(s);
   const bytes = parsed.toByteArray();
   let value = 0n;
@@ -41,7 +52,11 @@ export function parseCidr(s: string): Cidr | undefined {
 }
 
 export function formatIp(a: Addr): string {
-  const n = a.family === 4 ? 4 : 16;
+  if (a.family === 4) {
+    const v = Number(a.value);
+    return `${Math.floor(v / 0x1000000) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const n = 16;
   const bytes: number[] = new Array(n);
   let v = a.value;
   for (let i = n - 1; i >= 0; i--) {

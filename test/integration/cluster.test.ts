@@ -83,11 +83,22 @@ describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
     expect(table.stdout).toContain('node2                10.244.2.0/24         10.200.0.12        installed');
   });
 
+  it('peer routes point at one nexthop object of ours per peer node', async () => {
+    const n = c.nodes[0]!;
+    const nhs = JSON.parse((await execa('ip', ['-n', n.ns, '-j', 'nexthop', 'show', 'proto', '201'])).stdout) as Array<{ id: number; gateway: string }>;
+    expect(nhs.map((h) => h.gateway).sort()).toEqual(['10.200.0.12', '10.200.0.13']);
+    const routes = await c.routes(n);
+    for (const h of nhs) expect(routes.filter((r: any) => r.nhid === h.id).map((r: any) => r.gateway)).toEqual([h.gateway]);
+  });
+
   it('removing a node from the nodes file withdraws its routes everywhere, and adding it back restores them', async () => {
     c.writeNodes(['node1', 'node2']);
     for (const n of c.nodes.slice(0, 2)) {
       await c.waitFor(`${n.name} to drop node3's route`, async () => !(await c.routes(n)).some((r: any) => r.dst === '10.244.3.0/24'));
     }
+    // node3's nexthop goes with its route.
+    const left = JSON.parse((await execa('ip', ['-n', c.nodes[0]!.ns, '-j', 'nexthop', 'show', 'proto', '201'])).stdout) as Array<{ gateway: string }>;
+    expect(left.map((h) => h.gateway)).toEqual(['10.200.0.12']);
     c.writeNodes();
     for (const n of c.nodes.slice(0, 2)) {
       await c.waitFor(`${n.name} to restore node3's route`, async () => (await c.routes(n)).some((r: any) => r.dst === '10.244.3.0/24'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromNodeList } from '../../src/agent/nodes.ts';
-import { diffRoutes, planRoutes } from '../../src/agent/plan.ts';
+import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, planRoutes } from '../../src/agent/plan.ts';
 import { masqRestore } from '../../src/agent/system.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
 
@@ -69,6 +69,58 @@ describe('route diff', () => {
     const many = Array.from({ length: 5000 }, (_, i) => ({ node: `n${i}`, dst: `10.${Math.floor(i / 256)}.${i % 256}.0/24`, via: '10.255.0.1', family: 4 as const }));
     expect(diffRoutes(many, many.map((r) => ({ dst: r.dst, via: r.via })), 201)).toEqual([]);
     expect(diffRoutes(many, [], 201)).toHaveLength(5000);
+  });
+});
+
+describe('route diff through nexthop objects', () => {
+  const want = [
+    { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const },
+    { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const },
+    { node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6 as const },
+  ];
+  const devOf = (via: string) => (via.includes(':') ? 'eth1' : 'eth0');
+  const B = NEXTHOP_ID_BASE;
+  it('makes one nexthop per next hop, with ids that skip taken ones, before the routes that use them', () => {
+    expect(diffNexthopRoutes(want, devOf, [], [{ id: B, via: '192.0.2.1', dev: 'x' }], 201)).toEqual([
+      `nexthop replace id ${B + 1} via 10.0.0.2 dev eth0 proto 201`,
+      `nexthop replace id ${B + 2} via 10.0.0.3 dev eth0 proto 201`,
+      `nexthop replace id ${B + 3} via fc00::3 dev eth1 proto 201`,
+      `route replace 10.244.2.0/24 nhid ${B + 1} proto 201`,
+      `route replace 10.244.3.0/24 nhid ${B + 2} proto 201`,
+      `route replace fd00:3::/64 nhid ${B + 3} proto 201`,
+    ]);
+  });
+  it('writes nothing when routes and nexthops are as wanted', () => {
+    const nhs = [
+      { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
+      { id: 8, via: '10.0.0.3', dev: 'eth0', proto: '201' },
+      { id: 9, via: 'fc00::3', dev: 'eth1', proto: '201' },
+    ];
+    const routes = [
+      { dst: '10.244.2.0/24', via: '10.0.0.2', nhid: 7 },
+      { dst: '10.244.3.0/24', via: '10.0.0.3', nhid: 8 },
+      { dst: 'fd00:3::/64', via: 'fc00::3', nhid: 9 },
+    ];
+    expect(diffNexthopRoutes(want, devOf, routes, nhs, 201)).toEqual([]);
+  });
+  it('moves plain routes onto nexthops, deletes unwanted routes, then our unused nexthops, never foreign ones', () => {
+    const nhs = [
+      { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
+      { id: 8, via: '10.0.0.9', dev: 'eth0', proto: '201' },
+      { id: 5, via: '10.0.0.9', dev: 'eth0' },
+    ];
+    const routes = [
+      { dst: '10.244.2.0/24', via: '10.0.0.2' },
+      { dst: '10.244.9.0/24', via: '10.0.0.9', nhid: 8 },
+    ];
+    expect(diffNexthopRoutes(want.slice(0, 1), devOf, routes, nhs, 201)).toEqual([
+      'route replace 10.244.2.0/24 nhid 7 proto 201',
+      'route del 10.244.9.0/24 proto 201',
+      'nexthop del id 8',
+    ]);
+  });
+  it('uses a plain route where the next hop has no known link', () => {
+    expect(diffNexthopRoutes(want.slice(0, 1), () => undefined, [], [], 201)).toEqual(['route replace 10.244.2.0/24 via 10.0.0.2 proto 201']);
   });
 });
 

@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { collapseCidrs, contains, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../../src/net/cidr.ts';
 
@@ -9,6 +11,20 @@ describe('cidr', () => {
   ])('parses and prints %s canonically', (s, want) => expect(formatIp(parseIp(s)!)).toBe(want));
 
   it.each(['10.1', '0x0a.0.0.1', '300.1.1.1', '', 'abc', '10.0.0.1/24'])('rejects %j as an IP', (s) => expect(parseIp(s)).toBeUndefined());
+  it.each(['01.2.3.4', '1.2.3.04', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.4 ', '-1.2.3.4', '1..2.3'])('rejects the dotted quad %j as Go does', (s) => expect(parseIp(s)).toBeUndefined());
+
+  it('parses IPv4 by hand exactly as ipaddr.js four-part decimal does, and prints it back', () => {
+    const quad = fc.oneof(fc.ipV4(), fc.array(fc.oneof(fc.nat(300).map(String), fc.constantFrom('00', '01', '010', '')), { minLength: 3, maxLength: 5 }).map((p) => p.join('.')));
+    fc.assert(
+      fc.property(quad, (s) => {
+        const ok = ipaddr.IPv4.isValidFourPartDecimal(s);
+        const got = parseIp(s);
+        expect(got !== undefined).toBe(ok);
+        if (got) expect(formatIp(got)).toBe(ipaddr.IPv4.parse(s).toString());
+      }),
+      { numRuns: 3000 },
+    );
+  });
   it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0.0/x', 'fd00::/129'])('rejects %j as a CIDR', (s) => expect(parseCidr(s)).toBeUndefined());
 
   it('computes network, last address and containment', () => {

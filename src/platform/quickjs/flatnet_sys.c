@@ -437,13 +437,13 @@ static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     return a;
 }
 
-/* execv(path, argv) -> errno; on success it does not return. */
+/* execv(path, argv) -> errno; on success it does not return. A bare name is looked up on PATH. */
 static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     const char *path = JS_ToCString(ctx, argv[0]);
     char **args = string_vector(ctx, argv[1]);
     if (path && args)
-        execv(path, args);
+        execvp(path, args);
     int err = errno;
     if (path)
         JS_FreeCString(ctx, path);

@@ -50,5 +50,5 @@ declare module 'flatnet_sys' {
   export function utf8(s: string): ArrayBuffer;
   export function spawn(argv: readonly string[], env: string[] | null, input: string): [number, number];
   export function wait(handle: number): [number, string, string];
-  export function execv(path: string, argv: readonly string[]): number;
+  export function execv(pathOrName: string, argv: readonly string[]): number;
 }
