@@ -11,7 +11,7 @@
 // src/platform/quickjs (see REPLACE); the shared code is the same in both.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { ensureQuickjs } from './quickjs.mjs';
@@ -20,8 +20,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const outDir = join(root, 'dist', 'bin');
 const workDir = join(root, 'dist', 'qjs');
-mkdirSync(outDir, { recursive: true });
-mkdirSync(workDir, { recursive: true });
 
 const platform = join(root, 'src', 'platform', 'quickjs');
 // What the QuickJS build uses instead: Node built-ins and the few modules
@@ -52,7 +50,10 @@ const quickjsPlatform = {
   },
 };
 
-async function buildQuickjs(entry, name, qjs) {
+/** Compiles `entry` (a path from the repo root) into the static QuickJS executable `out`. */
+export async function buildQuickjs(entry, out, qjs = ensureQuickjs()) {
+  const name = basename(out);
+  mkdirSync(workDir, { recursive: true });
   const bundle = join(workDir, `${name}.mjs`);
   await build({
     stdin: { contents: `import './src/platform/quickjs/prelude.ts';\nimport './${entry}';\n`, resolveDir: root, loader: 'ts', sourcefile: `${name}-entry.ts` },
@@ -76,12 +77,11 @@ async function buildQuickjs(entry, name, qjs) {
   // Static, like the Go plugins: nothing on the node to match. ld's warning
   // about QuickJS's (unused) .so module loader is printed only on failure.
   try {
-    execFileSync('gcc', ['-O2', '-static', '-s', `-I${qjs}`, '-o', join(outDir, name), csrc, join(platform, 'flatnet_sys.c'), join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-static', '-s', `-I${qjs}`, '-o', out, csrc, join(platform, 'flatnet_sys.c'), join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
   } catch (e) {
     process.stderr.write(e.stderr ?? '');
     throw e;
   }
-  console.log(`built ${join('dist', 'bin', name)} (QuickJS)`);
 }
 
 function buildBun(entry, name) {
@@ -94,7 +94,14 @@ function buildBun(entry, name) {
   console.log(`built ${join('dist', 'bin', name)} (Bun)`);
 }
 
-const qjs = ensureQuickjs();
-await buildQuickjs('plugin/main.ts', 'flatnet', qjs);
-await buildQuickjs('ipam/main.ts', 'flatnet-ipam', qjs);
-buildBun('src/cli-main.ts', 'flatnet-cli');
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  mkdirSync(outDir, { recursive: true });
+  for (const [entry, name] of [
+    ['plugin/main.ts', 'flatnet'],
+    ['ipam/main.ts', 'flatnet-ipam'],
+  ]) {
+    await buildQuickjs(entry, join(outDir, name));
+    console.log(`built ${join('dist', 'bin', name)} (QuickJS)`);
+  }
+  buildBun('src/cli-main.ts', 'flatnet-cli');
+}

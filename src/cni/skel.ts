@@ -178,12 +178,21 @@ export function readStdinBounded(): string {
 }
 
 export async function runPlugin(funcs: PluginFuncs, about: string): Promise<never> {
-  const code = await dispatch(funcs, about, {
-    env: process.env,
-    readStdin: readStdinBounded,
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-  });
+  let code: number;
+  try {
+    code = await dispatch(funcs, about, {
+      env: process.env,
+      readStdin: readStdinBounded,
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+    });
+  } catch (e) {
+    // dispatch turns every handler error into a CNI error; this is for a bug
+    // in that path. Exiting 0 with nothing on stdout (QuickJS's way with a
+    // rejected promise) would read as success to the runtime.
+    process.stdout.write(JSON.stringify(new CniError(ErrorCode.Internal, `flatnet internal error: ${(e as Error)?.message ?? String(e)}`), null, 4));
+    code = 1;
+  }
   // Flush stdout before exiting; a pipe write can be asynchronous.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(code);

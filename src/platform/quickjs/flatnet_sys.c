@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,8 +339,17 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
     posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    /* SIGPIPE is ignored in this process (see init); the child gets it back. */
+    posix_spawnattr_t attr;
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    err = posix_spawnp(&pid, args[0], &fa, NULL, args, env ? env : environ);
+    err = posix_spawnp(&pid, args[0], &fa, &attr, args, env ? env : environ);
+    posix_spawnattr_destroy(&attr);
     if (err)
         goto out;
     *c = (struct child){.used = 1, .pid = pid, .in = -1, .out = pout[0], .err = perr[0]};
@@ -474,6 +484,12 @@ static int init(JSContext *ctx, JSModuleDef *m)
 
 JSModuleDef *js_init_module_flatnet_sys(JSContext *ctx, const char *name)
 {
+    /*
+     * As Node does: a child that exits before reading all its input (an
+     * iptables-restore that rejects line 1) must not kill the plugin mid-ADD
+     * with SIGPIPE; the write fails with EPIPE and the exit status tells.
+     */
+    signal(SIGPIPE, SIG_IGN);
     JSModuleDef *m = JS_NewCModule(ctx, name, init);
     if (m)
         JS_AddModuleExportList(ctx, m, funcs, countof(funcs));
