@@ -94,8 +94,7 @@ static char **string_vector(JSContext *ctx, JSValueConst arr)
         const char *c = JS_ToCString(ctx, s);
         JS_FreeValue(ctx, s);
         v[i] = strdup(c ? c : "");
-        if (c)
-            JS_FreeCString(ctx, c);
+        JS_FreeCString(ctx, c);
     }
     return v;
 }
@@ -170,10 +169,8 @@ static JSValue js_write_file(JSContext *ctx, JSValueConst this_val, int argc, JS
     if (close(fd) < 0 && !err)
         err = errno;
 out:
-    if (path)
-        JS_FreeCString(ctx, path);
-    if (data)
-        JS_FreeCString(ctx, data);
+    JS_FreeCString(ctx, path); /* NULL-safe */
+    JS_FreeCString(ctx, data);
     return JS_NewInt32(ctx, err);
 }
 
@@ -181,11 +178,9 @@ static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
 {
     const char *a = JS_ToCString(ctx, argv[0]);
     const char *b = JS_ToCString(ctx, argv[1]);
-    int err = (a && b && link(a, b) < 0) ? errno : 0;
-    if (a)
-        JS_FreeCString(ctx, a);
-    if (b)
-        JS_FreeCString(ctx, b);
+    int err = !a || !b ? EINVAL : link(a, b) < 0 ? errno : 0;
+    JS_FreeCString(ctx, a);
+    JS_FreeCString(ctx, b);
     return JS_NewInt32(ctx, err);
 }
 
@@ -377,8 +372,7 @@ out:
         if (perr[i] >= 0)
             close(perr[i]);
     }
-    if (input)
-        JS_FreeCString(ctx, input);
+    JS_FreeCString(ctx, input);
     free_vector(args);
     free_vector(env);
     return pair(ctx, JS_NewInt32(ctx, err ? -1 : slot), err);
@@ -454,9 +448,8 @@ static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     char **args = string_vector(ctx, argv[1]);
     if (path && args)
         execvp(path, args);
-    int err = errno;
-    if (path)
-        JS_FreeCString(ctx, path);
+    int err = path && args ? errno : EINVAL;
+    JS_FreeCString(ctx, path);
     free_vector(args);
     return JS_NewInt32(ctx, err);
 }
