@@ -1,6 +1,6 @@
 // The flatnet command line: manual add/check/del through a conflist (as
 // cnitool does), ipam ls/gc, version, and shell-friendly exit codes.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +65,17 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect((await cli('frobnicate')).exitCode).toBe(2);
     const v = await cli('version');
     expect(v.stdout).toMatch(/^flatnet \d+\.\d+\.\d+ \(CNI 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\)/);
+  });
+
+  it('says how to get the CLI when flatnet-cli is neither beside flatnet nor on PATH', async () => {
+    const lone = join(dir.path, 'lone');
+    mkdirSync(lone);
+    copyFileSync(flatnet, join(lone, 'flatnet'));
+    const r = await execa(join(lone, 'flatnet'), ['status'], { reject: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('cannot run flatnet-cli (ENOENT)');
+    // The CNI side needs no CLI.
+    const ver = await execa(join(lone, 'flatnet'), { reject: false, env: { CNI_COMMAND: 'VERSION' }, extendEnv: false });
+    expect(JSON.parse(ver.stdout).cniVersion).toBe('1.1.0');
   });
 });
