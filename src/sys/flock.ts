@@ -7,7 +7,7 @@ import { loadLibc } from './libc.ts';
 const LOCK_EX = 2;
 const LOCK_UN = 8;
 
-/** True when cross-process locking is real (Bun); under Node only one process may use a store. */
+/** True when cross-process locking is real (QuickJS binaries, Bun); under Node only one process may use a store. */
 export const hasFlock = (): boolean => loadLibc() !== null;
 
 export function flockExclusive(fd: number): void {

@@ -1,6 +1,7 @@
-// libc calls Node lacks (flock, setns), through Bun's FFI. The shipped
-// binaries run on Bun; under Node (unit tests) load() is null and callers use
-// their process-based fallbacks.
+// libc calls Node lacks (flock, setns): through Bun's FFI in flatnet-cli;
+// the QuickJS CNI binaries replace this module (src/platform/quickjs/libc.ts,
+// compiled in). Under Node (unit tests) load() is null and callers use their
+// process-based fallbacks.
 import { createRequire } from 'node:module';
 
 export interface Libc {
