@@ -7,7 +7,6 @@ import { log } from '../log.ts';
 import { collapseCidrs, familyOf } from '../net/cidr.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
 import { fromNodeList, type NodeInfo } from './nodes.ts';
-import { type Cidr, contains, parseCidr, parseIp } from '../net/cidr.ts';
 import { diffNexthopRoutes, diffRoutes, planRoutes, type Plan } from './plan.ts';
 import { applyRouteBatch, enableForwarding, listNexthops, listOwnRoutes, localNetworks, syncMasq } from './system.ts';
 
@@ -48,8 +47,7 @@ export class Agent {
 
   private async doSync(nodes: NodeInfo[]): Promise<SyncReport> {
     const o = this.opts;
-    const links = await localNetworks();
-    const localNets = links.map((l) => l.net);
+    const localNets = await localNetworks();
     const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets });
     for (const s of plan.skipped) await log('warn', { node: s.node }, `skipping node: ${s.reason}`);
     const ready = plan.ownPodCIDRs.length > 0;
@@ -57,11 +55,11 @@ export class Agent {
       const families = [...new Set(plan.ownPodCIDRs.map(familyOf))];
       enableForwarding(families);
       for (const f of families) {
-        const wanted = [...o.clusterCIDRs, ...localNets, ...nodes.flatMap((n) => n.podCIDRs), ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`)];
+        const wanted = [...o.clusterCIDRs, ...localNets.map((l) => l.net), ...nodes.flatMap((n) => n.podCIDRs), ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`)];
         await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), collapseCidrs(wanted.filter((c) => familyOf(c) === f)));
       }
     }
-    const lines = await this.syncRoutes(plan, links);
+    const lines = await this.syncRoutes(plan);
     let conflistWritten = false;
     if (ready) {
       conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
@@ -74,17 +72,12 @@ export class Agent {
   }
 
   /** Applies the route diff; returns the lines written. Nexthop objects where the kernel has them. */
-  private async syncRoutes(plan: Plan, links: Array<{ net: string; dev: string }>): Promise<string[]> {
+  private async syncRoutes(plan: Plan): Promise<string[]> {
     const proto = this.opts.proto;
     const listRoutes = async () => (await Promise.all([listOwnRoutes(proto, 4), listOwnRoutes(proto, 6)])).flat();
     const [nexthops, actual] = await Promise.all([listNexthops(), listRoutes()]);
     if (nexthops) {
-      const nets = links.map((l) => ({ net: parseCidr(l.net) as Cidr, dev: l.dev }));
-      const devOf = (via: string): string | undefined => {
-        const ip = parseIp(via);
-        return ip && nets.find((n) => contains(n.net, ip))?.dev;
-      };
-      const lines = diffNexthopRoutes(plan.routes, devOf, actual, nexthops, proto);
+      const lines = diffNexthopRoutes(plan.routes, actual, nexthops, proto);
       try {
         if (lines.length) await applyRouteBatch(lines);
         return lines;

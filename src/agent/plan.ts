@@ -9,6 +9,14 @@ export interface PeerRoute {
   dst: string; // canonical CIDR
   via: string;
   family: Family;
+  /** The link whose network holds `via`, when known. */
+  dev?: string;
+}
+
+/** A network directly connected to this node (an interface address with prefix), and its link. */
+export interface LocalNet {
+  net: string;
+  dev?: string;
 }
 
 export interface Skipped {
@@ -28,13 +36,15 @@ export interface PlanInput {
   selfName: string;
   nodes: NodeInfo[];
   clusterCIDRs: string[];
-  /** Networks directly connected to this node (its interface addresses with prefix). */
-  localNets: string[];
+  localNets: LocalNet[];
 }
 
 export function planRoutes(inp: PlanInput): Plan {
   const cluster = inp.clusterCIDRs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
-  const local = inp.localNets.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
+  const local = inp.localNets.flatMap((l) => {
+    const net = parseCidr(l.net);
+    return net ? [{ net, dev: l.dev }] : [];
+  });
   const self = inp.nodes.find((n) => n.name === inp.selfName);
   const routes: PeerRoute[] = [];
   const skipped: Skipped[] = [];
@@ -62,11 +72,12 @@ export function planRoutes(inp: PlanInput): Plan {
         skipped.push({ node: node.name, reason: `next hop ${viaStr} lies inside the cluster CIDR` });
         continue;
       }
-      if (!local.some((n) => contains(n, via))) {
+      const link = local.find((l) => contains(l.net, via));
+      if (!link) {
         skipped.push({ node: node.name, reason: `next hop ${viaStr} is not on a directly connected network (nodes must share an L2 segment)` });
         continue;
       }
-      routes.push({ node: node.name, dst, via: viaStr, family: cidr.family });
+      routes.push({ node: node.name, dst, via: viaStr, family: cidr.family, ...(link.dev ? { dev: link.dev } : {}) });
     }
   }
   return { self, ownPodCIDRs: self?.podCIDRs.filter((c) => parseCidr(c)).map((c) => formatCidr(networkOf(parseCidr(c)!))) ?? [], routes, skipped, nodeIPs };
@@ -105,14 +116,14 @@ export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
 
 /**
  * The same diff with every peer route pointing at a nexthop object (one per
- * next hop, tagged with our protocol) instead of carrying its own gateway.
+ * next hop and link, tagged with our protocol) instead of carrying its own gateway.
  * Why: the kernel hashes plain routes' next-hop info without the gateway, so
  * N routes via N distinct node IPs insert in O(N^2): 5,000 peers took 0.43 s
  * of kernel time as plain routes and 0.10 s as nexthop objects + routes.
  * `nexthops` is every nexthop in the kernel (ours and others', so new ids
- * never collide); `devOf` names the link a next hop is reached through.
+ * never collide). A route without a known link stays a plain route.
  */
-export function diffNexthopRoutes(desired: PeerRoute[], devOf: (via: string) => string | undefined, actual: KernelRoute[], nexthops: KernelNexthop[], proto: number): string[] {
+export function diffNexthopRoutes(desired: PeerRoute[], actual: KernelRoute[], nexthops: KernelNexthop[], proto: number): string[] {
   const own = nexthops.filter((n) => n.proto === String(proto));
   const ours = new Map<string, number>();
   const taken = new Set(nexthops.map((n) => n.id));
@@ -123,7 +134,7 @@ export function diffNexthopRoutes(desired: PeerRoute[], devOf: (via: string) => 
   const routeLines: string[] = [];
   const have = new Map(actual.map((r) => [r.dst, r]));
   for (const r of desired) {
-    const dev = devOf(r.via);
+    const dev = r.dev;
     if (!dev) {
       if (have.get(r.dst)?.via !== r.via || have.get(r.dst)?.nhid !== undefined) routeLines.push(`route replace ${r.dst} via ${r.via} proto ${proto}`);
       continue;

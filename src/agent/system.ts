@@ -5,7 +5,7 @@ import { ExecError, run, runConcurrently, runOk } from '../sys/exec.ts';
 import { iptablesTools } from '../sys/ipmasq.ts';
 import { ensureSysctl } from '../sys/sysctl.ts';
 import { type Family, formatCidr, networkOf, parseCidr } from '../net/cidr.ts';
-import type { KernelNexthop, KernelRoute } from './plan.ts';
+import type { KernelNexthop, KernelRoute, LocalNet } from './plan.ts';
 
 /** Our routes of one family: `ip route show proto N`. The listings run concurrently with each other. */
 export async function listOwnRoutes(proto: number, family: Family): Promise<KernelRoute[]> {
@@ -29,7 +29,7 @@ export async function applyRouteBatch(lines: string[]): Promise<void> {
 }
 
 /** Every global address's network on this node, with its link: where next hops must be, and through which link. */
-export async function localNetworks(): Promise<Array<{ net: string; dev: string }>> {
+export async function localNetworks(): Promise<LocalNet[]> {
   const links = await listLinks();
   return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ net: formatCidr(networkOf(parseCidr(`${a.local}/${a.prefixlen}`)!)), dev: l.ifname })));
 }

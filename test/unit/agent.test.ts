@@ -21,7 +21,7 @@ describe('node source parsing', () => {
 });
 
 describe('route planning', () => {
-  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: ['10.0.0.0/24', 'fc00::/64'] };
+  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: [{ net: '10.0.0.0/24', dev: 'eth0' }, { net: 'fc00::/64' }] };
   it('routes every peer podCIDR via its InternalIP of the same family, and skips bad peers with a reason', () => {
     const p = planRoutes({
       ...base,
@@ -37,7 +37,7 @@ describe('route planning', () => {
     });
     expect(p.ownPodCIDRs).toEqual(['10.244.1.0/24']);
     expect(p.routes).toEqual([
-      { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 },
+      { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4, dev: 'eth0' },
       { node: 'b', dst: 'fd00:2::/64', via: 'fc00::2', family: 6 },
     ]);
     expect(p.skipped.map((s) => [s.node, s.reason])).toEqual([
@@ -74,14 +74,13 @@ describe('route diff', () => {
 
 describe('route diff through nexthop objects', () => {
   const want = [
-    { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const },
-    { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const },
-    { node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6 as const },
+    { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const, dev: 'eth0' },
+    { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const, dev: 'eth0' },
+    { node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6 as const, dev: 'eth1' },
   ];
-  const devOf = (via: string) => (via.includes(':') ? 'eth1' : 'eth0');
   const B = NEXTHOP_ID_BASE;
   it('makes one nexthop per next hop, with ids that skip taken ones, before the routes that use them', () => {
-    expect(diffNexthopRoutes(want, devOf, [], [{ id: B, via: '192.0.2.1', dev: 'x' }], 201)).toEqual([
+    expect(diffNexthopRoutes(want, [], [{ id: B, via: '192.0.2.1', dev: 'x' }], 201)).toEqual([
       `nexthop replace id ${B + 1} via 10.0.0.2 dev eth0 proto 201`,
       `nexthop replace id ${B + 2} via 10.0.0.3 dev eth0 proto 201`,
       `nexthop replace id ${B + 3} via fc00::3 dev eth1 proto 201`,
@@ -101,7 +100,7 @@ describe('route diff through nexthop objects', () => {
       { dst: '10.244.3.0/24', via: '10.0.0.3', nhid: 8 },
       { dst: 'fd00:3::/64', via: 'fc00::3', nhid: 9 },
     ];
-    expect(diffNexthopRoutes(want, devOf, routes, nhs, 201)).toEqual([]);
+    expect(diffNexthopRoutes(want, routes, nhs, 201)).toEqual([]);
   });
   it('moves plain routes onto nexthops, deletes unwanted routes, then our unused nexthops, never foreign ones', () => {
     const nhs = [
@@ -113,14 +112,14 @@ describe('route diff through nexthop objects', () => {
       { dst: '10.244.2.0/24', via: '10.0.0.2' },
       { dst: '10.244.9.0/24', via: '10.0.0.9', nhid: 8 },
     ];
-    expect(diffNexthopRoutes(want.slice(0, 1), devOf, routes, nhs, 201)).toEqual([
+    expect(diffNexthopRoutes(want.slice(0, 1), routes, nhs, 201)).toEqual([
       'route replace 10.244.2.0/24 nhid 7 proto 201',
       'route del 10.244.9.0/24 proto 201',
       'nexthop del id 8',
     ]);
   });
   it('uses a plain route where the next hop has no known link', () => {
-    expect(diffNexthopRoutes(want.slice(0, 1), () => undefined, [], [], 201)).toEqual(['route replace 10.244.2.0/24 via 10.0.0.2 proto 201']);
+    expect(diffNexthopRoutes([{ ...want[0]!, dev: undefined }], [], [], 201)).toEqual(['route replace 10.244.2.0/24 via 10.0.0.2 proto 201']);
   });
 });
 

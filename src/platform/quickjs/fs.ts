@@ -4,7 +4,7 @@
 import * as os from 'os';
 import * as sys from 'flatnet_sys';
 import { check, sysError } from './errno.ts';
-import { join } from './path.ts';
+import { dirname, join } from './path.ts';
 
 export const constants = {
   O_RDONLY: os.O_RDONLY,
@@ -31,6 +31,7 @@ function flagBits(flags: string | number | undefined, dflt: string): number {
   return bits;
 }
 
+/** Always decodes UTF-8: every caller on the CNI path asks for 'utf8'. */
 export function readFileSync(path: string | number, _encoding?: unknown): string {
   const [data, err] = sys.readFile(path);
   if (err !== 0 || data === null) throw sysError(err, 'open', String(path));
@@ -91,21 +92,22 @@ export function statSync(path: string): Stats {
 
 export function mkdirSync(path: string, opts?: { recursive?: boolean; mode?: number }): void {
   const mode = opts?.mode ?? 0o777;
-  const ret = os.mkdir(path, mode);
-  if (ret === 0) return;
-  const code = -ret;
-  if (!opts?.recursive) throw sysError(code, 'mkdir', path);
-  if (statOk(path, (s) => s.isDirectory())) return;
-  const parent = path.replace(/\/+[^/]*\/*$/, '');
-  if (parent === path || parent === '') throw sysError(code, 'mkdir', path);
-  mkdirSync(parent, opts);
-  const again = os.mkdir(path, mode);
-  if (again !== 0 && !statOk(path, (s) => s.isDirectory())) throw sysError(-again, 'mkdir', path);
+  let ret = os.mkdir(path, mode);
+  if (ret !== 0 && opts?.recursive) {
+    // A missing parent is made first; an existing directory is no error.
+    const parent = dirname(path);
+    if (sys.errnoName(-ret) === 'ENOENT' && parent !== path) {
+      mkdirSync(parent, opts);
+      ret = os.mkdir(path, mode);
+    }
+    if (ret !== 0 && isDirectory(path)) return;
+  }
+  if (ret !== 0) throw sysError(-ret, 'mkdir', path);
 }
 
-function statOk(path: string, pred: (s: Stats) => boolean): boolean {
+function isDirectory(path: string): boolean {
   const [st, err] = os.stat(path);
-  return err === 0 && pred(new Stats(st));
+  return err === 0 && new Stats(st).isDirectory();
 }
 
 interface Dirent {
@@ -121,8 +123,9 @@ export function readdirSync(path: string, opts?: { withFileTypes?: boolean }): s
   if (err !== 0) throw sysError(err, 'scandir', path);
   const own = names.filter((n) => n !== '.' && n !== '..');
   if (!opts?.withFileTypes) return own;
+  // lstat, as Node's Dirent reports the entry itself, not a symlink's target.
   return own.map((name) => {
-    const [st, e] = os.stat(join(path, name));
+    const [st, e] = os.lstat(join(path, name));
     const s = new Stats(e === 0 ? st : { dev: 0, ino: 0, mode: 0, size: 0 });
     return { name, isFile: () => s.isFile(), isDirectory: () => s.isDirectory() };
   });

@@ -20,6 +20,7 @@ declare module 'os' {
   export function mkdir(path: string, mode?: number): number;
   export function readdir(path: string): [string[], number];
   export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
+  export function lstat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
   export function realpath(path: string): [string, number];
   export function readlink(path: string): [string, number];
   export function kill(pid: number, sig: number): number;
