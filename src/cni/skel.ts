@@ -67,7 +67,8 @@ export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: string): CmdArgs {
 
 /** Decodes stdin into the common config keys and applies skel's checks. */
 export function decodeConf(stdin: string, command: string): NetConfBase {
-  const size = utf8Length(stdin);
+  // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count bytes only when the bound can be near.
+  const size = stdin.length * 3 > MAX_STDIN_BYTES ? utf8Length(stdin) : 0;
   if (size > MAX_STDIN_BYTES) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `network config is ${size} bytes; the limit is ${MAX_STDIN_BYTES}`);
   }

@@ -20,6 +20,11 @@ export function runSync(argv: readonly string[], input?: string, env?: NodeJS.Pr
   return spawnAndWait(argv, input ?? '', env ?? defaultEnv());
 }
 
+/** What either platform's spawn reports for a program that is not installed. */
+export function commandNotFound(file: string): RunResult {
+  return { exitCode: 127, stdout: '', stderr: `${file}: command not found; install it on this node` };
+}
+
 export class ExecError extends Error {
   constructor(
     readonly argv: readonly string[],

@@ -11,12 +11,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunResult } from './exec.ts';
+import { commandNotFound, type RunResult } from './exec.ts';
 
 export function spawnAndWait(argv: readonly string[], input: string, env: NodeJS.ProcessEnv): RunResult {
   const [file, ...rest] = argv;
   const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return { exitCode: 127, stdout: '', stderr: `${file}: command not found; install it on this node` };
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
   return { exitCode: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error.message) : '') };
 }
 

@@ -2,16 +2,14 @@
 // flatnet_sys. A concurrent run is started at once and collected when awaited;
 // the C side feeds its stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';
-import type { RunResult } from '../../sys/exec.ts';
-
-const notFound = (file: string): RunResult => ({ exitCode: 127, stdout: '', stderr: `${file}: command not found; install it on this node` });
+import { commandNotFound, type RunResult } from '../../sys/exec.ts';
 
 const envList = (env: NodeJS.ProcessEnv): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 
 function start(argv: readonly string[], input: string, env: NodeJS.ProcessEnv): number | RunResult {
   const [handle, err] = sys.spawn(argv, envList(env), input);
   if (err === 0) return handle;
-  if (sys.errnoName(err) === 'ENOENT') return notFound(argv[0]!);
+  if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
   return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
 }
 
