@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -48,8 +49,11 @@ static int buf_reserve(struct buf *b, size_t more)
     return 0;
 }
 
-/* Reads fd to EOF into b; returns 0 or an errno. */
-static int read_all(int fd, struct buf *b, size_t max)
+/*
+ * Appends what fd has to b until EOF (returns 0) or, on a non-blocking fd,
+ * until it has nothing more for now (EAGAIN); any other errno is an error.
+ */
+static int read_into(int fd, struct buf *b, size_t max)
 {
     for (;;) {
         if (buf_reserve(b, 65536))
@@ -128,7 +132,7 @@ static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSV
         own = 1;
     }
     struct buf b = {0};
-    int err = read_all(fd, &b, (size_t)max);
+    int err = read_into(fd, &b, (size_t)max);
     if (own)
         close(fd);
     JSValue s = err ? JS_NULL : JS_NewStringLen(ctx, b.p ? b.p : "", b.len);
@@ -320,10 +324,18 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     int err = 0;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    char *input_copy = NULL;
     if (!args || !args[0]) {
         err = EINVAL;
         goto out;
     }
+    /* Copied before the child exists: no memory is an error, not an empty stdin. */
+    if (input_len > 0 && !(input_copy = malloc(input_len))) {
+        err = ENOMEM;
+        goto out;
+    }
+    if (input_copy)
+        memcpy(input_copy, input, input_len);
     if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || (input_len > 0 && pipe2(pin, O_CLOEXEC))) {
         err = errno;
         goto out;
@@ -354,15 +366,14 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     if (input_len > 0) {
         c->in = pin[1];
         pin[1] = -1;
-        c->input = malloc(input_len);
-        if (c->input) {
-            memcpy(c->input, input, input_len);
-            c->input_len = input_len;
-        }
+        c->input = input_copy;
+        c->input_len = input_len;
+        input_copy = NULL;
         set_nonblock(c->in);
         feed_input(c);
     }
 out:
+    free(input_copy);
     posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < 2; i++) {
         if (pin[i] >= 0)
@@ -378,24 +389,13 @@ out:
     return pair(ctx, JS_NewInt32(ctx, err ? -1 : slot), err);
 }
 
+/* Reads what a child's pipe has now; closes it at EOF (or on an error, which ends the output too). */
 static void drain(int *fd, struct buf *b)
 {
-    for (;;) {
-        if (buf_reserve(b, 65536))
-            return;
-        ssize_t n = read(*fd, b->p + b->len, b->cap - b->len);
-        if (n > 0) {
-            b->len += n;
-            continue;
-        }
-        if (n < 0 && (errno == EINTR))
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        close(*fd);
-        *fd = -1;
+    if (read_into(*fd, b, SIZE_MAX) == EAGAIN)
         return;
-    }
+    close(*fd);
+    *fd = -1;
 }
 
 /* wait(handle) -> [status, stdout, stderr]; status is 128+signal for a killed child. */
