@@ -3,12 +3,12 @@
 // plugin and in the standalone binary alike.
 import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
-import { isObject } from '../src/cni/json.ts';
+import { validAttachments } from '../src/cni/attachments.ts';
 import type { PluginFuncs } from '../src/cni/skel.ts';
-import type { Attachment, CmdArgs, IPConfig, NetConfBase, Result } from '../src/cni/types.ts';
+import type { Attachment, CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { formatCidr, formatIp } from '../src/net/cidr.ts';
-import { allocate } from './allocator.ts';
+import { type Allocated, allocate } from './allocator.ts';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config.ts';
 import { DiskStore } from './disk-store.ts';
 import { rangeFor, rangeSetSize, rangeSetToString } from './range.ts';
@@ -38,16 +38,26 @@ function releaseById(store: Store, id: string, ifName: string): void {
 }
 
 export function ipamAdd(cfg: IpamConfig, store: Store, id: string, ifName: string): Result {
-  const ips: IPConfig[] = [];
+  const result: Result = { cniVersion: CURRENT_VERSION, ips: [] };
+  // Read before anything is reserved: a bad resolvConf fails with nothing to undo.
+  if (cfg.resolvConf) {
+    try {
+      result.dns = parseResolvConf(readFileSync(cfg.resolvConf, 'utf8'));
+    } catch (e) {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `cannot read ipam.resolvConf ${cfg.resolvConf}: ${(e as Error).message}`);
+    }
+  }
   withLock(store, () => {
     const requested = [...cfg.requested];
+    // What this call reserved, and only that, is released when it fails: an
+    // ADD repeated for a live pod (code 102) must leave the pod's lease alone.
+    const reserved: Allocated[] = [];
     try {
       cfg.rangeSets.forEach((set, i) => {
         const idx = requested.findIndex((ip) => rangeFor(set, ip) !== undefined);
         const req = idx >= 0 ? requested.splice(idx, 1)[0] : undefined;
         try {
-          const a = allocate(store, set, i, id, ifName, req);
-          ips.push({ address: formatCidr(a.address), gateway: formatIp(a.gateway) });
+          reserved.push(allocate(store, set, i, id, ifName, req));
         } catch (e) {
           if (e instanceof CniError) throw new CniError(e.code, `failed to allocate for range ${i}: ${e.message}`, e.details);
           throw e;
@@ -57,21 +67,12 @@ export function ipamAdd(cfg: IpamConfig, store: Store, id: string, ifName: strin
         throw new CniError(ErrorCode.AddressUnavailable, `failed to allocate all requested IPs: ${requested.map(formatIp).join(', ')}`, `configured range sets: ${cfg.rangeSets.map(rangeSetToString).join(' ')}`);
       }
     } catch (e) {
-      // Nothing of a failed ADD stays allocated.
-      releaseById(store, id, ifName);
+      for (const a of reserved) store.release(a.address);
       throw e;
     }
+    result.ips = reserved.map((a) => ({ address: formatCidr(a.address), gateway: formatIp(a.gateway) }));
   });
-  const result: Result = { cniVersion: CURRENT_VERSION, ips };
   if (cfg.routes.length) result.routes = cfg.routes;
-  if (cfg.resolvConf) {
-    try {
-      result.dns = parseResolvConf(readFileSync(cfg.resolvConf, 'utf8'));
-    } catch (e) {
-      releaseById(store, id, ifName);
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `cannot read ipam.resolvConf ${cfg.resolvConf}: ${(e as Error).message}`);
-    }
-  }
   return result;
 }
 
@@ -93,33 +94,21 @@ export function ipamStatus(cfg: IpamConfig, store: Store): void {
   }
 }
 
-/** Parses cni.dev/valid-attachments (or the 1.1.0 tag's cni.dev/attachments). */
-export function validAttachments(conf: NetConfBase): Attachment[] {
-  const raw = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'] ?? [];
-  if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'cni.dev/valid-attachments must be a list of {containerID, ifname}');
-  return raw.map((a, i) => {
-    if (!isObject(a) || typeof a.containerID !== 'string' || typeof a.ifname !== 'string') {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `cni.dev/valid-attachments[${i}] must be {"containerID": "...", "ifname": "..."}`);
-    }
-    return { containerID: a.containerID, ifname: a.ifname };
-  });
-}
-
-/** Releases every allocation not in the valid list; returns how many. */
-export function ipamGc(store: Store, valid: Attachment[]): number {
+/** Releases every allocation not in the valid list; returns what it released. */
+export function ipamGc(store: Store, valid: Attachment[]): Array<{ ip: string; containerId: string; ifName: string }> {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const keepIds = new Set(valid.map((a) => a.containerID));
   return withLock(store, () => {
-    let n = 0;
+    const released: Array<{ ip: string; containerId: string; ifName: string }> = [];
     for (const a of store.list()) {
       // Legacy records carry no ifname; keep them while their container is alive.
       const live = a.ifName === '' ? keepIds.has(a.containerId) : keep.has(`${a.containerId}\n${a.ifName}`);
       if (!live) {
         store.release(a.ip);
-        n++;
+        released.push({ ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName });
       }
     }
-    return n;
+    return released;
   });
 }
 

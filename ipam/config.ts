@@ -3,15 +3,12 @@
 // the allocator needs. Every error names the field and the fix.
 import { parseCniArgs } from '../src/cni/args.ts';
 import { CniError, configError, ErrorCode } from '../src/cni/errors.ts';
-import { getKey, isObject, type JsonObject, optArray, optObject, optString, optStringArray } from '../src/cni/json.ts';
+import { isObject, type JsonObject, optArray, optObject, optString, optStringArray } from '../src/cni/json.ts';
+import { DEFAULT_DATA_DIR, KNOWN_CNI_ARGS } from '../src/cni/ipam-contract.ts';
 import type { Route } from '../src/cni/types.ts';
 import { type Addr, parseCidr, parseIp } from '../src/net/cidr.ts';
 import { canonicalizeRangeSet, RangeError, type RangeSet, type RangeSpec, rangeSetsOverlap } from './range.ts';
 
-export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
-// CNI_ARGS keys the pair of plugins understands; the bridge's MAC is accepted
-// here too so a runtime need not send IgnoreUnknown just for it.
-export const KNOWN_CNI_ARGS = ['IP', 'MAC'] as const;
 
 export interface IpamConfig {
   name: string;
@@ -118,8 +115,3 @@ export function parseResolvConf(text: string): { nameservers?: string[]; domain?
   }
   return Object.fromEntries(Object.entries(dns).filter(([, v]) => (Array.isArray(v) ? v.length > 0 : v !== undefined)));
 }
-
-export const ipamType = (conf: JsonObject): string | undefined => {
-  const ipam = getKey(conf, 'ipam');
-  return isObject(ipam) && typeof ipam.type === 'string' ? ipam.type : undefined;
-};

@@ -73,7 +73,14 @@ export class DiskStore implements Store {
   private writeTemp(content: string): string {
     const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${this.tmpSeq++}`);
     try {
-      writeFileSync(tmp, content, { mode: 0o600, flag: 'w' });
+      try {
+        // O_EXCL: whatever sits under this name (a leftover of a killed process with our pid) is removed, never followed.
+        writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        unlinkSync(tmp);
+        writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+      }
     } catch (e) {
       // A full disk creates the file and then fails the write: leave nothing.
       try {

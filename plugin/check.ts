@@ -4,56 +4,68 @@
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
-import { familyOf, isDefaultRoute, networkOf, parseCidr, formatCidr } from '../src/net/cidr.ts';
-import { listLinks, listRoutes, showLink } from '../src/sys/ip.ts';
-import { netnsState } from '../src/sys/netns.ts';
-import { ipamCall } from './ipam.ts';
+import { addrEq, type Cidr, formatCidr, networkOf, parseCidr, parseIp } from '../src/net/cidr.ts';
+import type { Netns, RouteState } from '../src/sys/kernel.ts';
+import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
 const fail = (msg: string, details = ''): CniError => new CniError(ErrorCode.Internal, msg, details);
+const sameCidr = (a: Cidr, b: Cidr): boolean => addrEq(a, b) && a.prefix === b.prefix;
 
-export async function cmdCheck(args: CmdArgs, raw: NetConfBase): Promise<void> {
+export async function cmdCheck(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<void> {
   const conf = parseBridgeConf(raw, args.args);
   // Input is validated before anything is asked of the IPAM.
   if (raw.prevResult === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing', 'CHECK needs the ADD result as prevResult');
   const prev: Result = toCurrent(raw.prevResult, conf.cniVersion);
-  if (conf.ipamType) await ipamCall('CHECK', conf.ipamType, args);
-  if (netnsState(args.netns) === 'missing') throw fail(`netns ${args.netns} does not exist`);
+  if (conf.ipam) await deps.ipam('CHECK', conf.ipam, args);
+  const netns = deps.kernel.openNetns(args.netns);
+  if (!netns) throw fail(`netns ${args.netns} does not exist`);
+  try {
+    checkIn(args, conf, prev, netns, deps);
+  } finally {
+    deps.kernel.closeNetns(netns);
+  }
+}
 
+function checkIn(args: CmdArgs, conf: ReturnType<typeof parseBridgeConf>, prev: Result, netns: Netns, deps: PluginDeps): void {
+  const k = deps.kernel;
   const ifaces = prev.interfaces ?? [];
   const brPrev = ifaces.find((i) => i.name === conf.bridge);
   const ctrIdx = ifaces.findIndex((i) => i.name === args.ifName && i.sandbox === args.netns);
   if (!brPrev) throw fail(`prevResult has no interface named ${conf.bridge}`);
   if (ctrIdx < 0) throw fail(`prevResult has no interface ${args.ifName} in sandbox ${args.netns}`);
 
-  const br = await showLink(conf.bridge);
-  if (!br || br.linkinfo?.info_kind !== 'bridge') throw fail(`bridge ${conf.bridge} is missing or not a bridge`);
-  if (brPrev.mac && br.address !== brPrev.mac) throw fail(`bridge ${conf.bridge} has MAC ${br.address}, expected ${brPrev.mac}`);
-  if (conf.promiscMode !== (br.flags ?? []).includes('PROMISC')) throw fail(`bridge ${conf.bridge} promiscuous mode is not ${conf.promiscMode ? 'on' : 'off'}`);
+  const br = k.link(conf.bridge);
+  if (!br || br.kind !== 'bridge') throw fail(`bridge ${conf.bridge} is missing or not a bridge`);
+  if (brPrev.mac && br.mac !== brPrev.mac) throw fail(`bridge ${conf.bridge} has MAC ${br.mac}, expected ${brPrev.mac}`);
+  if (conf.promiscMode !== br.promisc) throw fail(`bridge ${conf.bridge} promiscuous mode is not ${conf.promiscMode ? 'on' : 'off'}`);
 
-  const ctr = await showLink(args.ifName, args.netns);
+  const ctr = k.link(args.ifName, netns);
   if (!ctr) throw fail(`container interface ${args.ifName} is missing from ${args.netns}`);
-  if (ctr.linkinfo?.info_kind !== 'veth') throw fail(`container interface ${args.ifName} is not a veth`);
+  if (ctr.kind !== 'veth') throw fail(`container interface ${args.ifName} is not a veth`);
   const ctrPrev = ifaces[ctrIdx]!;
-  if (ctrPrev.mac && ctr.address !== ctrPrev.mac) throw fail(`container interface ${args.ifName} has MAC ${ctr.address}, expected ${ctrPrev.mac}`);
+  if (ctrPrev.mac && ctr.mac !== ctrPrev.mac) throw fail(`container interface ${args.ifName} has MAC ${ctr.mac}, expected ${ctrPrev.mac}`);
 
-  const hostLinks = await listLinks();
-  const hostVeth = hostLinks.find((l) => l.ifindex === ctr.link_index && ifaces.some((i, n) => n !== ctrIdx && i.name === l.ifname));
+  const hostVeth = k.links().find((l) => l.ifindex === ctr.peerIfindex && ifaces.some((i, n) => n !== ctrIdx && i.name === l.name));
   if (!hostVeth) throw fail(`no host veth in prevResult is the peer of ${args.ifName}`);
-  if (hostVeth.master !== conf.bridge) throw fail(`host veth ${hostVeth.ifname} is not attached to ${conf.bridge}`);
-  const hvPrev = ifaces.find((i) => i.name === hostVeth.ifname)!;
-  if (hvPrev.mac && hostVeth.address !== hvPrev.mac) throw fail(`host veth ${hostVeth.ifname} has MAC ${hostVeth.address}, expected ${hvPrev.mac}`);
+  if (hostVeth.master !== conf.bridge) throw fail(`host veth ${hostVeth.name} is not attached to ${conf.bridge}`);
+  const hvPrev = ifaces.find((i) => i.name === hostVeth.name)!;
+  if (hvPrev.mac && hostVeth.mac !== hvPrev.mac) throw fail(`host veth ${hostVeth.name} has MAC ${hostVeth.mac}, expected ${hvPrev.mac}`);
 
-  const have = new Set((ctr.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
-  const routes = [...(await listRoutes(args.netns, '-4')), ...(prev.ips?.some((i) => familyOf(i.address) === 6) ? await listRoutes(args.netns, '-6') : [])];
-  for (const ip of prev.ips ?? []) {
+  const prevIps = (prev.ips ?? []).map((ip) => ({ ip, cidr: parseCidr(ip.address) }));
+  const routes: RouteState[] = [...k.routes(4, netns), ...(prevIps.some((p) => p.cidr?.family === 6) ? k.routes(6, netns) : [])];
+  for (const { ip, cidr } of prevIps) {
     if (ip.interface !== undefined && ip.interface !== ctrIdx) continue;
-    if (!have.has(ip.address)) throw fail(`address ${ip.address} is missing from ${args.ifName}`, `${args.ifName} has ${[...have].join(', ') || 'no addresses'}`);
-    const net = formatCidr(networkOf(parseCidr(ip.address)!));
-    if (!routes.some((r) => r.dst === net && r.dev === args.ifName)) throw fail(`route to ${net} is missing on ${args.ifName}`);
+    if (!cidr) throw fail(`prevResult address ${JSON.stringify(ip.address)} is not a CIDR`);
+    if (!ctr.addrs.some((a) => sameCidr(a.cidr, cidr))) throw fail(`address ${ip.address} is missing from ${args.ifName}`, `${args.ifName} has ${ctr.addrs.map((a) => formatCidr(a.cidr)).join(', ') || 'no addresses'}`);
+    const net = networkOf(cidr);
+    if (!routes.some((r) => sameCidr(r.dst, net) && r.dev === args.ifName)) throw fail(`route to ${formatCidr(net)} is missing on ${args.ifName}`);
   }
   for (const r of prev.routes ?? []) {
-    const found = routes.some((k) => (isDefaultRoute(r.dst) ? k.dst === 'default' : k.dst === r.dst || formatCidr(parseCidr(r.dst)!) === k.dst) && (!r.gw || k.gateway === r.gw));
-    if (!found) throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${args.netns}`);
+    const dst = parseCidr(r.dst);
+    const gw = r.gw ? parseIp(r.gw) : undefined;
+    if (!dst || (r.gw && !gw)) throw fail(`prevResult route ${JSON.stringify(r)} does not parse`);
+    const want = networkOf(dst);
+    if (!routes.some((k2) => sameCidr(k2.dst, want) && (!gw || (k2.via !== undefined && addrEq(k2.via, gw))))) throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${args.netns}`);
   }
 }

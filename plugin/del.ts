@@ -4,24 +4,33 @@
 // gone (the Go plugin's plugins#810).
 import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
-import { deleteLink } from '../src/sys/ip.ts';
-import { teardownMasq } from '../src/sys/ipmasq.ts';
-import { netnsState } from '../src/sys/netns.ts';
-import { ipamCall } from './ipam.ts';
+import { type Cidr, parseCidr } from '../src/net/cidr.ts';
+import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
-// prevResult is optional on DEL and may be of any version; it only speeds things up.
-function prevAddresses(raw: NetConfBase): string[] | undefined {
+/** prevResult's addresses, parsed; undefined when there is none or it does not parse (then rules are found by name). */
+export function prevAddresses(raw: NetConfBase): Cidr[] | undefined {
   try {
-    return raw.prevResult === undefined ? undefined : toCurrent(raw.prevResult, raw.cniVersion).ips?.map((ip) => ip.address);
+    if (raw.prevResult === undefined) return undefined;
+    const addrs = (toCurrent(raw.prevResult, raw.cniVersion).ips ?? []).map((ip) => parseCidr(ip.address));
+    return addrs.every((a) => a !== undefined) ? (addrs as Cidr[]) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function cmdDel(args: CmdArgs, raw: NetConfBase): Promise<void> {
+export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<void> {
+  const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
-  if (args.netns && netnsState(args.netns) === 'ok') await deleteLink(args.ifName, args.netns);
-  if (conf.ipamType) await ipamCall('DEL', conf.ipamType, args);
-  if (conf.ipMasq) await teardownMasq(conf.name, args.containerId, prevAddresses(raw));
+  const netns = args.netns ? k.openNetns(args.netns) : undefined;
+  if (netns) {
+    try {
+      // Deleting the pod end deletes its host peer too.
+      k.deleteLink(args.ifName, netns);
+    } finally {
+      k.closeNetns(netns);
+    }
+  }
+  if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
+  if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown({ network: conf.name, containerId: args.containerId, ifName: args.ifName, addresses: prevAddresses(raw) });
 }

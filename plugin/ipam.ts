@@ -1,8 +1,31 @@
 // How the bridge plugin reaches its IPAM: our own flatnet-ipam in-process when
-// it is the one installed beside us, any other plugin by exec.
-import { delegate } from '../src/cni/delegate.ts';
-import type { CmdArgs, Result } from '../src/cni/types.ts';
+// the one found on CNI_PATH is the binary installed beside us (same code, one
+// process fewer per pod), any other plugin by exec as the spec says.
+import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { delegate, findPlugin } from '../src/cni/delegate.ts';
+import { platform } from '../src/platform/index.ts';
+import type { IpamCall } from './deps.ts';
 
-const inProcess = { type: 'flatnet-ipam', funcs: async () => (await import('../ipam/commands.ts')).ipamFuncs() };
+const OURS = 'flatnet-ipam';
 
-export const ipamCall = (command: string, type: string, args: CmdArgs): Promise<Result | undefined> => delegate(command, type, args, { inProcess });
+/** True when `path` is the same file as flatnet-ipam shipped beside the running executable. */
+function isOurs(path: string): boolean {
+  const exe = platform.builtExecutable();
+  if (!exe) return false;
+  try {
+    return realpathSync(path) === realpathSync(join(dirname(exe), OURS));
+  } catch {
+    return false;
+  }
+}
+
+export const ipamCall: IpamCall = async (command, ipam, args) => {
+  const path = findPlugin(ipam.type, args.path);
+  if (ipam.type === OURS && isOurs(path)) {
+    const { invoke } = await import('../src/cni/skel.ts');
+    const { ipamFuncs } = await import('../ipam/commands.ts');
+    return invoke(ipamFuncs(), { ...args, command, env: { ...args.env, CNI_COMMAND: command } });
+  }
+  return delegate(command, path, args, ipam.cniVersion);
+};

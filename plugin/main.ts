@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-// flatnet: bridge CNI plugin when CNI_COMMAND is set; the CLI (agent, status,
-// version) when it is not and arguments are given.
+// flatnet: the bridge CNI plugin when CNI_COMMAND is set; `flatnet
+// <subcommand>` (agent, status, add, …) is flatnet-cli's.
 import { runPlugin } from '../src/cni/skel.ts';
+import { platform } from '../src/platform/index.ts';
 import { VERSION } from '../src/version.ts';
-import { runCli } from './cli-entry.ts';
-import { pluginFuncs } from './funcs.ts';
+import { pluginFuncs, realDeps } from './funcs.ts';
 
 const args = process.argv.slice(2);
-if (!process.env.CNI_COMMAND && args.length > 0) {
-  void runCli(args);
-} else {
-  void runPlugin(pluginFuncs, `CNI flatnet plugin v${VERSION}`);
-}
+if (!process.env.CNI_COMMAND && args.length > 0) platform.handOffToCli(args);
+else void runPlugin(pluginFuncs(realDeps()), `CNI flatnet plugin v${VERSION}`);

@@ -1,29 +1,32 @@
 // The bridge plugin's config, with the Go bridge plugin's field names and
 // defaults, so switching from bridge to flatnet changes only "type".
-import { parseCniArgs, validateIfName } from '../src/cni/args.ts';
+import { parseCniArgs } from '../src/cni/args.ts';
 import { CniError, configError, ErrorCode } from '../src/cni/errors.ts';
 import { getKey, type JsonObject, optBool, optInt, optObject, optString, optStringArray } from '../src/cni/json.ts';
 import type { DNS, NetConfBase } from '../src/cni/types.ts';
-import { KNOWN_CNI_ARGS, ipamType } from '../ipam/config.ts';
+import { KNOWN_CNI_ARGS, ipamType } from '../src/cni/ipam-contract.ts';
+import { type IfName, type Mac, parseIfName, parseMac } from '../src/net/names.ts';
+import type { MasqBackendChoice } from '../src/sys/kernel.ts';
+import type { IpamTarget } from './deps.ts';
 
 export interface BridgeConf {
   name: string;
   cniVersion: string;
-  bridge: string;
+  bridge: IfName;
   isGateway: boolean;
   isDefaultGateway: boolean;
   forceAddress: boolean;
   ipMasq: boolean;
+  ipMasqBackend: MasqBackendChoice;
   mtu?: number;
   hairpinMode: boolean;
   promiscMode: boolean;
   enableDad: boolean;
-  mac?: string;
-  ipamType?: string;
+  mac?: Mac;
+  /** The IPAM plugin to delegate to; absent for an L2-only bridge. */
+  ipam?: IpamTarget;
   dns?: DNS;
 }
-
-const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 function parseDns(raw: JsonObject | undefined): DNS | undefined {
   if (!raw) return undefined;
@@ -44,12 +47,7 @@ function unsupported(field: string, value: unknown): CniError {
 }
 
 export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf {
-  const bridge = optString(conf, 'bridge', '') || 'cni0';
-  try {
-    validateIfName(bridge);
-  } catch (e) {
-    throw configError(`bridge ${JSON.stringify(bridge)} is not a valid interface name: ${(e as Error).message}`);
-  }
+  const bridge = parseIfName(optString(conf, 'bridge', '') || 'cni0', 'bridge');
   const isDefaultGateway = optBool(conf, 'isDefaultGateway', '');
   const hairpinMode = optBool(conf, 'hairpinMode', '');
   const promiscMode = optBool(conf, 'promiscMode', '');
@@ -59,16 +57,19 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     const v = getKey(conf, k);
     if (v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0)) throw unsupported(k, v);
   }
-  const backend = optString(conf, 'ipMasqBackend', '');
-  if (backend && backend !== 'iptables') throw unsupported('ipMasqBackend', backend);
+  const backend = optString(conf, 'ipMasqBackend', '') || 'auto';
+  if (backend !== 'iptables' && backend !== 'auto') {
+    if (backend === 'nftables') throw unsupported('ipMasqBackend', backend);
+    throw configError(`ipMasqBackend must be "iptables" or "nftables", got ${JSON.stringify(backend)}`);
+  }
 
   // MAC precedence as in Go: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
   const rc = optObject(conf, 'runtimeConfig', '');
   const argsCni = optObject(optObject(conf, 'args', '') ?? {}, 'cni', 'args.');
-  const mac = (rc && optString(rc, 'mac', 'runtimeConfig.')) || (argsCni && optString(argsCni, 'mac', 'args.cni.')) || parseCniArgs(cniArgs, KNOWN_CNI_ARGS).get('MAC') || undefined;
-  if (mac !== undefined && !MAC_RE.test(mac)) throw configError(`invalid MAC address ${JSON.stringify(mac)}`, 'use the form c2:11:22:33:44:55');
-  if (mac !== undefined && (parseInt(mac.slice(0, 2), 16) & 1) === 1) throw configError(`MAC address ${mac} is a multicast address`, 'the first octet must be even');
+  const rawMac = (rc && optString(rc, 'mac', 'runtimeConfig.')) || (argsCni && optString(argsCni, 'mac', 'args.cni.')) || parseCniArgs(cniArgs, KNOWN_CNI_ARGS).get('MAC') || undefined;
+  const mac = rawMac === undefined ? undefined : parseMac(rawMac, 'mac');
 
+  const ipamTypeOf = optObject(conf, 'ipam', '') && ipamType(conf);
   return {
     name: conf.name,
     cniVersion: conf.cniVersion,
@@ -77,12 +78,13 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     isDefaultGateway,
     forceAddress: optBool(conf, 'forceAddress', ''),
     ipMasq: optBool(conf, 'ipMasq', ''),
+    ipMasqBackend: backend,
     mtu: optInt(conf, 'mtu', '', 0, 65535) || undefined,
     hairpinMode,
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),
-    mac: mac?.toLowerCase(),
-    ipamType: optObject(conf, 'ipam', '') && ipamType(conf),
+    mac,
+    ...(ipamTypeOf ? { ipam: { type: ipamTypeOf, cniVersion: conf.cniVersion } } : {}),
     dns: parseDns(optObject(conf, 'dns', '')),
   };
 }

@@ -1,93 +1,189 @@
-// Pure planning for ADD: from the config and the IPAM result to the result's
-// IP/route list and the exact `ip` commands for the bridge and the pod.
+// Pure planning for ADD: from the config, the IPAM result and the bridge as
+// it is, to the result and the exact kernel operations (typed LinkOps) for the
+// node and for the pod. Nothing here touches the system.
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { IPConfig, Result, Route } from '../src/cni/types.ts';
-import { type Family, familyOf, formatIp, isDefaultRoute, networkOf, offset, overlaps, parseCidr } from '../src/net/cidr.ts';
-import type { IpAddrInfo } from '../src/sys/ip.ts';
+import { type Addr, type Cidr, type Family, formatCidr, formatIp, networkOf, offset, overlaps, parseCidr, parseIp } from '../src/net/cidr.ts';
+import type { IfName, Mac } from '../src/net/names.ts';
+import type { LinkOp, LinkState, Netns, PodMasqAttachment, Sysctl } from '../src/sys/kernel.ts';
 import type { BridgeConf } from './netconf.ts';
 
 export const CONTAINER_IF_INDEX = 2; // interfaces: [bridge, host veth, container]
 
-export interface L3Plan {
-  ips: IPConfig[];
-  routes: Route[];
-  /** gateway CIDRs (gw/prefix) the bridge must own, one per family at most. */
-  bridgeAddrs: string[];
+/** One pod address with its gateway, parsed. */
+export interface PodAddr {
+  cidr: Cidr;
+  gateway?: Addr;
 }
 
+export interface PodRoute {
+  dst: Cidr;
+  via?: Addr;
+  metric?: number;
+  table?: number;
+  scope?: number;
+}
+
+export interface L3Plan {
+  addrs: PodAddr[];
+  routes: PodRoute[];
+  /** Gateway CIDRs (gw/prefix) the bridge must own, one per family at most. */
+  bridgeAddrs: Cidr[];
+}
+
+const decodeError = (what: string, v: unknown): CniError => new CniError(ErrorCode.DecodingFailure, `IPAM returned an invalid ${what} ${JSON.stringify(v)}`, 'the IPAM plugin must return CIDR addresses and IP gateways');
+
+const defaultDst = (f: Family): Cidr => parseCidr(f === 4 ? '0.0.0.0/0' : '::/0')!;
+
+/** The IPAM result, parsed into typed addresses and routes, with the gateway and default routes of the config. */
 export function planL3(conf: BridgeConf, ipam: Result): L3Plan {
   if (!ipam.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
-  const ips: IPConfig[] = ipam.ips.map((ip) => {
-    const c = parseCidr(ip.address);
-    if (!c) throw new CniError(ErrorCode.DecodingFailure, `IPAM returned an invalid address ${JSON.stringify(ip.address)}`);
-    let gateway = ip.gateway;
-    if (!gateway && conf.isGateway) gateway = formatIp(offset(networkOf(c), 1n));
-    return gateway ? { interface: CONTAINER_IF_INDEX, address: ip.address, gateway } : { interface: CONTAINER_IF_INDEX, address: ip.address };
+  const addrs: PodAddr[] = ipam.ips.map((ip) => {
+    const cidr = parseCidr(ip.address);
+    if (!cidr) throw decodeError('address', ip.address);
+    const gw = ip.gateway === undefined || ip.gateway === '' ? undefined : parseIp(ip.gateway);
+    if (ip.gateway && (!gw || gw.family !== cidr.family)) throw decodeError('gateway', ip.gateway);
+    const gateway = gw ?? (conf.isGateway ? offset(networkOf(cidr), 1n) : undefined);
+    return gateway ? { cidr, gateway } : { cidr };
   });
-  const routes: Route[] = (ipam.routes ?? []).map((r) => ({ ...r }));
-  const bridgeAddrs: string[] = [];
-  for (const fam of [4, 6] as Family[]) {
-    const first = ips.find((ip) => familyOf(ip.address) === fam && ip.gateway);
-    if (!first) continue;
-    if (conf.isGateway) bridgeAddrs.push(`${first.gateway}/${first.address.split('/')[1]}`);
-    // Go adds a second default route when IPAM already has one without gw and
-    // then fails with "file exists"; one default route per family is enough.
-    if (conf.isDefaultGateway && !routes.some((r) => isDefaultRoute(r.dst) && familyOf(r.dst) === fam)) {
-      routes.push({ dst: fam === 4 ? '0.0.0.0/0' : '::/0', gw: first.gateway });
-    }
-  }
-  return { ips, routes, bridgeAddrs };
-}
-
-/** Commands that give the bridge its gateway addresses; throws on a conflicting address unless forceAddress. */
-export function bridgeAddrCommands(conf: BridgeConf, existing: IpAddrInfo[], wanted: string[]): string[] {
-  const out: string[] = [];
-  for (const w of wanted) {
-    const want = parseCidr(w)!;
-    for (const a of existing) {
-      if (a.scope && a.scope !== 'global') continue;
-      const have = `${a.local}/${a.prefixlen}`;
-      if (have === w) continue;
-      const hc = parseCidr(have);
-      if (!hc || hc.family !== want.family) continue;
-      if (want.family === 4 || overlaps(hc, want)) {
-        if (!conf.forceAddress) {
-          throw new CniError(ErrorCode.InvalidNetworkConfig, `"${conf.bridge}" already has an IP address different from ${w}`, `${conf.bridge} has ${have}; set forceAddress: true to replace it, or use another bridge name for this subnet`);
-        }
-        out.push(`addr del ${have} dev ${conf.bridge}`);
+  const routes: PodRoute[] = (ipam.routes ?? []).map((r) => {
+    const dst = parseCidr(r.dst);
+    if (!dst) throw decodeError('route destination', r.dst);
+    const via = r.gw ? parseIp(r.gw) : undefined;
+    if (r.gw && (!via || via.family !== dst.family)) throw decodeError('route gateway', r.gw);
+    const route: PodRoute = { dst };
+    if (via) route.via = via;
+    for (const k of ['metric', 'table', 'scope'] as const) {
+      const v = k === 'metric' ? r.priority : r[k];
+      if (v !== undefined) {
+        if (!Number.isSafeInteger(v) || v < 0) throw decodeError(`route ${k}`, v);
+        route[k] = v;
       }
     }
-    // replace, not add: concurrent ADDs race to put the same address on the bridge.
-    out.push(`addr replace ${w} dev ${conf.bridge}`);
+    return route;
+  });
+  const bridgeAddrs: Cidr[] = [];
+  for (const fam of [4, 6] as Family[]) {
+    const first = addrs.find((a) => a.cidr.family === fam && a.gateway);
+    if (!first) continue;
+    if (conf.isGateway) bridgeAddrs.push({ ...first.gateway!, prefix: first.cidr.prefix });
+    // Go adds a second default route when IPAM already has one without gw and
+    // then fails with "file exists"; one default route per family is enough.
+    if (conf.isDefaultGateway && !routes.some((r) => r.dst.prefix === 0 && r.dst.family === fam)) {
+      routes.push({ dst: defaultDst(fam), via: first.gateway! });
+    }
+  }
+  return { addrs, routes, bridgeAddrs };
+}
+
+/** Ops that give the bridge its gateway addresses; throws on a conflicting address unless forceAddress. */
+export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wanted: Cidr[]): LinkOp[] {
+  const out: LinkOp[] = [];
+  for (const w of wanted) {
+    for (const a of existing) {
+      if (a.scope !== 'global') continue;
+      const have = a.cidr;
+      if (have.family !== w.family || (have.value === w.value && have.prefix === w.prefix)) continue;
+      if (w.family === 4 || overlaps(have, w)) {
+        if (!conf.forceAddress) {
+          throw new CniError(ErrorCode.InvalidNetworkConfig, `"${conf.bridge}" already has an IP address different from ${formatCidr(w)}`, `${conf.bridge} has ${formatCidr(have)}; set forceAddress: true to replace it, or use another bridge name for this subnet`);
+        }
+        out.push({ op: 'addr-del', dev: conf.bridge, addr: have });
+      }
+    }
+    // replace, not add: concurrent ADDs race to put the same address on the
+    // bridge. IPv6 without DAD: the gateway is usable at once, never tentative.
+    out.push({ op: 'addr-replace', dev: conf.bridge, addr: w, nodad: w.family === 6 });
   }
   return out;
 }
 
-export function podCommands(ifName: string, plan: L3Plan, enableDad: boolean): string[] {
-  const lines: string[] = [];
-  for (const ip of plan.ips) lines.push(`addr add ${ip.address} dev ${ifName}${familyOf(ip.address) === 6 && !enableDad ? ' nodad' : ''}`);
-  lines.push(`link set ${ifName} up`);
-  for (const r of plan.routes) {
-    const fam = familyOf(r.dst);
-    const gw = r.gw ?? plan.ips.find((ip) => familyOf(ip.address) === fam && ip.gateway)?.gateway;
-    let l = `route add ${r.dst}${gw ? ` via ${gw}` : ''} dev ${ifName}`;
-    if (r.priority !== undefined) l += ` metric ${r.priority}`;
-    if (r.table !== undefined) l += ` table ${r.table}`;
-    if (r.scope !== undefined) l += ` scope ${r.scope}`;
-    lines.push(l);
+/** Random names and MACs of one ADD, drawn by the caller so the plan stays pure. */
+export interface AddNames {
+  hostVeth: IfName;
+  hostMac: Mac;
+  podMac: Mac;
+}
+
+export interface HostPlan {
+  ops: LinkOp[];
+  sysctls: Sysctl[];
+}
+
+/**
+ * The node side in one batch: the veth pair with its peer created directly in
+ * the pod's namespace (never moved), attached to the bridge and up, and the
+ * bridge's state (up, gateway addresses, its MAC pinned).
+ */
+export function planHost(conf: BridgeConf, ifName: IfName, netns: Netns, bridge: LinkState, l3: L3Plan | undefined, names: AddNames): HostPlan {
+  const ops: LinkOp[] = [
+    { op: 'veth-add', name: names.hostVeth, mac: names.hostMac, peer: ifName, peerMac: names.podMac, peerNetns: netns, ...(conf.mtu ? { mtu: conf.mtu } : {}) },
+    { op: 'link-set', dev: names.hostVeth, master: conf.bridge },
+    ...(conf.hairpinMode ? [{ op: 'bridge-port', dev: names.hostVeth, hairpin: true } as const] : []),
+    { op: 'link-set', dev: names.hostVeth, up: true },
+    { op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) },
+    ...(l3 ? bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs) : []),
+    // Pin the bridge MAC so it does not churn as ports come and go.
+    ...(bridge.mac ? [{ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac } as const] : []),
+  ];
+  const sysctls: Sysctl[] = [];
+  if (l3 && conf.isGateway) {
+    if (l3.addrs.some((a) => a.cidr.family === 4)) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
+    if (l3.addrs.some((a) => a.cidr.family === 6)) sysctls.push({ key: 'net/ipv6/conf/all/forwarding', value: '1' });
   }
-  return lines;
+  return { ops, sysctls };
 }
 
-/** A random locally administered unicast MAC, as the kernel would pick. */
-export function randomMac(rand: (n: number) => Uint8Array): string {
-  const b = rand(6);
-  b[0] = (b[0]! & 0xfe) | 0x02;
-  return hex(b, ':');
+export interface PodPlan {
+  sysctls: Sysctl[];
+  ops: LinkOp[];
 }
 
-export const randomVethName = (rand: (n: number) => Uint8Array): string => `veth${hex(rand(4))}`;
+/** The pod side, inside its namespace: sysctls first (IPv6 on, no DAD), then addresses, link up, routes. */
+export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boolean): PodPlan {
+  if (!l3) return { sysctls: [], ops: [{ op: 'link-set', dev: ifName, up: true }] };
+  const sysctls: Sysctl[] = [{ key: `net/ipv4/conf/${ifName}/arp_notify`, value: '1' }];
+  if (l3.addrs.some((a) => a.cidr.family === 6)) {
+    sysctls.push({ key: `net/ipv6/conf/${ifName}/disable_ipv6`, value: '0' }, { key: `net/ipv6/conf/${ifName}/accept_dad`, value: enableDad ? '1' : '0' });
+  }
+  const ops: LinkOp[] = l3.addrs.map((a) => ({ op: 'addr-add', dev: ifName, addr: a.cidr, nodad: a.cidr.family === 6 && !enableDad }));
+  ops.push({ op: 'link-set', dev: ifName, up: true });
+  for (const r of l3.routes) {
+    const via = r.via ?? l3.addrs.find((a) => a.cidr.family === r.dst.family && a.gateway)?.gateway;
+    ops.push({ op: 'route-add', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) });
+  }
+  return { sysctls, ops };
+}
 
-function hex(b: Uint8Array, sep = ''): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(sep);
+/** What the pod's addresses need masqueraded, when ipMasq is on. */
+export function planMasq(conf: BridgeConf, containerId: string, ifName: IfName, l3: L3Plan | undefined): PodMasqAttachment | undefined {
+  if (!l3 || !conf.ipMasq) return undefined;
+  return { network: conf.name, containerId, ifName, addresses: l3.addrs.map((a) => a.cidr) };
+}
+
+/** The ADD result in the 1.1.0 shape. */
+export function addResult(conf: BridgeConf, ifName: IfName, netns: Netns, bridgeMac: string | undefined, names: AddNames, l3: L3Plan | undefined, ipam: Result | undefined, version: string): Result {
+  const result: Result = {
+    cniVersion: version,
+    interfaces: [
+      { name: conf.bridge, mac: bridgeMac ?? '' },
+      { name: names.hostVeth, mac: names.hostMac },
+      { name: ifName, mac: names.podMac, sandbox: netns.path },
+    ],
+  };
+  if (l3) {
+    result.ips = l3.addrs.map((a): IPConfig => (a.gateway ? { interface: CONTAINER_IF_INDEX, address: formatCidr(a.cidr), gateway: formatIp(a.gateway) } : { interface: CONTAINER_IF_INDEX, address: formatCidr(a.cidr) }));
+    const routes: Route[] = l3.routes.map((r) => {
+      const o: Route = { dst: formatCidr(r.dst) };
+      if (r.via) o.gw = formatIp(r.via);
+      if (r.metric !== undefined) o.priority = r.metric;
+      if (r.table !== undefined) o.table = r.table;
+      if (r.scope !== undefined) o.scope = r.scope;
+      return o;
+    });
+    if (routes.length) result.routes = routes;
+  }
+  const dns = conf.dns ?? ipam?.dns;
+  if (dns) result.dns = dns;
+  return result;
 }

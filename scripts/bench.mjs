@@ -74,7 +74,7 @@ function benchAgent(work) {
       writeFileSync(file, JSON.stringify({ kind: 'NodeList', items }));
       const run = () => {
         const t0 = process.hrtime.bigint();
-        const r = execFileSync('ip', ['netns', 'exec', ns, IMPLS.flatnet.bin, 'agent', '--once', '--node-name', 'self', '--nodes-file', file, '--cluster-cidr', '10.64.0.0/10', '--cni-conf-dir', join(work, `netd-${n}`), '--status-file', join(work, `st-${n}.json`)], { encoding: 'utf8' });
+        const r = execFileSync('ip', ['netns', 'exec', ns, IMPLS.flatnet.bin, 'agent', '--once', '--node-name', 'self', '--nodes-file', file, '--cluster-cidr', '10.64.0.0/10', '--conf-dir', join(work, `netd-${n}`), '--status-file', join(work, `st-${n}.json`)], { encoding: 'utf8' });
         return { ...JSON.parse(r), wallMs: Number(process.hrtime.bigint() - t0) / 1e6 };
       };
       out[n] = { first: run(), rerun: run() };

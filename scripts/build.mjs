@@ -22,17 +22,15 @@ const outDir = join(root, 'dist', 'bin');
 const workDir = join(root, 'dist', 'qjs');
 
 const platform = join(root, 'src', 'platform', 'quickjs');
-// What the QuickJS build uses instead: Node built-ins and the few modules
-// whose job is platform-specific (starting processes, libc, the CLI hand-off).
+// What the QuickJS build uses instead: Node built-ins, and the platform
+// (src/platform/index.ts, the one module whose job is runtime-specific).
 const REPLACE = {
   'node:fs': 'fs.ts',
   'node:path': 'path.ts',
   'node:os': 'os.ts',
   'node:crypto': 'crypto.ts',
   pino: 'pino.ts',
-  [join(root, 'src/sys/spawn.ts')]: 'spawn.ts',
-  [join(root, 'src/sys/libc.ts')]: 'libc.ts',
-  [join(root, 'plugin/cli-entry.ts')]: 'cli-entry.ts',
+  [join(root, 'src/platform/index.ts')]: 'index.ts',
 };
 const NATIVE = ['std', 'os', 'flatnet_sys'];
 
@@ -103,5 +101,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await buildQuickjs(entry, join(outDir, name));
     console.log(`built ${join('dist', 'bin', name)} (QuickJS)`);
   }
-  buildBun('src/cli-main.ts', 'flatnet-cli');
+  buildBun('src/cli/flatnet-cli.ts', 'flatnet-cli');
 }

@@ -78,7 +78,7 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
   };
 
   cluster.startAgent = async (n) => {
-    const child = spawn('ip', ['netns', 'exec', n.ns, join(bin, 'flatnet'), 'agent', '--node-name', n.name, '--nodes-file', cluster.nodesFile, '--cluster-cidr', CLUSTER_CIDR, '--cni-conf-dir', n.confDir, '--ipam-data-dir', n.dataDir, '--status-file', n.statusFile, '--resync', '2'], {
+    const child = spawn('ip', ['netns', 'exec', n.ns, join(bin, 'flatnet'), 'agent', '--node-name', n.name, '--nodes-file', cluster.nodesFile, '--cluster-cidr', CLUSTER_CIDR, '--conf-dir', n.confDir, '--ipam-data-dir', n.dataDir, '--status-file', n.statusFile, '--resync', '2'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, FLATNET_LOG_LEVEL: 'warn' },
     });
@@ -89,6 +89,8 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
     const child = cluster.agents.get(n.name);
     if (!child) return;
     cluster.agents.delete(n.name);
+    // An agent that already died (a bad flag, a crash) has no exit event left to wait for.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     await new Promise((resolve) => {
       child.once('exit', resolve);
       child.kill('SIGTERM');

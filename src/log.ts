@@ -1,32 +1,50 @@
-// Logging for short-lived CNI processes. stdout is the result channel, so pino
-// writes synchronously to stderr (or FLATNET_LOG_FILE) and is only loaded when
-// something at or above FLATNET_LOG_LEVEL (default "error") is logged: most
-// ADDs log nothing and should not pay for loading a logger.
+// Logging. stdout is a CNI plugin's result channel, so pino writes
+// synchronously to stderr (or a file) and is only loaded when something at
+// or above the level is logged: most ADDs log nothing and should not pay for
+// loading a logger. The level and file come from FLATNET_LOG_LEVEL and
+// FLATNET_LOG_FILE unless a program sets them with configureLog.
 import type { Logger } from 'pino';
 
-const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
-type Level = Exclude<keyof typeof LEVELS, 'silent'>;
+export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
+export type LevelName = keyof typeof LEVELS;
+type Level = Exclude<LevelName, 'silent'>;
 
+export interface LogSettings {
+  level: LevelName;
+  file?: string;
+}
+
+let settings: LogSettings | undefined;
 let logger: Logger | undefined;
 
-function threshold(env: NodeJS.ProcessEnv): number {
-  const name = (env.FLATNET_LOG_LEVEL ?? 'error') as keyof typeof LEVELS;
-  return LEVELS[name] ?? LEVELS.error;
+const isLevel = (s: string | undefined): s is LevelName => s !== undefined && s in LEVELS;
+
+function current(): LogSettings {
+  if (settings) return settings;
+  const env = process.env.FLATNET_LOG_LEVEL;
+  return { level: isLevel(env) ? env : 'error', ...(process.env.FLATNET_LOG_FILE ? { file: process.env.FLATNET_LOG_FILE } : {}) };
 }
 
-export function enabled(level: Level, env: NodeJS.ProcessEnv = process.env): boolean {
-  return LEVELS[level] >= threshold(env);
+/** Sets where and how much to log, for the rest of this process. */
+export function configureLog(s: LogSettings): void {
+  settings = s;
+  logger = undefined;
 }
 
-export async function getLogger(env: NodeJS.ProcessEnv = process.env): Promise<Logger> {
+export function enabled(level: Level): boolean {
+  return LEVELS[level] >= LEVELS[current().level];
+}
+
+async function getLogger(): Promise<Logger> {
   if (logger) return logger;
+  const s = current();
   const { pino } = await import('pino');
-  const dest = env.FLATNET_LOG_FILE ? pino.destination({ dest: env.FLATNET_LOG_FILE, sync: true, mkdir: true }) : pino.destination({ dest: 2, sync: true });
-  logger = pino({ name: 'flatnet', level: env.FLATNET_LOG_LEVEL ?? 'error' }, dest);
+  const dest = s.file ? pino.destination({ dest: s.file, sync: true, mkdir: true }) : pino.destination({ dest: 2, sync: true });
+  logger = pino({ name: 'flatnet', level: s.level, timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return logger;
 }
 
-export async function log(level: Level, obj: Record<string, unknown>, msg: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (!enabled(level, env)) return;
-  (await getLogger(env))[level](obj, msg);
+export async function log(level: Level, obj: Record<string, unknown>, msg: string): Promise<void> {
+  if (!enabled(level)) return;
+  (await getLogger())[level](obj, msg);
 }

@@ -1,14 +1,16 @@
 // The node agent: turns the node list into routes, masquerade and this node's
 // conflist. Every sync is a diff against the kernel, so it is also the resync
 // that removes our stale routes after a restart.
-import { readFileSync, watchFile, unwatchFile } from 'node:fs';
-import { writeAgentStatus } from './status-file.ts';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { join } from 'node:path';
+import { writeAgentStatus } from '../contract/agent-status.ts';
 import { log } from '../log.ts';
-import { collapseCidrs, familyOf } from '../net/cidr.ts';
+import { bitsOf, type Cidr, collapseCidrs, type Family, formatCidr, formatIp, networkOf, parseCidr } from '../net/cidr.ts';
+import { ifNameProblem, type IfName } from '../net/names.ts';
+import type { Kernel, LinkOp, MasqBackendChoice } from '../sys/kernel.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
 import { fromNodeList, type NodeInfo } from './nodes.ts';
-import { diffNexthopRoutes, diffRoutes, planRoutes, type Plan } from './plan.ts';
-import { applyRouteBatch, enableForwarding, listNexthops, listOwnRoutes, localNetworks, syncMasq } from './system.ts';
+import { diffNexthopRoutes, diffRoutes, type LocalNet, type Plan, planRoutes } from './plan.ts';
 
 export const DEFAULT_PROTO = 201;
 
@@ -23,6 +25,7 @@ export interface AgentOptions {
   mtu?: number;
   proto: number;
   statusFile?: string;
+  masqBackend: MasqBackendChoice;
 }
 
 export interface SyncReport {
@@ -32,11 +35,24 @@ export interface SyncReport {
   ready: boolean;
 }
 
+/** Every global address's network on this node, with its link: where next hops must be, and through which link. */
+export function localNetworks(k: Kernel): LocalNet[] {
+  return k.links().flatMap((l) =>
+    l.addrs
+      .filter((a) => a.scope === 'global')
+      // A link whose name `ip -batch` cannot carry gets plain routes (no dev).
+      .map((a) => ({ net: networkOf(a.cidr), ...(ifNameProblem(l.name) ? {} : { dev: l.name as IfName }) })),
+  );
+}
+
 export class Agent {
   private queue: Promise<unknown> = Promise.resolve();
   last?: SyncReport;
 
-  constructor(readonly opts: AgentOptions) {}
+  constructor(
+    readonly opts: AgentOptions,
+    private readonly kernel: Kernel,
+  ) {}
 
   /** Serialised: a sync never runs concurrently with another. */
   sync(nodes: NodeInfo[]): Promise<SyncReport> {
@@ -47,59 +63,71 @@ export class Agent {
 
   private async doSync(nodes: NodeInfo[]): Promise<SyncReport> {
     const o = this.opts;
-    const localNets = await localNetworks();
+    const k = this.kernel;
+    const localNets = localNetworks(k);
     const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets });
     for (const s of plan.skipped) await log('warn', { node: s.node }, `skipping node: ${s.reason}`);
     const ready = plan.ownPodCIDRs.length > 0;
     if (ready) {
-      const families = [...new Set(plan.ownPodCIDRs.map(familyOf))];
-      enableForwarding(families);
-      for (const f of families) {
-        const wanted = [...o.clusterCIDRs, ...localNets.map((l) => l.net), ...nodes.flatMap((n) => n.podCIDRs), ...plan.nodeIPs.map((ip) => `${ip}/${f === 4 ? 32 : 128}`)];
-        await syncMasq(f, plan.ownPodCIDRs.filter((c) => familyOf(c) === f), collapseCidrs(wanted.filter((c) => familyOf(c) === f)));
-      }
+      const families = [...new Set(plan.ownPodCIDRs.map((c) => c.family))];
+      k.setSysctls(families.map((f) => (f === 4 ? { key: 'net/ipv4/ip_forward', value: '1' } : { key: 'net/ipv6/conf/all/forwarding', value: '1' })));
+      const masq = k.egressMasq(o.masqBackend);
+      for (const f of families) masq.sync(f, plan.ownPodCIDRs.filter((c) => c.family === f), noMasquerade(f, o.clusterCIDRs, localNets, nodes, plan));
     }
-    const lines = await this.syncRoutes(plan);
+    const ops = this.syncRoutes(plan);
     let conflistWritten = false;
     if (ready) {
-      conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs, dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
+      conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs.map(formatCidr), dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
     }
-    const report = { plan, routeWrites: lines.length, conflistWritten, ready };
+    const report = { plan, routeWrites: ops.length, conflistWritten, ready };
     this.last = report;
-    if (o.statusFile) writeStatus(o.statusFile, report, o.nodeName);
-    await log('info', { routes: plan.routes.length, writes: lines.length, skipped: plan.skipped.length, ready }, 'synced');
+    if (o.statusFile) writeStatus(o.statusFile, report, o.nodeName, join(o.confDir, o.confFile));
+    await log('info', { routes: plan.routes.length, writes: ops.length, skipped: plan.skipped.length, ready }, 'synced');
     return report;
   }
 
-  /** Applies the route diff; returns the lines written. Nexthop objects where the kernel has them. */
-  private async syncRoutes(plan: Plan): Promise<string[]> {
+  /** Applies the route diff; returns the ops carried out. Nexthop objects where the kernel has them. */
+  private syncRoutes(plan: Plan): LinkOp[] {
+    const k = this.kernel;
     const proto = this.opts.proto;
-    const listRoutes = async () => (await Promise.all([listOwnRoutes(proto, 4), listOwnRoutes(proto, 6)])).flat();
-    const [nexthops, actual] = await Promise.all([listNexthops(), listRoutes()]);
+    const listRoutes = () => [...k.routes(4, undefined, { proto }), ...k.routes(6, undefined, { proto })];
+    const nexthops = k.nexthops();
     if (nexthops) {
-      const lines = diffNexthopRoutes(plan.routes, actual, nexthops, proto);
+      const ops = diffNexthopRoutes(plan.routes, listRoutes(), nexthops, proto);
       try {
-        if (lines.length) await applyRouteBatch(lines);
-        return lines;
+        k.apply(ops);
+        return ops;
       } catch (e) {
         // A nexthop cannot be made on a link without carrier, where a plain
         // route can (it waits, "linkdown"): fall back for this sync.
-        await log('warn', {}, `nexthop routes failed, using plain routes: ${(e as Error).message}`);
+        void log('warn', {}, `nexthop routes failed, using plain routes: ${(e as Error).message}`);
       }
     }
-    const lines = diffRoutes(plan.routes, await listRoutes(), proto);
-    if (lines.length) await applyRouteBatch(lines);
-    return lines;
+    const ops = diffRoutes(plan.routes, listRoutes(), proto);
+    k.apply(ops);
+    return ops;
   }
 }
 
-function writeStatus(path: string, r: SyncReport, nodeName: string): void {
+/** Destinations of one family that pods reach without NAT: the cluster, pod CIDRs, local networks, node IPs. */
+export function noMasquerade(f: Family, clusterCIDRs: string[], localNets: LocalNet[], nodes: NodeInfo[], plan: Plan): Cidr[] {
+  const wanted = [
+    ...clusterCIDRs.flatMap((c) => parseCidr(c) ?? []),
+    ...localNets.map((l) => l.net),
+    ...nodes.flatMap((n) => n.podCIDRs.flatMap((c) => parseCidr(c) ?? [])),
+    ...plan.nodeIPs.map((ip) => ({ ...ip, prefix: bitsOf(ip.family) })),
+  ].filter((c) => c.family === f);
+  return collapseCidrs(wanted.map(formatCidr)).map((c) => parseCidr(c)!);
+}
+
+function writeStatus(path: string, r: SyncReport, nodeName: string, conflist: string): void {
   writeAgentStatus(path, {
+    ...(r.conflistWritten || r.ready ? { conflist } : {}),
     time: new Date().toISOString(),
     node: r.plan.self?.name ?? nodeName,
-    podCIDRs: r.plan.ownPodCIDRs,
+    podCIDRs: r.plan.ownPodCIDRs.map(formatCidr),
     ready: r.ready,
-    peers: r.plan.routes.map((p) => ({ node: p.node, podCIDR: p.dst, via: p.via, state: 'installed' })),
+    peers: r.plan.routes.map((p) => ({ node: p.node, podCIDR: formatCidr(p.dst), via: formatIp(p.via), state: 'installed' })),
     skipped: r.plan.skipped,
   });
 }

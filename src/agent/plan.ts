@@ -1,22 +1,24 @@
 // What the agent wants on this node, from the node list: one route per peer
 // podCIDR via that peer's InternalIP of the same family, with every bad peer
 // skipped and explained rather than stopping the agent. Pure.
-import { type Cidr, type Family, contains, formatCidr, networkOf, parseCidr, parseIp } from '../net/cidr.ts';
+import { type Addr, addrEq, type Cidr, type Family, contains, formatCidr, formatIp, networkOf, parseCidr, parseIp } from '../net/cidr.ts';
+import type { IfName } from '../net/names.ts';
+import type { LinkOp, NexthopState, RouteState } from '../sys/kernel.ts';
 import type { NodeInfo } from './nodes.ts';
 
 export interface PeerRoute {
   node: string;
-  dst: string; // canonical CIDR
-  via: string;
+  dst: Cidr; // network form
+  via: Addr;
   family: Family;
   /** The link whose network holds `via`, when known. */
-  dev?: string;
+  dev?: IfName;
 }
 
 /** A network directly connected to this node (an interface address with prefix), and its link. */
 export interface LocalNet {
-  net: string;
-  dev?: string;
+  net: Cidr;
+  dev?: IfName;
 }
 
 export interface Skipped {
@@ -26,10 +28,10 @@ export interface Skipped {
 
 export interface Plan {
   self?: NodeInfo;
-  ownPodCIDRs: string[];
+  ownPodCIDRs: Cidr[];
   routes: PeerRoute[];
   skipped: Skipped[];
-  nodeIPs: string[];
+  nodeIPs: Addr[];
 }
 
 export interface PlanInput {
@@ -41,14 +43,11 @@ export interface PlanInput {
 
 export function planRoutes(inp: PlanInput): Plan {
   const cluster = inp.clusterCIDRs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
-  const local = inp.localNets.flatMap((l) => {
-    const net = parseCidr(l.net);
-    return net ? [{ net, dev: l.dev }] : [];
-  });
+  const local = inp.localNets;
   const self = inp.nodes.find((n) => n.name === inp.selfName);
   const routes: PeerRoute[] = [];
   const skipped: Skipped[] = [];
-  const nodeIPs = inp.nodes.flatMap((n) => n.internalIPs.filter((ip) => parseIp(ip)));
+  const nodeIPs = inp.nodes.flatMap((n) => n.internalIPs.flatMap((ip) => parseIp(ip) ?? []));
   for (const node of inp.nodes) {
     if (node.name === inp.selfName) continue;
     if (node.podCIDRs.length === 0) {
@@ -62,12 +61,12 @@ export function planRoutes(inp: PlanInput): Plan {
         continue;
       }
       const via = node.internalIPs.map((ip) => parseIp(ip)).find((a) => a?.family === cidr.family);
-      const dst = formatCidr(networkOf(cidr));
+      const dst = networkOf(cidr);
       if (!via) {
-        skipped.push({ node: node.name, reason: `no IPv${cidr.family} InternalIP for podCIDR ${dst}` });
+        skipped.push({ node: node.name, reason: `no IPv${cidr.family} InternalIP for podCIDR ${formatCidr(dst)}` });
         continue;
       }
-      const viaStr = node.internalIPs.find((ip) => parseIp(ip)?.value === via.value && parseIp(ip)?.family === via.family)!;
+      const viaStr = formatIp(via);
       if (cluster.some((c) => contains(c, via))) {
         skipped.push({ node: node.name, reason: `next hop ${viaStr} lies inside the cluster CIDR` });
         continue;
@@ -77,37 +76,26 @@ export function planRoutes(inp: PlanInput): Plan {
         skipped.push({ node: node.name, reason: `next hop ${viaStr} is not on a directly connected network (nodes must share an L2 segment)` });
         continue;
       }
-      routes.push({ node: node.name, dst, via: viaStr, family: cidr.family, ...(link.dev ? { dev: link.dev } : {}) });
+      routes.push({ node: node.name, dst, via, family: cidr.family, ...(link.dev ? { dev: link.dev } : {}) });
     }
   }
-  return { self, ownPodCIDRs: self?.podCIDRs.filter((c) => parseCidr(c)).map((c) => formatCidr(networkOf(parseCidr(c)!))) ?? [], routes, skipped, nodeIPs };
+  return { self, ownPodCIDRs: self?.podCIDRs.flatMap((c) => parseCidr(c) ?? []).map(networkOf) ?? [], routes, skipped, nodeIPs };
 }
 
-export interface KernelRoute {
-  dst: string;
-  via?: string;
-  nhid?: number;
-}
+const key = (c: Cidr): string => formatCidr(c);
+const sameVia = (a: Addr | undefined, b: Addr): boolean => a !== undefined && addrEq(a, b);
 
-export interface KernelNexthop {
-  id: number;
-  via?: string;
-  dev?: string;
-  proto?: string;
-}
-
-/** `ip -batch` lines that turn `actual` (our protocol's routes) into `desired`; empty when nothing differs. */
-export function diffRoutes(desired: PeerRoute[], actual: KernelRoute[], proto: number): string[] {
-  const want = new Map(desired.map((r) => [r.dst, r.via]));
-  const have = new Map(actual.map((r) => [r.dst, r.via]));
-  const lines: string[] = [];
-  for (const [dst, via] of want) {
-    if (have.get(dst) !== via) lines.push(`route replace ${dst} via ${via} proto ${proto}`);
+/** Ops that turn `actual` (our protocol's routes) into `desired`; empty when nothing differs. */
+export function diffRoutes(desired: PeerRoute[], actual: RouteState[], proto: number): LinkOp[] {
+  const have = new Map(actual.map((r) => [key(r.dst), r]));
+  const want = new Set(desired.map((r) => key(r.dst)));
+  const ops: LinkOp[] = [];
+  for (const r of desired) {
+    const h = have.get(key(r.dst));
+    if (!h || !sameVia(h.via, r.via) || h.nhid !== undefined) ops.push({ op: 'route-replace', dst: r.dst, via: r.via, proto });
   }
-  for (const dst of have.keys()) {
-    if (!want.has(dst)) lines.push(`route del ${dst} proto ${proto}`);
-  }
-  return lines;
+  for (const r of actual) if (!want.has(key(r.dst))) ops.push({ op: 'route-del', dst: r.dst, proto });
+  return ops;
 }
 
 // Our nexthop ids: 201 (the routing protocol number) in the top byte, far from
@@ -123,37 +111,38 @@ export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
  * `nexthops` is every nexthop in the kernel (ours and others', so new ids
  * never collide). A route without a known link stays a plain route.
  */
-export function diffNexthopRoutes(desired: PeerRoute[], actual: KernelRoute[], nexthops: KernelNexthop[], proto: number): string[] {
+export function diffNexthopRoutes(desired: PeerRoute[], actual: RouteState[], nexthops: NexthopState[], proto: number): LinkOp[] {
   const own = nexthops.filter((n) => n.proto === String(proto));
   const ours = new Map<string, number>();
   const taken = new Set(nexthops.map((n) => n.id));
-  for (const n of own) if (n.via && n.dev && !ours.has(`${n.via} ${n.dev}`)) ours.set(`${n.via} ${n.dev}`, n.id);
+  const nhKey = (via: Addr, dev: string): string => `${formatIp(via)} ${dev}`;
+  for (const n of own) if (n.via && n.dev && !ours.has(nhKey(n.via, n.dev))) ours.set(nhKey(n.via, n.dev), n.id);
   let next = NEXTHOP_ID_BASE;
   const needed = new Set<number>();
-  const nhLines: string[] = [];
-  const routeLines: string[] = [];
-  const have = new Map(actual.map((r) => [r.dst, r]));
+  const nhOps: LinkOp[] = [];
+  const routeOps: LinkOp[] = [];
+  const have = new Map(actual.map((r) => [key(r.dst), r]));
   for (const r of desired) {
-    const dev = r.dev;
-    if (!dev) {
-      if (have.get(r.dst)?.via !== r.via || have.get(r.dst)?.nhid !== undefined) routeLines.push(`route replace ${r.dst} via ${r.via} proto ${proto}`);
+    const h = have.get(key(r.dst));
+    if (!r.dev) {
+      if (!h || !sameVia(h.via, r.via) || h.nhid !== undefined) routeOps.push({ op: 'route-replace', dst: r.dst, via: r.via, proto });
       continue;
     }
-    const key = `${r.via} ${dev}`;
-    let id = ours.get(key);
+    const k = nhKey(r.via, r.dev);
+    let id = ours.get(k);
     if (id === undefined) {
       while (taken.has(next)) next++;
       id = next;
       taken.add(id);
-      ours.set(key, id);
-      nhLines.push(`nexthop replace id ${id} via ${r.via} dev ${dev} proto ${proto}`);
+      ours.set(k, id);
+      nhOps.push({ op: 'nexthop-replace', id, via: r.via, dev: r.dev, proto });
     }
     needed.add(id);
-    if (have.get(r.dst)?.nhid !== id) routeLines.push(`route replace ${r.dst} nhid ${id} proto ${proto}`);
+    if (h?.nhid !== id) routeOps.push({ op: 'route-replace', dst: r.dst, nhid: id, proto });
   }
-  const want = new Set(desired.map((r) => r.dst));
-  const delLines = actual.filter((r) => !want.has(r.dst)).map((r) => `route del ${r.dst} proto ${proto}`);
-  const nhDel = own.filter((n) => !needed.has(n.id)).map((n) => `nexthop del id ${n.id}`);
+  const want = new Set(desired.map((r) => key(r.dst)));
+  const delOps: LinkOp[] = actual.filter((r) => !want.has(key(r.dst))).map((r) => ({ op: 'route-del', dst: r.dst, proto }));
+  const nhDel: LinkOp[] = own.filter((n) => !needed.has(n.id)).map((n) => ({ op: 'nexthop-del', id: n.id }));
   // Nexthops before the routes that use them; unused ones after the routes left them.
-  return [...nhLines, ...routeLines, ...delLines, ...nhDel];
+  return [...nhOps, ...routeOps, ...delOps, ...nhDel];
 }

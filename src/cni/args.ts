@@ -21,24 +21,6 @@ export function validateNetworkName(name: string): void {
   }
 }
 
-/** UTF-8 byte length of a string (what the kernel and Go count), without Buffer. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
-
-export function validateIfName(ifName: string): void {
-  const bad = (msg: string, details = ''): CniError => new CniError(ErrorCode.InvalidEnvironmentVariables, msg, details);
-  if (ifName === '') throw bad('interface name is empty');
-  if (utf8Length(ifName) > 15) throw bad('interface name is too long', 'interface name should be less than 16 characters');
-  if (ifName === '.' || ifName === '..') throw bad('interface name is . or ..');
-  if (/[/:\s]/.test(ifName)) throw bad('interface name contains / or : or whitespace characters');
-}
-
 /**
  * Parses CNI_ARGS ("K=V;K2=V2") strictly, as Go's types.LoadArgs: every pair
  * needs exactly one '=', keys are case-sensitive, and a key outside `known`

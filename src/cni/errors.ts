@@ -11,6 +11,7 @@ export const ErrorCode = {
   IoFailure: 5,
   DecodingFailure: 6,
   InvalidNetworkConfig: 7,
+  InvalidNetNS: 8,
   TryAgainLater: 11,
   NotAvailable: 50,
   LimitedConnectivity: 51,

@@ -1,13 +1,15 @@
 // The CNI contract adapter: reads CNI_* and stdin, validates them exactly as
 // Go's pkg/skel does, dispatches to a verb handler, and prints the result or
 // the error object. Handlers never see raw env or write to stdout.
-import { readFileSync, statSync } from 'node:fs';
-import { utf8Length, validateContainerId, validateIfName, validateNetworkName } from './args.ts';
+import { statSync } from 'node:fs';
+import { validateContainerId, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { isObject } from './json.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
 import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
-import { log } from '../log.ts';
+import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
+import { type IfName, parseIfName, utf8Length } from '../net/names.ts';
+import { platform } from '../platform/index.ts';
 
 export interface PluginFuncs {
   add(args: CmdArgs, conf: NetConfBase): Promise<Result>;
@@ -57,7 +59,7 @@ export function cmdArgsFromEnv(env: NodeJS.ProcessEnv, stdin: string): CmdArgs {
     command,
     containerId: env.CNI_CONTAINERID ?? '',
     netns: env.CNI_NETNS ?? '',
-    ifName: env.CNI_IFNAME ?? '',
+    ifName: (env.CNI_IFNAME ?? '') as IfName, // validated in invoke() for the verbs that use it
     args: env.CNI_ARGS ?? '',
     path: env.CNI_PATH ?? '',
     stdin,
@@ -104,7 +106,7 @@ function checkNetns(args: CmdArgs): void {
   }
   const own = statSync('/proc/self/ns/net');
   if (target.ino === own.ino && target.dev === own.dev && override !== '1' && override !== 'true') {
-    throw new CniError(8, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
+    throw new CniError(ErrorCode.InvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
   }
 }
 
@@ -113,7 +115,7 @@ export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result 
   const conf = decodeConf(args.stdin, args.command);
   if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
     validateContainerId(args.containerId);
-    validateIfName(args.ifName);
+    parseIfName(args.ifName);
     checkNetns(args);
   }
   switch (args.command) {
@@ -142,6 +144,8 @@ export function aboutText(about: string): string {
 
 /** The whole plugin main: returns the exit code. */
 export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
+  const level = io.env.FLATNET_LOG_LEVEL;
+  configureLog({ level: level !== undefined && level in LEVELS ? (level as LevelName) : 'error', ...(io.env.FLATNET_LOG_FILE ? { file: io.env.FLATNET_LOG_FILE } : {}) });
   if (!io.env.CNI_COMMAND) {
     io.stderr(aboutText(about));
     return 0;
@@ -162,18 +166,19 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promi
     return 0;
   } catch (e) {
     const err = toCniError(e);
-    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: err.code, details: err.details }, err.message, io.env);
+    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: err.code, details: err.details }, err.message);
     io.stdout(JSON.stringify(err, null, 4));
     return 1;
   }
 }
 
+/** stdin, read no further than the bound: a runaway producer costs at most that. */
 export function readStdinBounded(): string {
   try {
-    return readFileSync(0, 'utf8');
+    return platform.readStdin(MAX_STDIN_BYTES);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EOF') return '';
+    if (code === 'EFBIG') throw new CniError(ErrorCode.InvalidNetworkConfig, `network config is larger than ${MAX_STDIN_BYTES} bytes`, 'real configs are a few KiB: check what the runtime pipes to the plugin');
     throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
   }
 }

@@ -1,3 +1,5 @@
+import type { IfName } from '../net/names.ts';
+
 // Result types in the newest spec shape (1.1.0). Results are built in this
 // shape and converted to the caller's cniVersion only at the edge (version.ts).
 
@@ -46,7 +48,8 @@ export interface CmdArgs {
   command: string;
   containerId: string;
   netns: string;
-  ifName: string;
+  /** Validated (names.ts) for ADD, CHECK and DEL; empty for the other verbs. */
+  ifName: IfName;
   args: string;
   path: string;
   stdin: string;

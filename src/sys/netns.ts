@@ -1,51 +1,61 @@
-// Checks that a CNI_NETNS path really is a network namespace before anything
-// is done with it (Go: "unknown FS magic").
+// Network namespaces held open by fd. A CNI_NETNS path is opened once, checked
+// to be a namespace, and from then on used only through that fd: `ip` reaches
+// it as /proc/<pid>/fd/<n> and this process enters it with setns(2). A path
+// is never resolved twice, so a relative or swapped path cannot point two
+// steps of one ADD at two different pods.
 import { closeSync, openSync, statfsSync } from 'node:fs';
-import { loadLibc } from './libc.ts';
 import { CniError, ErrorCode } from '../cni/errors.ts';
+import { platform } from '../platform/index.ts';
+import type { Netns } from './kernel.ts';
 
 const NSFS_MAGIC = 0x6e736673;
 const PROC_SUPER_MAGIC = 0x9fa0;
 
-/** 'ok', 'missing', or throws when the path exists but is no namespace. */
-export function netnsState(path: string): 'ok' | 'missing' {
+/** Opens the namespace at `path`; undefined when nothing is there; throws when it is not a namespace. */
+export function openNetns(path: string): Netns | undefined {
+  if (path.includes('\0')) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'CNI_NETNS contains a NUL character');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
+  }
   let type: number;
   try {
-    type = Number(statfsSync(path).type);
+    // The fd, not the path: what is checked is what will be used.
+    type = Number(statfsSync(`/proc/self/fd/${fd}`).type);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${path} cannot be opened: ${(e as Error).message}`);
+    closeSync(fd);
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be checked: ${(e as Error).message}`);
   }
   if (type !== NSFS_MAGIC && type !== PROC_SUPER_MAGIC) {
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${path} is not a network namespace (filesystem magic 0x${type.toString(16)})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
+    closeSync(fd);
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (filesystem magic 0x${type.toString(16)})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
   }
-  return 'ok';
+  return { path, fd };
 }
 
-const CLONE_NEWNET = 0x40000000;
+export function closeNetns(ns: Netns): void {
+  closeSync(ns.fd);
+}
+
+let home: number | undefined;
 
 /**
- * Runs `fn` with this thread inside the network namespace at `path` (setns(2)
- * through FFI) and returns its value; undefined when FFI is unavailable and
- * the caller must use nsenter. `fn` must be synchronous: files opened and
- * processes spawned from this thread meanwhile belong to that namespace, which
- * saves an nsenter per step and writes the pod's sysctls without a process.
+ * Runs `fn` with this thread inside `ns` and returns its value. `fn` must be
+ * synchronous: files opened and processes started from this thread meanwhile
+ * belong to that namespace, which writes the pod's sysctls and runs its `ip`
+ * batch without an nsenter process.
  */
-export function inNetns<T>(path: string, fn: () => T): { value: T } | undefined {
-  const libc = loadLibc();
-  if (!libc) return undefined;
-  const own = openSync('/proc/thread-self/ns/net', 'r');
-  const target = openSync(path, 'r');
+export function inNetns<T>(ns: Netns, fn: () => T): T {
+  home ??= openSync('/proc/thread-self/ns/net', 'r');
+  platform.setNetns(ns.fd);
   try {
-    if (libc.setns(target, CLONE_NEWNET) !== 0) return undefined;
-    try {
-      return { value: fn() };
-    } finally {
-      // Staying in the pod's namespace would point every later step at the pod.
-      if (libc.setns(own, CLONE_NEWNET) !== 0) throw new Error('setns back to the plugin namespace failed');
-    }
+    return fn();
   } finally {
-    closeSync(target);
-    closeSync(own);
+    // Staying in the pod's namespace would point every later step at the pod.
+    platform.setNetns(home);
   }
 }

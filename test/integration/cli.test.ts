@@ -36,11 +36,11 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect(result.ips[0].address).toBe('10.250.0.2/24');
     expect((await inNs(pod, ['ping', '-c', '1', '-W', '2', '10.250.0.1'])).exitCode).toBe(0);
     expect((await cli('check', ...common())).exitCode).toBe(0);
-    const ls = await cli('ipam', 'ls', '--cni-conf', join(confDir, '10-flatnet.conflist'), '--json');
+    const ls = await cli('ipam', 'ls', '--conflist', join(confDir, '10-flatnet.conflist'), '--json');
     expect(JSON.parse(ls.stdout)).toEqual([{ ip: '10.250.0.2', containerId: 'cli-1', ifName: 'eth0' }]);
     const del = await cli('del', ...common());
     expect(del.exitCode, del.stderr).toBe(0);
-    expect(JSON.parse((await cli('ipam', 'ls', '--cni-conf', join(confDir, '10-flatnet.conflist'), '--json')).stdout)).toEqual([]);
+    expect(JSON.parse((await cli('ipam', 'ls', '--conflist', join(confDir, '10-flatnet.conflist'), '--json')).stdout)).toEqual([]);
   });
 
   it('ipam gc releases what is not kept, and refuses to guess', async () => {
@@ -49,10 +49,10 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect((await cli('add', ...as('keep-me', 'eth0'))).exitCode).toBe(0);
     expect((await cli('add', ...as('drop-me', 'eth1'))).exitCode).toBe(0);
     const conf = join(confDir, '10-flatnet.conflist');
-    expect((await cli('ipam', 'gc', '--cni-conf', conf)).exitCode).toBe(2);
-    const gc = await cli('ipam', 'gc', '--cni-conf', conf, '--keep', 'keep-me/eth0');
+    expect((await cli('ipam', 'gc', '--conflist', conf)).exitCode).toBe(2);
+    const gc = await cli('ipam', 'gc', '--conflist', conf, '--keep', 'keep-me/eth0');
     expect(gc.stdout).toContain('released 1 allocation(s)');
-    const left = JSON.parse((await cli('ipam', 'ls', '--cni-conf', conf, '--json')).stdout);
+    const left = JSON.parse((await cli('ipam', 'ls', '--conflist', conf, '--json')).stdout);
     expect(left.map((r: any) => r.containerId)).toEqual(['keep-me']);
     await cli('del', ...as('keep-me', 'eth0'));
     await cli('del', ...as('drop-me', 'eth1'));

@@ -74,12 +74,12 @@ describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
 
   it('flatnet status shows the podCIDR, peers with their routes, and the allocations', async () => {
     const n = c.nodes[0];
-    const r = await execa('ip', ['netns', 'exec', n.ns, join(ROOT, 'dist', 'bin', 'flatnet'), 'status', '--json', '--status-file', n.statusFile, '--cni-conf', join(n.confDir, '10-flatnet.conflist')]);
+    const r = await execa('ip', ['netns', 'exec', n.ns, join(ROOT, 'dist', 'bin', 'flatnet'), 'status', '--json', '--status-file', n.statusFile]);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ node: 'node1', podCIDRs: ['10.244.1.0/24'], ready: true });
     expect(doc.peers.map((p: any) => `${p.node} ${p.podCIDR} ${p.via}`).sort()).toEqual(['node2 10.244.2.0/24 10.200.0.12', 'node3 10.244.3.0/24 10.200.0.13']);
     expect(doc.allocations.map((a: any) => a.ip).sort()).toEqual(c.pods.filter((p: any) => p.node === n).map((p: any) => p.ip).sort());
-    const table = await execa('ip', ['netns', 'exec', n.ns, join(ROOT, 'dist', 'bin', 'flatnet'), 'status', '--status-file', n.statusFile, '--cni-conf', join(n.confDir, '10-flatnet.conflist')]);
+    const table = await execa('ip', ['netns', 'exec', n.ns, join(ROOT, 'dist', 'bin', 'flatnet'), 'status', '--status-file', n.statusFile]);
     expect(table.stdout).toContain('node2                10.244.2.0/24         10.200.0.12        installed');
   });
 

@@ -144,7 +144,7 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     ['name with slash', () => ({ ...good(), name: 'a/b' }), {}, 7, 'invalid characters found in network name'],
     ['name dot-dot', () => ({ ...good(), name: '..' }), {}, 7, 'invalid characters found in network name'],
     ['name number', () => ({ ...good(), name: 5 }), {}, 7, 'network name must be a string'],
-    ['bridge name too long', () => ({ ...good(), bridge: 'abcdefghijklmnopq' }), {}, 7, 'bridge "abcdefghijklmnopq" is not a valid interface name'],
+    ['bridge name too long', () => ({ ...good(), bridge: 'abcdefghijklmnopq' }), {}, 7, 'bridge "abcdefghijklmnopq": interface name is too long'],
     ['bridge wrong type', () => ({ ...good(), bridge: 5 }), {}, 7, 'bridge must be a string'],
     ['mtu string', () => ({ ...good(), mtu: '1500' }), {}, 7, 'mtu must be an integer'],
     ['mtu too big', () => ({ ...good(), mtu: 70000 }), {}, 7, 'mtu must be an integer'],
@@ -171,7 +171,7 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     ['prevResult of an unknown version', () => ({ ...good(), prevResult: { cniVersion: '9.9.9' } }), { CNI_COMMAND: 'CHECK' }, 1, 'unsupported CNI result version'],
     ['prevResult of the wrong shape', () => ({ ...good(), prevResult: { ips: 'x' } }), { CNI_COMMAND: 'CHECK' }, 6, 'ips must be a list'],
     ['valid-attachments not a list', () => ({ ...good(), 'cni.dev/valid-attachments': {} }), { CNI_COMMAND: 'GC' }, 7, 'cni.dev/valid-attachments must be a list'],
-    ['huge config', () => JSON.stringify({ ...good(), pad: 'x'.repeat(5 * 1024 * 1024) }), {}, 7, 'the limit is'],
+    ['huge config', () => JSON.stringify({ ...good(), pad: 'x'.repeat(5 * 1024 * 1024) }), {}, 7, 'network config is larger than'],
   ];
 
   it.each(cases)('%s', async (_name, conf, over, code, msg) => {

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { fromNodeList } from '../../src/agent/nodes.ts';
-import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, planRoutes } from '../../src/agent/plan.ts';
-import { masqRestore } from '../../src/agent/system.ts';
+import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
+import { egressRestore } from '../../src/sys/masq-iptables.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
+import { formatCidr, formatIp, parseCidr, parseIp } from '../../src/net/cidr.ts';
+import type { IfName } from '../../src/net/names.ts';
+import { ipLine } from '../../src/sys/ip-batch.ts';
+import type { LinkOp, NexthopState, RouteState } from '../../src/sys/kernel.ts';
+
+const cidr = (s: string) => parseCidr(s)!;
+const ip = (s: string) => parseIp(s)!;
+const lines = (ops: LinkOp[]): string[] => ops.map((o) => ipLine(o, 1));
+const peer = ({ dev, ...r }: { node: string; dst: string; via: string; family: 4 | 6; dev?: string }): PeerRoute => ({ ...r, dst: cidr(r.dst), via: ip(r.via), ...(dev ? { dev: dev as IfName } : {}) });
+const kroute = (r: { dst: string; via?: string; nhid?: number }): RouteState => ({ dst: cidr(r.dst), ...(r.via ? { via: ip(r.via) } : {}), ...(r.nhid !== undefined ? { nhid: r.nhid } : {}) });
+const knh = (n: { id: number; via?: string; dev?: string; proto?: string }): NexthopState => ({ ...n, ...(n.via ? { via: ip(n.via) } : {}) }) as NexthopState;
+const shown = (r: PeerRoute) => ({ node: r.node, dst: formatCidr(r.dst), via: formatIp(r.via), family: r.family, ...(r.dev ? { dev: r.dev } : {}) });
 
 const node = (name: string, podCIDRs: string[], ips: string[]) => ({ name, podCIDRs, internalIPs: ips });
 
@@ -21,7 +33,7 @@ describe('node source parsing', () => {
 });
 
 describe('route planning', () => {
-  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: [{ net: '10.0.0.0/24', dev: 'eth0' }, { net: 'fc00::/64' }] };
+  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: [{ net: cidr('10.0.0.0/24'), dev: 'eth0' as IfName }, { net: cidr('fc00::/64') }] };
   it('routes every peer podCIDR via its InternalIP of the same family, and skips bad peers with a reason', () => {
     const p = planRoutes({
       ...base,
@@ -35,8 +47,8 @@ describe('route planning', () => {
         node('g', ['nope'], ['10.0.0.7']),
       ],
     });
-    expect(p.ownPodCIDRs).toEqual(['10.244.1.0/24']);
-    expect(p.routes).toEqual([
+    expect(p.ownPodCIDRs.map(formatCidr)).toEqual(['10.244.1.0/24']);
+    expect(p.routes.map(shown)).toEqual([
       { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4, dev: 'eth0' },
       { node: 'b', dst: 'fd00:2::/64', via: 'fc00::2', family: 6 },
     ]);
@@ -54,19 +66,19 @@ describe('route planning', () => {
 });
 
 describe('route diff', () => {
-  const want = [{ node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const }, { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const }];
+  const want = [peer({ node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 }), peer({ node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 })];
   it('adds missing, replaces changed, deletes unwanted', () => {
-    expect(diffRoutes(want, [{ dst: '10.244.3.0/24', via: '10.0.0.9' }, { dst: '10.244.9.0/24', via: '10.0.0.9' }], 201)).toEqual([
+    expect(lines(diffRoutes(want, [kroute({ dst: '10.244.3.0/24', via: '10.0.0.9' }), kroute({ dst: '10.244.9.0/24', via: '10.0.0.9' })], 201))).toEqual([
       'route replace 10.244.2.0/24 via 10.0.0.2 proto 201',
       'route replace 10.244.3.0/24 via 10.0.0.3 proto 201',
       'route del 10.244.9.0/24 proto 201',
     ]);
   });
   it('writes nothing when nothing differs', () => {
-    expect(diffRoutes(want, [{ dst: '10.244.2.0/24', via: '10.0.0.2' }, { dst: '10.244.3.0/24', via: '10.0.0.3' }], 201)).toEqual([]);
+    expect(diffRoutes(want, [kroute({ dst: '10.244.2.0/24', via: '10.0.0.2' }), kroute({ dst: '10.244.3.0/24', via: '10.0.0.3' })], 201)).toEqual([]);
   });
   it('handles 5,000 peers quickly enough to diff on every event', () => {
-    const many = Array.from({ length: 5000 }, (_, i) => ({ node: `n${i}`, dst: `10.${Math.floor(i / 256)}.${i % 256}.0/24`, via: '10.255.0.1', family: 4 as const }));
+    const many = Array.from({ length: 5000 }, (_, i) => peer({ node: `n${i}`, dst: `10.${Math.floor(i / 256)}.${i % 256}.0/24`, via: '10.255.0.1', family: 4 }));
     expect(diffRoutes(many, many.map((r) => ({ dst: r.dst, via: r.via })), 201)).toEqual([]);
     expect(diffRoutes(many, [], 201)).toHaveLength(5000);
   });
@@ -74,16 +86,16 @@ describe('route diff', () => {
 
 describe('route diff through nexthop objects', () => {
   const want = [
-    { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4 as const, dev: 'eth0' },
-    { node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4 as const, dev: 'eth0' },
-    { node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6 as const, dev: 'eth1' },
+    peer({ node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4, dev: 'eth0' }),
+    peer({ node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4, dev: 'eth0' }),
+    peer({ node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6, dev: 'eth1' }),
   ];
   const B = NEXTHOP_ID_BASE;
   it('makes one nexthop per next hop, with ids that skip taken ones, before the routes that use them', () => {
-    expect(diffNexthopRoutes(want, [], [{ id: B, via: '192.0.2.1', dev: 'x' }], 201)).toEqual([
-      `nexthop replace id ${B + 1} via 10.0.0.2 dev eth0 proto 201`,
-      `nexthop replace id ${B + 2} via 10.0.0.3 dev eth0 proto 201`,
-      `nexthop replace id ${B + 3} via fc00::3 dev eth1 proto 201`,
+    expect(lines(diffNexthopRoutes(want, [], [knh({ id: B, via: '192.0.2.1', dev: 'x' })], 201))).toEqual([
+      `nexthop replace id ${B + 1} via 10.0.0.2 dev "eth0" proto 201`,
+      `nexthop replace id ${B + 2} via 10.0.0.3 dev "eth0" proto 201`,
+      `nexthop replace id ${B + 3} via fc00::3 dev "eth1" proto 201`,
       `route replace 10.244.2.0/24 nhid ${B + 1} proto 201`,
       `route replace 10.244.3.0/24 nhid ${B + 2} proto 201`,
       `route replace fd00:3::/64 nhid ${B + 3} proto 201`,
@@ -94,12 +106,12 @@ describe('route diff through nexthop objects', () => {
       { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
       { id: 8, via: '10.0.0.3', dev: 'eth0', proto: '201' },
       { id: 9, via: 'fc00::3', dev: 'eth1', proto: '201' },
-    ];
+    ].map(knh);
     const routes = [
       { dst: '10.244.2.0/24', via: '10.0.0.2', nhid: 7 },
       { dst: '10.244.3.0/24', via: '10.0.0.3', nhid: 8 },
       { dst: 'fd00:3::/64', via: 'fc00::3', nhid: 9 },
-    ];
+    ].map(kroute);
     expect(diffNexthopRoutes(want, routes, nhs, 201)).toEqual([]);
   });
   it('moves plain routes onto nexthops, deletes unwanted routes, then our unused nexthops, never foreign ones', () => {
@@ -107,26 +119,27 @@ describe('route diff through nexthop objects', () => {
       { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
       { id: 8, via: '10.0.0.9', dev: 'eth0', proto: '201' },
       { id: 5, via: '10.0.0.9', dev: 'eth0' },
-    ];
+    ].map(knh);
     const routes = [
       { dst: '10.244.2.0/24', via: '10.0.0.2' },
       { dst: '10.244.9.0/24', via: '10.0.0.9', nhid: 8 },
-    ];
-    expect(diffNexthopRoutes(want.slice(0, 1), routes, nhs, 201)).toEqual([
+    ].map(kroute);
+    expect(lines(diffNexthopRoutes(want.slice(0, 1), routes, nhs, 201))).toEqual([
       'route replace 10.244.2.0/24 nhid 7 proto 201',
       'route del 10.244.9.0/24 proto 201',
       'nexthop del id 8',
     ]);
   });
   it('uses a plain route where the next hop has no known link', () => {
-    expect(diffNexthopRoutes([{ ...want[0]!, dev: undefined }], [], [], 201)).toEqual(['route replace 10.244.2.0/24 via 10.0.0.2 proto 201']);
+    const { dev: _dev, ...noDev } = want[0]!;
+    expect(lines(diffNexthopRoutes([noDev], [], [], 201))).toEqual(['route replace 10.244.2.0/24 via 10.0.0.2 proto 201']);
   });
 });
 
 describe('egress masquerade rules', () => {
   it('rebuilds the chain, keeps the right jump and removes jumps for an old podCIDR', () => {
     const saved = '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 10.244.1.0/24 -j FLATNET-MASQ\n-A POSTROUTING -s 10.244.7.0/24 -j FLATNET-MASQ\nCOMMIT\n';
-    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16', '10.0.0.2/32'])!.split('\n')).toEqual([
+    expect(egressRestore(saved, [cidr('10.244.1.0/24')], [cidr('10.244.0.0/16'), cidr('10.0.0.2/32')])!.split('\n')).toEqual([
       '*nat',
       ':FLATNET-MASQ - [0:0]',
       '-A FLATNET-MASQ -d 10.244.0.0/16 -j RETURN',
@@ -139,7 +152,7 @@ describe('egress masquerade rules', () => {
   });
   it('writes nothing when the chain and jumps are already right', () => {
     const saved = '*nat\n:POSTROUTING ACCEPT [0:0]\n:FLATNET-MASQ - [0:0]\n-A POSTROUTING -s 10.244.1.0/24 -j FLATNET-MASQ\n-A FLATNET-MASQ -d 10.244.0.0/16 -j RETURN\n-A FLATNET-MASQ -j MASQUERADE\nCOMMIT\n';
-    expect(masqRestore(saved, ['10.244.1.0/24'], ['10.244.0.0/16'])).toBeUndefined();
+    expect(egressRestore(saved, [cidr('10.244.1.0/24')], [cidr('10.244.0.0/16')])).toBeUndefined();
   });
 });
 

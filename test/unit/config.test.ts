@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseIpamConfig, parseResolvConf } from '../../ipam/config.ts';
 import { parseBridgeConf } from '../../plugin/netconf.ts';
-import { bridgeAddrCommands, planL3, podCommands } from '../../plugin/plan.ts';
-import { chainName, masqOwners, masqRules, teardownRules } from '../../src/sys/ipmasq.ts';
-import { formatIp } from '../../src/net/cidr.ts';
+import { addResult, bridgeAddrOps, planL3, planPod } from '../../plugin/plan.ts';
+import { chainName, masqRules, networkChains, ruleComment, teardownRules } from '../../src/sys/masq-iptables.ts';
+import { formatCidr, formatIp, parseCidr } from '../../src/net/cidr.ts';
+import { ipLine } from '../../src/sys/ip-batch.ts';
+import type { IfName, Mac } from '../../src/net/names.ts';
+import type { LinkOp } from '../../src/sys/kernel.ts';
+
+const lines = (ops: LinkOp[]): string[] => ops.map((o) => ipLine(o, 1));
+const cidr = (s: string) => parseCidr(s)!;
 
 const base = { cniVersion: '1.0.0', name: 'net', type: 'flatnet' };
 
@@ -49,7 +55,7 @@ describe('ipam config', () => {
 describe('bridge config', () => {
   it('uses the Go defaults and field names', () => {
     const c = parseBridgeConf({ ...base, isDefaultGateway: 'true', ipam: { type: 'flatnet-ipam' } }, '');
-    expect(c).toMatchObject({ bridge: 'cni0', isGateway: true, isDefaultGateway: true, ipMasq: false, ipamType: 'flatnet-ipam' });
+    expect(c).toMatchObject({ bridge: 'cni0', isGateway: true, isDefaultGateway: true, ipMasq: false, ipam: { type: 'flatnet-ipam', cniVersion: '1.0.0' } });
   });
   it('takes the MAC from runtimeConfig over args over CNI_ARGS', () => {
     expect(parseBridgeConf({ ...base, runtimeConfig: { mac: '02:00:00:00:00:01' }, args: { cni: { mac: '02:00:00:00:00:02' } } }, 'MAC=02:00:00:00:00:03').mac).toBe('02:00:00:00:00:01');
@@ -58,7 +64,9 @@ describe('bridge config', () => {
   });
   it.each([
     [{ hairpinMode: true, promiscMode: true }, 'cannot set hairpin mode and promiscuous mode at the same time'],
-    [{ bridge: 'a-very-long-bridge-name' }, 'is not a valid interface name'],
+    [{ bridge: 'a-very-long-bridge-name' }, 'bridge "a-very-long-bridge-name": interface name is too long'],
+    [{ bridge: 'br#0' }, "contains '#'"],
+    [{ ipMasqBackend: 'pf' }, 'ipMasqBackend must be "iptables" or "nftables"'],
     [{ mtu: -1 }, 'mtu must be an integer'],
     [{ vlan: 100 }, 'unsupported field "vlan"'],
     [{ runtimeConfig: { mac: 'zz' } }, 'invalid MAC address'],
@@ -70,27 +78,39 @@ describe('bridge config', () => {
 describe('ADD planning', () => {
   const conf = parseBridgeConf({ ...base, bridge: 'br0', isDefaultGateway: true, ipam: { type: 'x' } }, '');
   it('derives gateways, bridge addresses and one default route per family', () => {
-    const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24' }, { address: 'fd00::5/64', gateway: 'fd00::1' }], routes: [{ dst: '0.0.0.0/0' }] });
-    expect(p.ips).toEqual([
+    const ipam = { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24' }, { address: 'fd00::5/64', gateway: 'fd00::1' }], routes: [{ dst: '0.0.0.0/0' }] };
+    const p = planL3(conf, ipam);
+    const names = { hostVeth: 'veth1' as IfName, hostMac: '02:00:00:00:00:01' as Mac, podMac: '02:00:00:00:00:02' as Mac };
+    const r = addResult(conf, 'eth0' as IfName, { path: '/x', fd: 9 }, 'aa:bb:cc:dd:ee:ff', names, p, ipam, '1.1.0');
+    expect(r.ips).toEqual([
       { interface: 2, address: '10.0.0.5/24', gateway: '10.0.0.1' },
       { interface: 2, address: 'fd00::5/64', gateway: 'fd00::1' },
     ]);
-    expect(p.bridgeAddrs).toEqual(['10.0.0.1/24', 'fd00::1/64']);
-    expect(p.routes).toEqual([{ dst: '0.0.0.0/0' }, { dst: '::/0', gw: 'fd00::1' }]);
-    expect(podCommands('eth0', p, false)).toEqual([
-      'addr add 10.0.0.5/24 dev eth0',
-      'addr add fd00::5/64 dev eth0 nodad',
-      'link set eth0 up',
-      'route add 0.0.0.0/0 via 10.0.0.1 dev eth0',
-      'route add ::/0 via fd00::1 dev eth0',
+    expect(p.bridgeAddrs.map(formatCidr)).toEqual(['10.0.0.1/24', 'fd00::1/64']);
+    expect(r.routes).toEqual([{ dst: '0.0.0.0/0' }, { dst: '::/0', gw: 'fd00::1' }]);
+    const pod = planPod('eth0' as IfName, p, false);
+    expect(pod.sysctls.map((s) => `${s.key}=${s.value}`)).toEqual(['net/ipv4/conf/eth0/arp_notify=1', 'net/ipv6/conf/eth0/disable_ipv6=0', 'net/ipv6/conf/eth0/accept_dad=0']);
+    expect(lines(pod.ops)).toEqual([
+      'addr add 10.0.0.5/24 dev "eth0"',
+      'addr add fd00::5/64 dev "eth0" nodad',
+      'link set dev "eth0" up',
+      'route add 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
+      'route add ::/0 via fd00::1 dev "eth0"',
     ]);
   });
   it('fails without IPs', () => expect(() => planL3(conf, { cniVersion: '1.1.0' })).toThrow('IPAM plugin returned missing IP config'));
+  it.each([
+    [{ ips: [{ address: '10.0.0.5' }] }, 'invalid address'],
+    [{ ips: [{ address: '10.0.0.5/24\nlink add x type bridge' }] }, 'invalid address'],
+    [{ ips: [{ address: '10.0.0.5/24', gateway: 'fd00::1' }] }, 'invalid gateway'],
+    [{ ips: [{ address: '10.0.0.5/24' }], routes: [{ dst: 'default' }] }, 'invalid route destination'],
+    [{ ips: [{ address: '10.0.0.5/24' }], routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1 dev lo' }] }, 'invalid route gateway'],
+  ])('refuses an IPAM result it cannot type: %j', (r, msg) => expect(() => planL3(conf, { cniVersion: '1.1.0', ...r })).toThrow(msg));
   it('refuses a different bridge address unless forceAddress', () => {
-    const have = [{ family: 'inet' as const, local: '10.9.0.1', prefixlen: 24, scope: 'global' }];
-    expect(() => bridgeAddrCommands(conf, have, ['10.0.0.1/24'])).toThrow('"br0" already has an IP address different from 10.0.0.1/24');
-    expect(bridgeAddrCommands({ ...conf, forceAddress: true }, have, ['10.0.0.1/24'])).toEqual(['addr del 10.9.0.1/24 dev br0', 'addr replace 10.0.0.1/24 dev br0']);
-    expect(bridgeAddrCommands(conf, [{ ...have[0]!, local: '10.0.0.1' }], ['10.0.0.1/24'])).toEqual(['addr replace 10.0.0.1/24 dev br0']);
+    const have = [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }];
+    expect(() => bridgeAddrOps(conf, have, [cidr('10.0.0.1/24')])).toThrow('"br0" already has an IP address different from 10.0.0.1/24');
+    expect(lines(bridgeAddrOps({ ...conf, forceAddress: true }, have, [cidr('10.0.0.1/24')]))).toEqual(['addr del 10.9.0.1/24 dev "br0"', 'addr replace 10.0.0.1/24 dev "br0"']);
+    expect(lines(bridgeAddrOps(conf, [{ cidr: cidr('10.0.0.1/24'), scope: 'global' }], [cidr('10.0.0.1/24')]))).toEqual(['addr replace 10.0.0.1/24 dev "br0"']);
   });
 });
 
@@ -99,15 +119,24 @@ describe('masquerade rules', () => {
     expect(chainName('fnt', 'c1')).toMatch(/^CNI-[0-9a-f]{24}$/);
     expect(chainName('fnt', 'c1')).toBe('CNI-3412815dd4def3df44a6dde7');
   });
-  it('round-trips through an iptables-save dump: owners are found and torn down', () => {
-    const rules = masqRules('net', 'c1', ['10.0.0.5/24'], 4);
+  it('round-trips through an iptables-save dump: the chains of the network are found and torn down', () => {
+    const rules = masqRules('net', 'c1', [cidr('10.0.0.5/24')], 4);
     const chain = chainName('net', 'c1');
     const saved = rules.replace(`:${chain} - [0:0]`, `:POSTROUTING ACCEPT [0:0]\n:${chain} - [0:0]`);
-    expect(masqOwners(saved, 'net')).toEqual(new Map([[chain, 'c1']]));
-    expect(masqOwners(saved, 'other').size).toBe(0);
+    expect(networkChains(saved, 'net')).toEqual(new Set([chain]));
+    expect(networkChains(saved, 'ne').size).toBe(0);
+    expect(networkChains(saved, 'other').size).toBe(0);
     const down = teardownRules(saved, new Set([chain]))!;
     expect(down).toContain(`-D POSTROUTING -s 10.0.0.5/32 -m comment --comment "name: \\"net\\" id: \\"c1\\"" -j ${chain}`);
     expect(down).toContain(`-X ${chain}`);
     expect(teardownRules('*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', new Set([chain]))).toBeUndefined();
+  });
+  it('cuts a long comment to the 255 bytes iptables keeps and still finds the chain by network', () => {
+    const id = 'a'.repeat(253);
+    expect(ruleComment('net', id)).toHaveLength(255);
+    const saved = masqRules('net', id, [cidr('10.0.0.5/24')], 4);
+    expect(networkChains(saved, 'net')).toEqual(new Set([chainName('net', id)]));
+    const longNet = 'n'.repeat(253);
+    expect(networkChains(masqRules(longNet, 'c', [cidr('10.0.0.5/24')], 4), longNet)).toEqual(new Set([chainName(longNet, 'c')]));
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dispatch, type PluginFuncs } from '../../src/cni/skel.ts';
-import { parseCniArgs, validateContainerId, validateIfName } from '../../src/cni/args.ts';
+import { parseCniArgs, validateContainerId } from '../../src/cni/args.ts';
+import { parseIfName } from '../../src/net/names.ts';
 import { CniError } from '../../src/cni/errors.ts';
 
 const okFuncs: PluginFuncs = {
@@ -107,9 +108,9 @@ describe('identifiers and CNI_ARGS (Go rules)', () => {
     expect(() => validateContainerId('a1b2_c.d-e')).not.toThrow();
     expect(() => validateContainerId('')).toThrow('missing containerID');
     expect(() => validateContainerId('a'.repeat(300))).toThrow('invalid characters');
-    expect(() => validateIfName('eth0')).not.toThrow();
-    expect(() => validateIfName('')).toThrow('empty');
-    expect(() => validateIfName('a b')).toThrow('whitespace');
+    expect(() => parseIfName('eth0')).not.toThrow();
+    expect(() => parseIfName('')).toThrow('empty');
+    expect(() => parseIfName('a b')).toThrow('whitespace');
   });
 
   it('parses K=V pairs strictly', () => {

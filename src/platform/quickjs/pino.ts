@@ -21,15 +21,18 @@ function destination(opts: { dest: number | string; mkdir?: boolean }): Dest {
   };
 }
 
-function pinoImpl(opts: { name?: string; level?: string }, dest: Dest): Record<Level, LogFn> {
+function pinoImpl(opts: { name?: string; level?: string; timestamp?: () => string }, dest: Dest): Record<Level, LogFn> {
   const min = LEVELS[(opts.level ?? 'info') as Level] ?? LEVELS.info;
   const hostname = (sys.readFile('/proc/sys/kernel/hostname')[0] ?? '').trim();
   const make = (level: Level): LogFn => (obj, msg) => {
     if (LEVELS[level] < min) return;
-    dest.write(`${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, hostname, name: opts.name, ...obj, msg })}\n`);
+    dest.write(`${JSON.stringify({ level: LEVELS[level], time: opts.timestamp ? new Date().toISOString() : Date.now(), pid: process.pid, hostname, name: opts.name, ...obj, msg })}\n`);
   };
   return { trace: make('trace'), debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error'), fatal: make('fatal') };
 }
 
-export const pino = Object.assign(pinoImpl, { destination });
+// Only the presence of a timestamp function is read: the shim's time is ISO 8601 then.
+const stdTimeFunctions = { isoTime: (): string => `,"time":"${new Date().toISOString()}"` };
+
+export const pino = Object.assign(pinoImpl, { destination, stdTimeFunctions });
 export default pino;

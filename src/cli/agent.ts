@@ -1,0 +1,103 @@
+// flatnet agent: the node agent's command line. Every flag becomes a typed,
+// checked option here; the agent itself (src/agent) never sees argv.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { Agent, DEFAULT_PROTO, readNodesFile, runFromFile } from '../agent/agent.ts';
+import { AGENT_STATUS_FILE } from '../contract/agent-status.ts';
+import { configureLog, type LevelName, LEVELS } from '../log.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { ifNameProblem } from '../net/names.ts';
+import { IpKernel } from '../sys/ip-kernel.ts';
+import { type Command, DEFAULT_CONF_DIR, DEFAULT_CONF_FILE, UsageError } from './command.ts';
+
+interface AgentArgs {
+  'node-name': string;
+  'nodes-file'?: string;
+  kubeconfig?: string;
+  'cluster-cidr': string[];
+  'conf-dir': string;
+  'conf-file': string;
+  'network-name': string;
+  bridge: string;
+  'ipam-data-dir'?: string;
+  mtu?: number;
+  'route-protocol': number;
+  resync: number;
+  'status-file': string;
+  'log-level'?: string;
+  once: boolean;
+}
+
+function check(a: AgentArgs): true {
+  if (a['cluster-cidr'].length === 0) throw new UsageError("agent: give --cluster-cidr (the cluster's pod CIDR, e.g. 10.244.0.0/16): peer routes are only installed inside it");
+  for (const c of a['cluster-cidr']) {
+    const p = parseCidr(c);
+    if (!p || p.prefix === 0) throw new UsageError(`agent: --cluster-cidr ${JSON.stringify(c)} is not a CIDR such as 10.244.0.0/16`);
+  }
+  if (a['nodes-file'] !== undefined && a['nodes-file'] === '') throw new UsageError('agent: --nodes-file needs a path');
+  if (a.once && a['nodes-file'] === undefined) throw new UsageError('agent: --once needs --nodes-file');
+  if (!Number.isFinite(a.resync) || a.resync <= 0) throw new UsageError(`agent: --resync must be a positive number of seconds, got ${JSON.stringify(a.resync)}`);
+  if (!Number.isInteger(a['route-protocol']) || a['route-protocol'] < 5 || a['route-protocol'] > 255) throw new UsageError('agent: --route-protocol must be an integer from 5 to 255 (0-4 are the kernel\'s own)');
+  if (a.mtu !== undefined && (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535)) throw new UsageError('agent: --mtu must be an integer from 68 to 65535');
+  const br = ifNameProblem(a.bridge);
+  if (br) throw new UsageError(`agent: --bridge ${JSON.stringify(a.bridge)}: ${br.msg}`);
+  if (a['log-level'] !== undefined && !(a['log-level'] in LEVELS)) throw new UsageError(`agent: --log-level must be one of ${Object.keys(LEVELS).join(', ')}`);
+  return true;
+}
+
+export const agentCommand: Command<AgentArgs> = {
+  name: 'agent',
+  describe: "run the node agent: peer routes, egress masquerade, this node's conflist",
+  options: (y: Argv) =>
+    y
+      .option('node-name', { type: 'string', default: process.env.NODE_NAME || hostname(), requiresArg: true, describe: "this node's name in the node list (default: $NODE_NAME, else the hostname)" })
+      .option('nodes-file', { type: 'string', requiresArg: true, describe: 'v1.NodeList JSON (kubectl get nodes -o json), re-read when it changes; without it, nodes come from the Kubernetes API' })
+      .option('kubeconfig', { type: 'string', requiresArg: true, describe: 'kubeconfig for the API (default: in-cluster service account)' })
+      .option('cluster-cidr', { type: 'string', array: true, default: [] as string[], requiresArg: true, describe: 'cluster pod CIDR(s), required: peer routes only inside them, traffic to them never masqueraded' })
+      .option('conf-dir', { type: 'string', default: DEFAULT_CONF_DIR, requiresArg: true, describe: 'CNI config directory the conflist goes to' })
+      .option('conf-file', { type: 'string', default: DEFAULT_CONF_FILE, requiresArg: true })
+      .option('network-name', { type: 'string', default: 'flatnet', requiresArg: true })
+      .option('bridge', { type: 'string', default: 'cni0', requiresArg: true })
+      .option('ipam-data-dir', { type: 'string', requiresArg: true, describe: 'flatnet-ipam dataDir written into the conflist' })
+      .option('mtu', { type: 'number', requiresArg: true })
+      .option('route-protocol', { type: 'number', default: DEFAULT_PROTO, requiresArg: true, describe: "routing protocol number that marks the agent's routes" })
+      .option('resync', { type: 'number', default: 30, requiresArg: true, describe: 'seconds between full resyncs' })
+      .option('status-file', { type: 'string', default: AGENT_STATUS_FILE, requiresArg: true })
+      .option('log-level', { type: 'string', requiresArg: true, describe: 'trace|debug|info|warn|error|silent (default info; warn with --once)' })
+      .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' })
+      .check(check) as unknown as Argv<AgentArgs>,
+  async run(a) {
+    configureLog({ level: (a['log-level'] as LevelName | undefined) ?? (a.once ? 'warn' : 'info') });
+    const agent = new Agent(
+      {
+        nodeName: a['node-name'],
+        clusterCIDRs: a['cluster-cidr'],
+        confDir: a['conf-dir'],
+        confFile: a['conf-file'],
+        networkName: a['network-name'],
+        bridge: a.bridge,
+        ipamDataDir: a['ipam-data-dir'],
+        mtu: a.mtu,
+        proto: a['route-protocol'],
+        statusFile: a['status-file'],
+        masqBackend: 'auto',
+      },
+      new IpKernel(),
+    );
+    if (a.once) {
+      const t0 = performance.now();
+      const r = await agent.sync(readNodesFile(a['nodes-file']!));
+      const ms = performance.now() - t0;
+      process.stdout.write(`${JSON.stringify({ ms, routes: r.plan.routes.length, routeWrites: r.routeWrites, skipped: r.plan.skipped.length, ready: r.ready, conflistWritten: r.conflistWritten })}\n`);
+      return 0;
+    }
+    const ac = new AbortController();
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
+    if (a['nodes-file']) await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);
+    else await (await import('../agent/kube-source.ts')).runFromKube(agent, { kubeconfig: a.kubeconfig, resyncSeconds: a.resync }, ac.signal);
+    return 0;
+  },
+};
+
+export const conflistPath = (a: Pick<AgentArgs, 'conf-dir' | 'conf-file'>): string => join(a['conf-dir'], a['conf-file']);

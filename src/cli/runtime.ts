@@ -1,0 +1,92 @@
+// A minimal CNI runtime for manual use (`flatnet add|check|del`), as cnitool
+// does it through libcni: run a conflist's plugins in order (DEL in reverse)
+// with prevResult chained, and cache the ADD result for CHECK/DEL.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateContainerId } from '../cni/args.ts';
+import type { ConfList } from '../cni/conflist.ts';
+import { execPlugin, findPlugin } from '../cni/delegate.ts';
+import { CniError, ErrorCode } from '../cni/errors.ts';
+import { type IfName, parseIfName } from '../net/names.ts';
+import { writeAtomic } from '../sys/write-atomic.ts';
+
+export interface Attachment {
+  netns: string;
+  containerId: string;
+  ifName: IfName;
+  cniPath: string;
+  cacheDir: string;
+  args?: string;
+}
+
+/** Validates what names the cache file and reaches the plugins, as a runtime would. */
+export function attachment(a: Omit<Attachment, 'ifName'> & { ifName: string }): Attachment {
+  validateContainerId(a.containerId);
+  return { ...a, ifName: parseIfName(a.ifName, 'CNI_IFNAME') };
+}
+
+const cacheFile = (l: ConfList, a: Attachment): string => join(a.cacheDir, `${l.name}-${a.containerId}-${a.ifName}.json`);
+
+function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: Attachment, prevResult?: unknown): unknown {
+  const conf: Record<string, unknown> = { ...plugin, name: l.name, cniVersion: l.cniVersion };
+  if (prevResult !== undefined) conf.prevResult = prevResult;
+  const env = { ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: a.cniPath, CNI_ARGS: a.args ?? '' };
+  try {
+    const r = execPlugin(findPlugin(plugin.type, a.cniPath), JSON.stringify(conf), env);
+    return command === 'ADD' ? JSON.parse(r.stdout) : undefined;
+  } catch (e) {
+    // Name the plugin: in a list, the message alone does not say which failed.
+    if (e instanceof CniError) throw new CniError(e.code, `${plugin.type}: ${e.message}`, e.details);
+    throw e;
+  }
+}
+
+function cached(l: ConfList, a: Attachment): unknown {
+  try {
+    return JSON.parse(readFileSync(cacheFile(l, a), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export function addNetwork(l: ConfList, a: Attachment): unknown {
+  // An attachment this runtime already made is not made twice: a second ADD
+  // would fail, and its cleanup DEL would take down the first one's interface.
+  if (cached(l, a) !== undefined) {
+    throw new CniError(ErrorCode.DuplicateAllocation, `${a.containerId}/${a.ifName} is already attached to ${l.name}`, `run flatnet del --id ${a.containerId} --ifname ${a.ifName} first (cached result in ${a.cacheDir})`);
+  }
+  let result: unknown;
+  const done: ConfList['plugins'] = [];
+  try {
+    for (const p of l.plugins) {
+      result = exec(l, p, 'ADD', a, result);
+      done.push(p);
+    }
+  } catch (e) {
+    // The plugin that failed undid its own work; DEL only those that succeeded,
+    // in reverse, so nothing this call did not make is taken down.
+    for (const p of done.reverse()) {
+      try {
+        exec(l, p, 'DEL', a, result);
+      } catch {
+        // best effort: the ADD's error is the one to report
+      }
+    }
+    throw e;
+  }
+  mkdirSync(a.cacheDir, { recursive: true, mode: 0o700 });
+  writeAtomic(cacheFile(l, a), JSON.stringify(result), 0o600);
+  return result;
+}
+
+export function checkNetwork(l: ConfList, a: Attachment): void {
+  const prev = cached(l, a);
+  if (prev === undefined) throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for ${a.containerId}/${a.ifName} in ${a.cacheDir}`, 'CHECK needs an ADD made with flatnet add');
+  for (const p of l.plugins) exec(l, p, 'CHECK', a, prev);
+}
+
+export function delNetwork(l: ConfList, a: Attachment): void {
+  const prev = cached(l, a);
+  for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev);
+  rmSync(cacheFile(l, a), { force: true });
+}

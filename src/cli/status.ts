@@ -1,0 +1,47 @@
+// flatnet status: what the agent last did on this node (podCIDRs, peers and
+// their routes, skipped nodes with the reason) and the node's allocations.
+import type { Argv } from 'yargs';
+import { readConfList } from '../cni/conflist.ts';
+import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from '../contract/agent-status.ts';
+import { type AllocationRow, allocations, allocationTable } from './allocations.ts';
+import { type Command, fail } from './command.ts';
+
+interface StatusArgs {
+  'status-file': string;
+  conflist?: string;
+  json: boolean;
+}
+
+function render(doc: AgentStatus, allocs: AllocationRow[], conflist: string | undefined): string {
+  const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || 'not assigned yet'}`, `ready     ${doc.ready}`];
+  if (doc.problem) lines.push(`problem   ${doc.problem}`);
+  lines.push('', 'PEER                 POD CIDR              VIA                STATE');
+  for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
+  for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);
+  lines.push('', ...allocationTable(allocs));
+  if (allocs.length === 0) lines.push(conflist ? `(none in ${conflist})` : '(no conflist written yet)');
+  return `${lines.join('\n')}\n`;
+}
+
+export const statusCommand: Command<StatusArgs> = {
+  name: 'status',
+  describe: "this node's podCIDR, peers and their routes, skipped nodes, allocations",
+  options: (y: Argv) =>
+    y
+      .option('status-file', { type: 'string', default: AGENT_STATUS_FILE, requiresArg: true, describe: "the agent's status file" })
+      .option('conflist', { type: 'string', requiresArg: true, describe: 'config whose allocations to list (default: the one the agent wrote)' })
+      .option('json', { type: 'boolean', default: false }) as unknown as Argv<StatusArgs>,
+  async run(a) {
+    let doc: AgentStatus;
+    try {
+      doc = readAgentStatus(a['status-file']);
+    } catch (e) {
+      return fail('status', `no agent status at ${a['status-file']} (is the agent running?): ${(e as Error).message}`);
+    }
+    const conflist = a.conflist ?? doc.conflist;
+    const allocs = conflist ? allocations(readConfList(conflist)) : [];
+    if (a.json) process.stdout.write(`${JSON.stringify({ ...doc, allocations: allocs }, null, 2)}\n`);
+    else process.stdout.write(render(doc, allocs, conflist));
+    return 0;
+  },
+};

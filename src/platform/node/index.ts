@@ -1,0 +1,135 @@
+// The platform on Node (tests, scripts) and Bun (flatnet-cli: the agent and the
+// command line). libc calls Node lacks (flock, setns) come from Bun's FFI; on
+// plain Node they throw rather than pretend: nothing that runs on Node in
+// production needs them.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
+
+interface Libc {
+  flock(fd: number, op: number): number;
+  setns(fd: number, nstype: number): number;
+}
+
+let libc: Libc | null | undefined;
+
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (!process.versions.bun) return libc;
+  const { dlopen, FFIType } = createRequire(import.meta.url)('bun:ffi') as typeof import('bun:ffi');
+  for (const lib of ['libc.so.6', 'libc.so']) {
+    try {
+      const l = dlopen(lib, {
+        flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      });
+      libc = { flock: l.symbols.flock as Libc['flock'], setns: l.symbols.setns as Libc['setns'] };
+      break;
+    } catch {
+      // try the next name
+    }
+  }
+  return libc;
+}
+
+function needLibc(what: string): Libc {
+  const l = loadLibc();
+  if (!l) throw new Error(`${what} needs the built flatnet binaries (QuickJS or Bun); plain Node has no ${what}`);
+  return l;
+}
+
+function run(argv: readonly string[], input: string, env: Env): RunResult {
+  const [file, ...rest] = argv;
+  const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
+  return { exitCode: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error.message) : '') };
+}
+
+/**
+ * Starts a process that runs alongside the synchronous runs that follow. Its
+ * input goes through an unlinked temp file, not a pipe: a pipe would only be
+ * fed when the event loop runs, which the synchronous runs prevent.
+ */
+function start(argv: readonly string[], input: string, env: Env): Promise<RunResult> {
+  let fd: number | undefined;
+  if (input !== '') {
+    const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    try {
+      writeFileSync(path, input, { mode: 0o600, flag: 'wx' });
+      fd = openSync(path, 'r');
+    } catch {
+      // No room for the temp file (a full /tmp): give up the concurrency, not the step.
+      return Promise.resolve(run(argv, input, env));
+    } finally {
+      try {
+        unlinkSync(path);
+      } catch {
+        // never created
+      }
+    }
+  }
+  const [file, ...rest] = argv;
+  return new Promise((resolve) => {
+    const child = spawn(file!, rest, { stdio: [fd ?? 'ignore', 'pipe', 'pipe'], env });
+    if (fd !== undefined) closeSync(fd);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', (e) => resolve((e as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(file!) : { exitCode: 127, stdout, stderr: `${file}: ${e.message}` }));
+    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+const LOCK_EX = 2;
+const LOCK_UN = 8;
+const CLONE_NEWNET = 0x40000000;
+
+function readStdin(maxBytes: number): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = Buffer.alloc(65536);
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue; // a non-blocking stdin with nothing yet
+      if (code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw Object.assign(new Error(`stdin is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+    chunks.push(buf.subarray(0, n));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const platform = {
+  run,
+  readStdin,
+  start,
+  flock(fd, op) {
+    if (needLibc('flock').flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN) !== 0) throw new Error(`flock(${op}) failed`);
+  },
+  setNetns(fd) {
+    if (needLibc('setns').setns(fd, CLONE_NEWNET) !== 0) throw new Error('setns(CLONE_NEWNET) failed');
+  },
+  pid: () => process.pid,
+  builtExecutable() {
+    // A script run by node or bun is not a built flatnet binary.
+    const exe = process.execPath;
+    return /^(node|bun)$/.test(basename(exe)) ? undefined : realpathSync(exe);
+  },
+  handOffToCli(args) {
+    const cli = join(dirname(process.execPath), 'flatnet-cli');
+    const r = spawnSync(cli, args, { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  },
+} satisfies Platform;

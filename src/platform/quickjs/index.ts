@@ -1,0 +1,65 @@
+// The platform of the CNI binaries (QuickJS): processes by posix_spawn with
+// captured output, flock and setns compiled in (flatnet_sys.c). A concurrent
+// run is started at once and collected when awaited; the C side feeds its
+// stdin and drains its output while it waits.
+import * as sys from 'flatnet_sys';
+import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
+import { sysError } from './errno.ts';
+import { dirname, join } from './path.ts';
+
+const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+
+function spawnChild(argv: readonly string[], input: string, env: Env): number | RunResult {
+  const [handle, err] = sys.spawn(argv, envList(env), input);
+  if (err === 0) return handle;
+  if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
+  return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
+}
+
+function collect(handle: number): RunResult {
+  const [exitCode, stdout, stderr] = sys.wait(handle);
+  return { exitCode, stdout, stderr };
+}
+
+const LOCK_EX = 2;
+const LOCK_UN = 8;
+const CLONE_NEWNET = 0x40000000;
+
+export const platform = {
+  run(argv, input, env) {
+    const h = spawnChild(argv, input, env);
+    return typeof h === 'number' ? collect(h) : h;
+  },
+  start(argv, input, env) {
+    const h = spawnChild(argv, input, env);
+    if (typeof h !== 'number') return Promise.resolve(h);
+    // Collected by a zero timer: QuickJS runs timers only once no promise job
+    // is left, i.e. when the caller has nothing to do but wait for this result.
+    return new Promise((resolve) => setTimeout(() => resolve(collect(h)), 0));
+  },
+  flock(fd, op) {
+    const err = sys.flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN);
+    if (err !== 0) throw new Error(`flock(${op}): ${sys.errnoName(err)}`);
+  },
+  setNetns(fd) {
+    const err = sys.setns(fd, CLONE_NEWNET);
+    if (err !== 0) throw new Error(`setns: ${sys.errnoName(err)}`);
+  },
+  readStdin(maxBytes) {
+    const [data, err] = sys.readFile(0, maxBytes);
+    if (err !== 0 || data === null) throw sysError(err, 'read', '<stdin>');
+    return data;
+  },
+  pid: () => process.pid,
+  builtExecutable: () => process.execPath,
+  // The CNI binary stays small (no yargs, no Kubernetes client): `flatnet
+  // <subcommand>` becomes flatnet-cli by execv, so signals and exit codes are
+  // its own. It is looked for beside this binary, then on PATH.
+  handOffToCli(args) {
+    const argv = ['flatnet', ...args];
+    sys.execv(join(dirname(process.execPath), 'flatnet-cli'), argv);
+    const err = sys.execv('flatnet-cli', argv);
+    process.stderr.write(`flatnet: cannot run flatnet-cli (${sys.errnoName(err)}): the CLI and agent ship as flatnet-cli; install it beside flatnet or on PATH (scripts/install.sh)\n`);
+    return process.exit(1);
+  },
+} satisfies Platform;

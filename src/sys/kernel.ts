@@ -1,0 +1,167 @@
+// The node's kernel as flatnet sees it: typed queries and typed operations.
+// Plans (ADD, DEL, the agent's sync) are lists of `LinkOp`s built by pure
+// code; a `Kernel` carries them out. The `ip` implementation (ip-kernel.ts) is
+// the only code that prints command text, and it prints only these values;
+// test/fakes/recording-kernel.ts records them for unit tests of plans and
+// rollback.
+import type { Addr, Cidr, Family } from '../net/cidr.ts';
+import type { IfName, Mac } from '../net/names.ts';
+
+/** A network namespace held open by this process; used by fd, never re-resolved by path. */
+export interface Netns {
+  /** The path the caller gave (for results and messages only). */
+  readonly path: string;
+  readonly fd: number;
+}
+
+export interface LinkAddr {
+  cidr: Cidr;
+  /** 'global', 'link', 'host'. */
+  scope: string;
+}
+
+export interface LinkState {
+  name: string;
+  ifindex: number;
+  /** 'bridge', 'veth', … (undefined for plain devices). */
+  kind?: string;
+  mac?: string;
+  mtu?: number;
+  /** Administratively up. */
+  up: boolean;
+  operstate?: string;
+  master?: string;
+  /** ifindex of a veth's peer (in whichever namespace it lives). */
+  peerIfindex?: number;
+  promisc: boolean;
+  hairpin?: boolean;
+  addrs: LinkAddr[];
+}
+
+export interface RouteState {
+  dst: Cidr;
+  via?: Addr;
+  dev?: string;
+  /** Routing protocol ('kernel', 'boot', 'static', or a number as text). */
+  proto?: string;
+  nhid?: number;
+  metric?: number;
+  table?: number;
+}
+
+export interface NexthopState {
+  id: number;
+  via?: Addr;
+  dev?: string;
+  proto?: string;
+}
+
+export interface Sysctl {
+  /** '/'-separated (net/ipv4/conf/<ifname>/arp_notify), so dots in interface names survive. */
+  key: string;
+  value: '0' | '1' | '2';
+}
+
+/** One `ip` command, as data. */
+export type LinkOp =
+  | { op: 'bridge-add'; name: IfName; mac: Mac; mtu?: number }
+  /** A veth pair whose peer is created directly in `peerNetns`. */
+  | { op: 'veth-add'; name: IfName; mac: Mac; peer: IfName; peerMac: Mac; peerNetns: Netns; mtu?: number }
+  | { op: 'link-set'; dev: IfName; master?: IfName; mac?: Mac; up?: boolean; promisc?: boolean }
+  | { op: 'bridge-port'; dev: IfName; hairpin: boolean }
+  | { op: 'link-del'; dev: IfName }
+  | { op: 'addr-add' | 'addr-replace' | 'addr-del'; dev: IfName; addr: Cidr; nodad?: boolean }
+  | { op: 'route-add' | 'route-replace'; dst: Cidr; via?: Addr; dev?: IfName; nhid?: number; proto?: number; metric?: number; table?: number; scope?: number }
+  | { op: 'route-del'; dst: Cidr; proto?: number; table?: number; metric?: number }
+  | { op: 'nexthop-replace'; id: number; via: Addr; dev: IfName; proto: number }
+  | { op: 'nexthop-del'; id: number };
+
+/** Why a kernel operation failed, as far as callers need to decide. */
+export type KernelFailure = 'exists' | 'not-found' | 'unreachable' | 'other';
+
+/** A failed operation: which one, and the kernel's own words. */
+export class KernelError extends Error {
+  constructor(
+    readonly failure: KernelFailure,
+    /** The op that failed, when known (batches name their failing line). */
+    readonly failedOp: LinkOp | undefined,
+    readonly kernelMessage: string,
+    /** What was asked, for the message (an `ip` command line or a file path). */
+    readonly what: string,
+  ) {
+    super(`${what}: ${kernelMessage}`);
+    this.name = 'KernelError';
+  }
+}
+
+export interface BatchOutcome {
+  /** With `keepGoing`, the ops that failed (the rest were applied). */
+  failed: Array<{ op: LinkOp; error: KernelError }>;
+}
+
+/** Per-attachment masquerade (the Go bridge plugin's `ipMasq`, in its layouts). */
+export interface PodMasqAttachment {
+  network: string;
+  containerId: string;
+  ifName: string;
+  addresses: Cidr[];
+}
+
+export interface PodMasq {
+  /** Sets up masquerade for the addresses; resolves when done (runs alongside other work). */
+  setup(a: PodMasqAttachment): Promise<void>;
+  /** Removes it; fine when already gone. Without addresses, found by name. */
+  teardown(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void;
+  /** Removes the masquerade of every attachment of `network` not in `valid`. */
+  gc(network: string, valid: Array<{ containerId: string; ifName: string }>): void;
+}
+
+/** The agent's per-node egress masquerade: everything from the pod CIDRs except to `noMasq`. */
+export interface EgressMasq {
+  /** Brings the rules to this state; false when nothing had to change. */
+  sync(family: Family, podCIDRs: Cidr[], noMasq: Cidr[]): boolean;
+  /** Removes every rule the agent made. */
+  remove(): void;
+  /** What is installed now, for `flatnet status`. */
+  describe(): string;
+}
+
+export interface Kernel {
+  /** Opens a namespace by path; undefined when it does not exist; throws when the path is not a namespace. */
+  openNetns(path: string): Netns | undefined;
+  closeNetns(ns: Netns): void;
+
+  link(name: IfName, ns?: Netns): LinkState | undefined;
+  links(ns?: Netns): LinkState[];
+  routes(family: Family, ns?: Netns, filter?: { proto?: number; table?: 'main' | 'all' }): RouteState[];
+  /** Every nexthop object; undefined when the kernel has none (before 5.3). */
+  nexthops(): NexthopState[] | undefined;
+
+  /**
+   * Carries out `ops` in order in one batch (in `ns` when given). Stops at the
+   * first failure and throws its KernelError, unless `keepGoing`, which applies
+   * every op it can and reports the failures.
+   */
+  apply(ops: LinkOp[], ns?: Netns, opts?: { keepGoing?: boolean }): BatchOutcome;
+  /** Deletes a link; false when it was not there. */
+  deleteLink(name: IfName, ns?: Netns): boolean;
+  /** Writes sysctls (in `ns` when given), skipping those already set; returns the keys that do not exist. */
+  setSysctls(entries: Sysctl[], ns?: Netns): string[];
+  /** The operational state of a link, read without a process where the platform can. */
+  operstate(name: IfName): string | undefined;
+
+  podMasq(backend: MasqBackendChoice): PodMasq;
+  egressMasq(backend: MasqBackendChoice): EgressMasq;
+}
+
+/** Kernel events, for the long-running agent (the CNI binaries never watch). */
+export interface KernelEvents {
+  /**
+   * Calls `onChange` whenever links, addresses, routes or nexthops change in
+   * this namespace, so the agent repairs what an admin or a link flap removed
+   * without waiting for its resync timer. Returns a stop function.
+   */
+  watch(onChange: (what: string) => void): () => void;
+}
+
+export type MasqBackendChoice = 'iptables' | 'nftables' | 'auto';

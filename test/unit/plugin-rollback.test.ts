@@ -1,0 +1,133 @@
+// ADD, DEL and their rollback through a recording kernel: what each verb does
+// to the node, in order, and that a failure at any step undoes exactly what
+// that ADD did (its IPAM lease, its veth, its masquerade) and nothing else.
+import { describe, expect, it } from 'vitest';
+import { cmdAdd } from '../../plugin/add.ts';
+import { cmdDel } from '../../plugin/del.ts';
+import type { IpamCall, PluginDeps } from '../../plugin/deps.ts';
+import { CniError } from '../../src/cni/errors.ts';
+import type { CmdArgs, NetConfBase, Result } from '../../src/cni/types.ts';
+import type { IfName } from '../../src/net/names.ts';
+import { KernelError } from '../../src/sys/kernel.ts';
+import { type Call, RecordingKernel } from '../fakes/recording-kernel.ts';
+
+const conf = (extra: object = {}): NetConfBase => ({ cniVersion: '1.0.0', name: 'net', type: 'flatnet', bridge: 'br0', isGateway: true, ipMasq: true, ipam: { type: 'flatnet-ipam' }, ...extra });
+const notOpenClose = (l: string): boolean => !/(open|close) netns/.test(l);
+const args = (over: Partial<CmdArgs> = {}): CmdArgs => ({ command: 'ADD', containerId: 'c1', netns: '/pod', ifName: 'eth0' as IfName, args: '', path: '/bin', stdin: '{}', env: {}, ...over });
+
+function setup(opts: { ipamFails?: boolean; bridge?: boolean } = {}) {
+  const kernel = new RecordingKernel();
+  if (opts.bridge !== false) kernel.addLink('host', { name: 'br0', kind: 'bridge', mac: '02:00:00:00:00:aa', up: true });
+  const ipamCalls: string[] = [];
+  const ipam: IpamCall = async (command) => {
+    ipamCalls.push(command);
+    if (command === 'ADD' && opts.ipamFails) throw new CniError(102, 'duplicate');
+    return command === 'ADD' ? ({ cniVersion: '1.1.0', ips: [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }], routes: [{ dst: '0.0.0.0/0' }] } satisfies Result) : undefined;
+  };
+  let n = 0;
+  const deps: PluginDeps = { kernel, ipam, random: (len) => new Uint8Array(len).fill(++n), agentStatusFile: '/nonexistent' };
+  return { kernel, ipamCalls, deps };
+}
+
+describe('ADD through the kernel layer', () => {
+  it('creates the veth with its peer in the pod, on the bridge, then configures the pod, in two batches', async () => {
+    const { kernel, deps } = setup();
+    const r = await cmdAdd(args(), conf(), deps);
+    expect(r.ips).toEqual([{ interface: 2, address: '10.1.0.5/24', gateway: '10.1.0.1' }]);
+    expect(kernel.log().filter(notOpenClose)).toEqual([
+      'host: masq setup auto net c1 1',
+      'host: link add name "veth01010101" address 02:02:02:02:02:02 type veth peer name "eth0" address 02:03:03:03:03:03 netns /proc/1/fd/100',
+      'host: link set dev "veth01010101" master "br0"',
+      'host: link set dev "veth01010101" up',
+      'host: link set dev "br0" up',
+      'host: addr replace 10.1.0.1/24 dev "br0"',
+      'host: link set dev "br0" address 02:00:00:00:00:aa',
+      'host: sysctl net/ipv4/ip_forward=1',
+      '/pod: sysctl net/ipv4/conf/eth0/arp_notify=1',
+      '/pod: addr add 10.1.0.5/24 dev "eth0"',
+      '/pod: link set dev "eth0" up',
+      '/pod: route add 0.0.0.0/0 via 10.1.0.1 dev "eth0"',
+    ]);
+  });
+
+  it('creates the bridge first when it is absent', async () => {
+    const { kernel, deps } = setup({ bridge: false });
+    await cmdAdd(args(), conf({ ipMasq: false }), deps);
+    expect(kernel.log()[1]).toMatch(/^host: link add name "br0" address [0-9a-f:]+ type bridge$/);
+    expect(kernel.log()[2]).toBe('host: sysctl net/ipv6/conf/br0/accept_ra=0');
+  });
+
+  it('a failed IPAM ADD (a repeated ADD) touches nothing and releases nothing', async () => {
+    const { kernel, ipamCalls, deps } = setup({ ipamFails: true });
+    await expect(cmdAdd(args(), conf(), deps)).rejects.toThrow('duplicate');
+    expect(ipamCalls).toEqual(['ADD']);
+    expect(kernel.log()).toEqual(['host: open netns /pod', 'host: close netns /pod']);
+  });
+
+  it('a missing netns fails with code 4 before the IPAM is asked', async () => {
+    const { kernel, ipamCalls, deps } = setup();
+    kernel.missingNetns.add('/pod');
+    await expect(cmdAdd(args(), conf(), deps)).rejects.toMatchObject({ code: 4 });
+    expect(ipamCalls).toEqual([]);
+  });
+
+  // Every call ADD makes after the IPAM, failed in turn.
+  const steps = (() => {
+    const { kernel, deps } = setup();
+    return cmdAdd(args(), conf(), deps).then(() => kernel.calls.map((c) => c.what).filter(notOpenClose));
+  })();
+
+  it('undoes exactly what it did when any step fails', async () => {
+    const all = await steps;
+    expect(all.length).toBeGreaterThan(8);
+    const vethAt = all.findIndex((w) => w.startsWith('link add name "veth'));
+    expect(vethAt).toBeGreaterThan(0);
+    for (const [i, failing] of all.entries()) {
+      const { kernel, ipamCalls, deps } = setup();
+      kernel.fail = (c: Call) => (c.what === failing ? new KernelError('other', undefined, 'injected', c.what) : undefined);
+      await expect(cmdAdd(args(), conf(), deps), `step ${i}: ${failing}`).rejects.toThrow('injected');
+      // The lease this ADD got is released, once.
+      expect(ipamCalls, failing).toEqual(['ADD', 'DEL']);
+      // The masquerade runs alongside the rest, so its failure is seen last: then everything is undone.
+      const masqFailed = failing.startsWith('masq setup');
+      const undo = [...(masqFailed || i >= vethAt ? ['host: link del dev "veth01010101"'] : []), 'host: masq teardown net c1 1'];
+      const log = kernel.log().filter(notOpenClose);
+      const after = masqFailed ? log.slice(-undo.length) : log.slice(log.findIndex((l) => l.endsWith(failing)) + 1);
+      expect(after, `step ${i}: ${failing}`).toEqual(undo);
+      // Nothing of the pod is left, and the bridge is still there for the other pods.
+      expect([...(kernel.links.get('/pod')?.keys() ?? [])], failing).toEqual([]);
+      expect(kernel.links.get('host')!.has('br0'), failing).toBe(true);
+    }
+  });
+
+  it('a pod that already has the interface gets code 103 and the bridge is left as it was', async () => {
+    const { kernel, ipamCalls, deps } = setup();
+    kernel.addLink('/pod', { name: 'eth0', kind: 'veth' });
+    await expect(cmdAdd(args(), conf({ ipMasq: false }), deps)).rejects.toMatchObject({ code: 103 });
+    expect(ipamCalls).toEqual(['ADD', 'DEL']);
+    expect(kernel.links.get('/pod')!.has('eth0')).toBe(true);
+    expect(kernel.log().filter((l) => l.includes('link del'))).toEqual(['host: link del dev "veth01010101"']);
+  });
+});
+
+describe('DEL through the kernel layer', () => {
+  it('deletes the pod end, releases the lease, removes the masquerade with the addresses of prevResult', async () => {
+    const { kernel, ipamCalls, deps } = setup();
+    kernel.addLink('/pod', { name: 'eth0', kind: 'veth' });
+    const prevResult = { cniVersion: '1.0.0', ips: [{ address: '10.1.0.5/24' }] };
+    await cmdDel(args({ command: 'DEL' }), conf({ prevResult }), deps);
+    expect(kernel.log().filter(notOpenClose)).toEqual(['/pod: link del dev "eth0"', 'host: masq teardown net c1 1']);
+    expect(ipamCalls).toEqual(['DEL']);
+  });
+
+  it('is idempotent: gone interface, gone namespace, empty CNI_NETNS all succeed and still release', async () => {
+    for (const netns of ['/pod', '/gone', '']) {
+      const { kernel, ipamCalls, deps } = setup();
+      kernel.missingNetns.add('/gone');
+      await cmdDel(args({ command: 'DEL', netns }), conf({ prevResult: { cniVersion: '1.0.0', ips: [{ address: 'not an address' }] } }), deps);
+      expect(ipamCalls, netns).toEqual(['DEL']);
+      // An unparsable prevResult address is never used: the rules are found by name.
+      expect(kernel.log().at(-1), netns).toBe('host: masq teardown net c1');
+    }
+  });
+});
