@@ -7,11 +7,16 @@
 import { closeSync, constants as fsc, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Addr, formatIp, parseIp } from '../src/net/cidr.ts';
+import { platform } from '../src/platform/index.ts';
 import { flockExclusive, flockRelease } from '../src/sys/flock.ts';
-import type { Allocation, Store } from './store.ts';
+import { type Allocation, ownedBy, type Store } from './store.ts';
 
 const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.flatnet-tmp.';
+// What an address can be named: checked before anything is parsed.
+const LEASE_NAME = /^[0-9a-fA-F.:]+$/;
+// A record is an ID (at most 253 bytes here, unbounded in Go) and an ifname.
+const RECORD_MAX = 64 * 1024;
 
 export function parseRecord(content: string): { containerId: string; ifName: string } {
   const trimmed = content.trim();
@@ -123,23 +128,38 @@ export class DiskStore implements Store {
     }
   }
 
-  list(): Allocation[] {
-    const out: Allocation[] = [];
-    for (const ent of readdirSync(this.dir, { withFileTypes: true })) {
-      if (!ent.isFile()) continue; // a directory named like an IP is foreign: it still blocks that IP (link fails) but is no lease
-      const ip = parseIp(ent.name);
-      if (!ip || formatIp(ip) !== ent.name) continue;
-      let content: string;
-      try {
-        content = readFileSync(join(this.dir, ent.name), 'utf8');
-      } catch {
-        continue; // removed under us, or unreadable: not ours to interpret
-      }
+  /**
+   * The store's records as (name, owner), without parsing addresses: every
+   * ADD reads every lease (as Go does), so this is one call for the whole
+   * directory and string work only. Only regular files count: a directory or
+   * symlink named like an IP is foreign (it still blocks that IP, as link(2)
+   * fails on it, but is no lease).
+   */
+  private records(): Array<{ name: string; containerId: string; ifName: string }> {
+    const out: Array<{ name: string; containerId: string; ifName: string }> = [];
+    for (const [name, content] of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (!LEASE_NAME.test(name)) continue; // the lock, round-robin state, temp files, anything foreign
       const rec = parseRecord(content);
       if (rec.containerId === '') continue; // empty or blank: no owner to match, never released by ID
-      out.push({ ip, ...rec });
+      out.push({ name, ...rec });
     }
     return out;
+  }
+
+  private toAllocations(recs: Array<{ name: string; containerId: string; ifName: string }>): Allocation[] {
+    return recs.flatMap(({ name, containerId, ifName }) => {
+      const ip = parseIp(name);
+      // Only canonical names are leases; anything else in the directory is foreign.
+      return ip && formatIp(ip) === name ? [{ ip, containerId, ifName }] : [];
+    });
+  }
+
+  list(): Allocation[] {
+    return this.toAllocations(this.records());
+  }
+
+  findByOwner(id: string, ifName: string): Allocation[] {
+    return this.toAllocations(ownedBy(this.records(), id, ifName));
   }
 
   release(ip: Addr): void {

@@ -10,6 +10,7 @@ import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPO
 import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
 import { type IfName, parseIfName, utf8Length } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
+import { mark, profileLine, startProfile } from '../profile.ts';
 
 export interface PluginFuncs {
   add(args: CmdArgs, conf: NetConfBase): Promise<Result>;
@@ -144,6 +145,16 @@ export function aboutText(about: string): string {
 
 /** The whole plugin main: returns the exit code. */
 export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
+  startProfile(io.env);
+  try {
+    return await dispatchVerb(funcs, about, io);
+  } finally {
+    const p = profileLine();
+    if (p) io.stderr(p);
+  }
+}
+
+async function dispatchVerb(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
   const level = io.env.FLATNET_LOG_LEVEL;
   configureLog({ level: level !== undefined && level in LEVELS ? (level as LevelName) : 'error', ...(io.env.FLATNET_LOG_FILE ? { file: io.env.FLATNET_LOG_FILE } : {}) });
   if (!io.env.CNI_COMMAND) {
@@ -158,6 +169,7 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promi
     // Env errors come before any stdin is read, as in Go.
     const args = cmdArgsFromEnv(io.env, '');
     args.stdin = io.readStdin();
+    mark('stdin');
     const result = await invoke(funcs, args);
     if (result) {
       const conf = JSON.parse(args.stdin) as { cniVersion: string };

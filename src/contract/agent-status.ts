@@ -40,5 +40,5 @@ export function readAgentStatus(path: string): AgentStatus {
   if (doc.podCIDRs !== undefined && !isStringArray(doc.podCIDRs)) throw bad('"podCIDRs" must be a list of strings');
   if (doc.peers !== undefined && !isArrayOf(doc.peers, ['node', 'podCIDR', 'via', 'state'])) throw bad('"peers" must be a list of {node, podCIDR, via, state}');
   if (doc.skipped !== undefined && !isArrayOf(doc.skipped, ['node', 'reason'])) throw bad('"skipped" must be a list of {node, reason}');
-  return { time: '', podCIDRs: [], peers: [], skipped: [], ...doc } as AgentStatus;
+  return { time: '', podCIDRs: [], peers: [], skipped: [], ...doc } as unknown as AgentStatus;
 }

@@ -3,7 +3,7 @@
 // plain Node they throw rather than pretend: nothing that runs on Node in
 // production needs them.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -111,8 +111,36 @@ function readStdin(maxBytes: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name of readdirSync(dir)) {
+    let fd: number;
+    try {
+      fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      continue; // gone, a symlink, or unreadable: not a file of this directory to read
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.size <= maxBytes) out.push([name, readFileSync(fd, 'utf8')]);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
 export const platform = {
   run,
+  // Node cannot collect a child synchronously while feeding it from the event
+  // loop, so the piped run happens at finish(): same result, no overlap.
+  startPiped(argv, env) {
+    let input = '';
+    return {
+      write: (data) => void (input += data),
+      finish: () => run(argv, input, env),
+    };
+  },
   readStdin,
   start,
   flock(fd, op) {
@@ -121,6 +149,10 @@ export const platform = {
   setNetns(fd) {
     if (needLibc('setns').setns(fd, CLONE_NEWNET) !== 0) throw new Error('setns(CLONE_NEWNET) failed');
   },
+  // Node has no getifaddrs with flags and no ethtool: the caller asks `ip`.
+  linkSummary: () => null,
+  readDirFiles,
+  now: () => performance.now(),
   pid: () => process.pid,
   builtExecutable() {
     // A script run by node or bun is not a built flatnet binary.

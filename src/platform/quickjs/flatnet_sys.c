@@ -19,9 +19,20 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <time.h>
+#include <dirent.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <linux/ethtool.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "quickjs.h"
 
@@ -276,6 +287,8 @@ struct child {
     int in, out, err;
     char *input;
     size_t input_len, input_off;
+    /* stdin stays open for feed() until wait(): the child starts before its input is known. */
+    int more_input;
 };
 
 static struct child children[32];
@@ -298,13 +311,13 @@ static void feed_input(struct child *c)
         }
         c->input_off += n;
     }
-    if (c->in >= 0) {
+    if (c->in >= 0 && (!c->more_input || c->input_off < c->input_len)) {
         close(c->in);
         c->in = -1;
     }
 }
 
-/* spawn(argv, env, input) -> [handle, errno] */
+/* spawn(argv, env, input, moreInput) -> [handle, errno]; with moreInput, stdin stays open for feed(). */
 static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     int slot = -1;
@@ -318,6 +331,7 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     struct child *c = &children[slot];
     size_t input_len = 0;
     const char *input = JS_IsString(argv[2]) ? JS_ToCStringLen(ctx, &input_len, argv[2]) : NULL;
+    int more_input = argc > 3 && JS_ToBool(ctx, argv[3]);
     char **args = string_vector(ctx, argv[0]);
     char **env = JS_IsArray(ctx, argv[1]) ? string_vector(ctx, argv[1]) : NULL;
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
@@ -336,11 +350,12 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     }
     if (input_copy)
         memcpy(input_copy, input, input_len);
-    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || (input_len > 0 && pipe2(pin, O_CLOEXEC))) {
+    int stdin_pipe = input_len > 0 || more_input;
+    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || (stdin_pipe && pipe2(pin, O_CLOEXEC))) {
         err = errno;
         goto out;
     }
-    if (input_len > 0)
+    if (stdin_pipe)
         posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -363,11 +378,12 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     pout[0] = perr[0] = -1;
     set_nonblock(c->out);
     set_nonblock(c->err);
-    if (input_len > 0) {
+    if (stdin_pipe) {
         c->in = pin[1];
         pin[1] = -1;
         c->input = input_copy;
         c->input_len = input_len;
+        c->more_input = more_input;
         input_copy = NULL;
         set_nonblock(c->in);
         feed_input(c);
@@ -389,6 +405,33 @@ out:
     return pair(ctx, JS_NewInt32(ctx, err ? -1 : slot), err);
 }
 
+/* feed(handle, data) -> errno: appends to the input of a child spawned with moreInput. */
+static JSValue js_feed(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int slot;
+    if (JS_ToInt32(ctx, &slot, argv[0]) || slot < 0 || slot >= (int)countof(children) || !children[slot].used)
+        return JS_ThrowRangeError(ctx, "feed: no such child");
+    struct child *c = &children[slot];
+    if (!c->more_input)
+        return JS_NewInt32(ctx, EINVAL);
+    size_t len;
+    const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    if (!data)
+        return JS_EXCEPTION;
+    int err = 0;
+    char *grown = realloc(c->input, c->input_len + len);
+    if (!grown && c->input_len + len > 0) {
+        err = ENOMEM;
+    } else {
+        c->input = grown;
+        memcpy(c->input + c->input_len, data, len);
+        c->input_len += len;
+        feed_input(c);
+    }
+    JS_FreeCString(ctx, data);
+    return JS_NewInt32(ctx, err);
+}
+
 /* Reads what a child's pipe has now; closes it at EOF (or on an error, which ends the output too). */
 static void drain(int *fd, struct buf *b)
 {
@@ -406,6 +449,9 @@ static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         return JS_ThrowRangeError(ctx, "wait: no such child");
     struct child *c = &children[slot];
     struct buf out = {0}, errb = {0};
+    /* Waiting for a child means its input is complete. */
+    c->more_input = 0;
+    feed_input(c);
     while (c->out >= 0 || c->err >= 0) {
         struct pollfd p[3];
         int n = 0;
@@ -454,6 +500,184 @@ static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     return JS_NewInt32(ctx, err);
 }
 
+/*
+ * linkInfo(name) -> [ifindex, flags, mac, [[family, address, prefixlen], ...]] | null (absent) | errno
+ * getifaddrs(3) asks the kernel over netlink from this thread's namespace, so
+ * unlike sysfs (which shows the namespace it was mounted in) it is right
+ * wherever the plugin runs, and it needs no process.
+ */
+static int prefix_len(const struct sockaddr *mask)
+{
+    const unsigned char *b;
+    size_t n;
+    if (!mask)
+        return -1;
+    if (mask->sa_family == AF_INET) {
+        b = (const unsigned char *)&((const struct sockaddr_in *)mask)->sin_addr;
+        n = 4;
+    } else if (mask->sa_family == AF_INET6) {
+        b = (const unsigned char *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
+        n = 16;
+    } else {
+        return -1;
+    }
+    int len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += __builtin_popcount(b[i]);
+    return len;
+}
+
+static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    size_t len;
+    const char *name = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!name)
+        return JS_EXCEPTION;
+    if (strlen(name) != len) {
+        JS_FreeCString(ctx, name);
+        return JS_NewInt32(ctx, EINVAL);
+    }
+    struct ifaddrs *all;
+    if (getifaddrs(&all) < 0) {
+        int err = errno;
+        JS_FreeCString(ctx, name);
+        return JS_NewInt32(ctx, err);
+    }
+    JSValue link = JS_NULL, addrs = JS_NewArray(ctx);
+    uint32_t naddrs = 0;
+    for (struct ifaddrs *a = all; a; a = a->ifa_next) {
+        if (strcmp(a->ifa_name, name) != 0 || !a->ifa_addr)
+            continue;
+        if (JS_IsNull(link)) {
+            link = JS_NewArray(ctx);
+            JS_SetPropertyUint32(ctx, link, 0, JS_NewInt32(ctx, (int32_t)if_nametoindex(name)));
+            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, ""));
+        }
+        /* The link-layer entry carries the link's own flags and MAC. */
+        if (a->ifa_addr->sa_family == AF_PACKET) {
+            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
+            char mac[3 * 8] = "";
+            size_t off = 0;
+            for (int i = 0; i < ll->sll_halen && i < 8; i++)
+                off += snprintf(mac + off, sizeof(mac) - off, i ? ":%02x" : "%02x", ll->sll_addr[i]);
+            JS_SetPropertyUint32(ctx, link, 1, JS_NewUint32(ctx, a->ifa_flags));
+            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, mac));
+        } else if (a->ifa_addr->sa_family == AF_INET || a->ifa_addr->sa_family == AF_INET6) {
+            char text[INET6_ADDRSTRLEN];
+            const void *src = a->ifa_addr->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)a->ifa_addr)->sin_addr : (const void *)&((const struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+            if (inet_ntop(a->ifa_addr->sa_family, src, text, sizeof(text))) {
+                JSValue one = JS_NewArray(ctx);
+                JS_SetPropertyUint32(ctx, one, 0, JS_NewInt32(ctx, a->ifa_addr->sa_family == AF_INET ? 4 : 6));
+                JS_SetPropertyUint32(ctx, one, 1, JS_NewString(ctx, text));
+                JS_SetPropertyUint32(ctx, one, 2, JS_NewInt32(ctx, prefix_len(a->ifa_netmask)));
+                JS_SetPropertyUint32(ctx, addrs, naddrs++, one);
+            }
+        }
+    }
+    freeifaddrs(all);
+    JS_FreeCString(ctx, name);
+    if (JS_IsNull(link)) {
+        JS_FreeValue(ctx, addrs);
+        return JS_NULL;
+    }
+    JS_SetPropertyUint32(ctx, link, 3, addrs);
+    return link;
+}
+
+/* linkDriver(name) -> [driver, errno]: the kernel driver of a link ("bridge", "veth"), by ethtool. */
+static JSValue js_link_driver(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    size_t len;
+    const char *name = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!name)
+        return JS_EXCEPTION;
+    int err = 0;
+    struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+    struct ifreq ifr = {0};
+    if (len == 0 || len >= IFNAMSIZ || strlen(name) != len) {
+        err = EINVAL;
+    } else {
+        memcpy(ifr.ifr_name, name, len);
+        ifr.ifr_data = (void *)&info;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 && (fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+            err = errno;
+        else {
+            if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+                err = errno;
+            close(fd);
+        }
+    }
+    JS_FreeCString(ctx, name);
+    info.driver[sizeof(info.driver) - 1] = 0;
+    return pair(ctx, err ? JS_NULL : JS_NewString(ctx, info.driver), err);
+}
+
+/*
+ * readDirFiles(dir, maxBytes) -> [[name, content], ...] | errno: every regular
+ * file of a directory, read whole (each up to maxBytes; larger ones are
+ * skipped). The IPAM store is one small file per lease and every ADD reads
+ * them all (as Go host-local does): in C that is a few microseconds a file.
+ */
+static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int64_t max = 4096;
+    if (argc > 1 && !JS_IsUndefined(argv[1]))
+        JS_ToInt64(ctx, &max, argv[1]);
+    size_t len;
+    const char *path = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!path)
+        return JS_EXCEPTION;
+    if (strlen(path) != len) {
+        JS_FreeCString(ctx, path);
+        return JS_NewInt32(ctx, EINVAL);
+    }
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    JS_FreeCString(ctx, path);
+    if (dfd < 0)
+        return JS_NewInt32(ctx, errno);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        int err = errno;
+        close(dfd);
+        return JS_NewInt32(ctx, err);
+    }
+    JSValue list = JS_NewArray(ctx);
+    uint32_t n = 0;
+    struct buf b = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
+            continue;
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+            continue;
+        /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        b.len = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0) {
+            JSValue one = JS_NewArray(ctx);
+            JS_SetPropertyUint32(ctx, one, 0, JS_NewString(ctx, e->d_name));
+            JS_SetPropertyUint32(ctx, one, 1, JS_NewStringLen(ctx, b.p ? b.p : "", b.len));
+            JS_SetPropertyUint32(ctx, list, n++, one);
+        }
+        close(fd);
+    }
+    free(b.p);
+    closedir(d);
+    return list;
+}
+
+/* now() -> milliseconds on the monotonic clock (QuickJS 2021 has no performance.now). */
+static JSValue js_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+}
+
 static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("readFile", 2, js_read_file),
     JS_CFUNC_DEF("writeFile", 4, js_write_file),
@@ -465,9 +689,14 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("errnoName", 1, js_errno_name),
     JS_CFUNC_DEF("randomBytes", 1, js_random_bytes),
     JS_CFUNC_DEF("utf8", 1, js_utf8),
-    JS_CFUNC_DEF("spawn", 3, js_spawn),
+    JS_CFUNC_DEF("spawn", 4, js_spawn),
+    JS_CFUNC_DEF("feed", 2, js_feed),
     JS_CFUNC_DEF("wait", 1, js_wait),
     JS_CFUNC_DEF("execv", 2, js_execv),
+    JS_CFUNC_DEF("linkInfo", 1, js_link_info),
+    JS_CFUNC_DEF("readDirFiles", 2, js_read_dir_files),
+    JS_CFUNC_DEF("now", 0, js_now),
+    JS_CFUNC_DEF("linkDriver", 1, js_link_driver),
 };
 
 static int init(JSContext *ctx, JSModuleDef *m)

@@ -9,8 +9,8 @@ import { dirname, join } from './path.ts';
 
 const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 
-function spawnChild(argv: readonly string[], input: string, env: Env): number | RunResult {
-  const [handle, err] = sys.spawn(argv, envList(env), input);
+function spawnChild(argv: readonly string[], input: string, env: Env, moreInput = false): number | RunResult {
+  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput);
   if (err === 0) return handle;
   if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
   return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
@@ -21,6 +21,8 @@ function collect(handle: number): RunResult {
   return { exitCode, stdout, stderr };
 }
 
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
 const CLONE_NEWNET = 0x40000000;
@@ -37,6 +39,17 @@ export const platform = {
     // is left, i.e. when the caller has nothing to do but wait for this result.
     return new Promise((resolve) => setTimeout(() => resolve(collect(h)), 0));
   },
+  startPiped(argv, env) {
+    const h = spawnChild(argv, '', env, true);
+    if (typeof h !== 'number') return { write: () => undefined, finish: () => h };
+    return {
+      write(data) {
+        const err = sys.feed(h, data);
+        if (err !== 0) throw sysError(err, 'write', argv[0]);
+      },
+      finish: () => collect(h),
+    };
+  },
   flock(fd, op) {
     const err = sys.flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN);
     if (err !== 0) throw new Error(`flock(${op}): ${sys.errnoName(err)}`);
@@ -50,6 +63,27 @@ export const platform = {
     if (err !== 0 || data === null) throw sysError(err, 'read', '<stdin>');
     return data;
   },
+  linkSummary(name) {
+    const info = sys.linkInfo(name);
+    if (info === null) return undefined;
+    if (typeof info === 'number') throw sysError(info, 'getifaddrs');
+    const [ifindex, flags, mac, addrs] = info;
+    const [driver] = sys.linkDriver(name);
+    return {
+      ifindex,
+      up: (flags & IFF_UP) !== 0,
+      running: (flags & IFF_RUNNING) !== 0,
+      mac,
+      ...(driver ? { driver } : {}),
+      addrs: addrs.map(([family, address, prefixlen]) => ({ family, address, prefixlen })),
+    };
+  },
+  readDirFiles(dir, maxBytes) {
+    const r = sys.readDirFiles(dir, maxBytes);
+    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
+    return r;
+  },
+  now: () => sys.now(),
   pid: () => process.pid,
   builtExecutable: () => process.execPath,
   // The CNI binary stays small (no yargs, no Kubernetes client): `flatnet

@@ -49,7 +49,13 @@ declare module 'flatnet_sys' {
   export function errnoName(errno: number): string;
   export function randomBytes(n: number): ArrayBuffer;
   export function utf8(s: string): ArrayBuffer;
-  export function spawn(argv: readonly string[], env: string[] | null, input: string): [number, number];
+  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean): [number, number];
+  export function feed(handle: number, data: string): number;
   export function wait(handle: number): [number, string, string];
   export function execv(pathOrName: string, argv: readonly string[]): number;
+  /** [ifindex, flags, mac, [[family, address, prefixlen]]], null when absent, or an errno. */
+  export function linkInfo(name: string): [number, number, string, Array<[4 | 6, string, number]>] | null | number;
+  export function linkDriver(name: string): [string | null, number];
+  export function now(): number;
+  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> | number;
 }
