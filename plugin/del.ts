@@ -6,7 +6,7 @@ import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { mark } from '../src/profile.ts';
-import { KernelError } from '../src/sys/kernel.ts';
+import { KernelError, type PreparedBatch } from '../src/sys/kernel.ts';
 import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
@@ -29,20 +29,28 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   // a veth (~20 ms) runs while the lease and the masquerade are released.
   const linkDel = netns && k.prepare(netns);
   linkDel?.send([{ op: 'link-del', dev: args.ifName }]);
+  let failure: unknown;
   try {
     if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
     mark('ipam');
     if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown({ network: conf.name, containerId: args.containerId, ifName: args.ifName, addresses: prevAddresses(raw) });
-  } finally {
-    if (linkDel) {
-      try {
-        linkDel.result();
-      } catch (e) {
-        if (!(e instanceof KernelError && e.failure === 'not-found')) throw e;
-      } finally {
-        k.closeNetns(netns);
-      }
-    }
+  } catch (e) {
+    failure = e;
   }
+  // Collected whatever happened above: its process must not outlive us.
+  const linkFailure = linkDel ? linkGone(linkDel) : undefined;
+  if (netns) k.closeNetns(netns);
   mark('link-del');
+  if (failure !== undefined) throw failure;
+  if (linkFailure) throw linkFailure;
+}
+
+/** The link delete's outcome: undefined when the link is gone (or was never there), else its error. */
+function linkGone(b: PreparedBatch): Error | undefined {
+  try {
+    b.result();
+    return undefined;
+  } catch (e) {
+    return e instanceof KernelError && e.failure === 'not-found' ? undefined : (e as Error);
+  }
 }

@@ -190,7 +190,9 @@ function timedAsync(impl, command, pod, id, input) {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) hwm = Math.max(hwm, Number(m[1]));
-      } catch {}
+      } catch {
+        // the child has exited between samples
+      }
     };
     const timer = setInterval(sample, 2);
     child.stdout.on('data', (d) => (out += d));

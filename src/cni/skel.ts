@@ -1,7 +1,6 @@
 // The CNI contract adapter: reads CNI_* and stdin, validates them exactly as
 // Go's pkg/skel does, dispatches to a verb handler, and prints the result or
 // the error object. Handlers never see raw env or write to stdout.
-import { statSync } from 'node:fs';
 import { validateContainerId, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { isObject } from './json.ts';
@@ -10,6 +9,7 @@ import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPO
 import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
 import { type IfName, parseIfName, utf8Length } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
+import { isOwnNetns } from '../sys/netns.ts';
 import { mark, profileLine, startProfile } from '../profile.ts';
 
 export interface PluginFuncs {
@@ -99,14 +99,8 @@ export function decodeConf(stdin: string, command: string): NetConfBase {
 function checkNetns(args: CmdArgs): void {
   if (!args.netns) return;
   const override = (args.env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
-  let target;
-  try {
-    target = statSync(args.netns);
-  } catch {
-    return; // a missing netns is each verb's own business (DEL tolerates it)
-  }
-  const own = statSync('/proc/self/ns/net');
-  if (target.ino === own.ino && target.dev === own.dev && override !== '1' && override !== 'true') {
+  // A missing netns is each verb's own business (DEL tolerates it).
+  if (isOwnNetns(args.netns) && override !== '1' && override !== 'true') {
     throw new CniError(ErrorCode.InvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
   }
 }

@@ -7,7 +7,10 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, r
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import type * as BunFfiModule from 'bun:ffi';
 import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
+
+type BunFfi = typeof BunFfiModule;
 
 interface Libc {
   flock(fd: number, op: number): number;
@@ -20,7 +23,7 @@ function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (!process.versions.bun) return libc;
-  const { dlopen, FFIType } = createRequire(import.meta.url)('bun:ffi') as typeof import('bun:ffi');
+  const { dlopen, FFIType } = createRequire(import.meta.url)('bun:ffi') as BunFfi;
   for (const lib of ['libc.so.6', 'libc.so']) {
     try {
       const l = dlopen(lib, {
