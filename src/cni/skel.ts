@@ -4,6 +4,7 @@
 import { validateContainerId, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { isObject } from './json.ts';
+import { logVerb, type VerbLog, verbLogSettings, type VerbOutcome } from './verb-log.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
 import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
 import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
@@ -25,6 +26,8 @@ export interface Io {
   readStdin(): string;
   stdout(s: string): void;
   stderr(s: string): void;
+  /** Records one run in the node's plugin log (verb-log.ts). */
+  logVerb(settings: VerbLog, outcome: VerbOutcome): void;
 }
 
 const VERBS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
@@ -107,7 +110,10 @@ function checkNetns(args: CmdArgs): void {
 
 /** Runs one verb against already-built CmdArgs; the in-process IPAM path uses this too. */
 export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result | undefined> {
-  const conf = decodeConf(args.stdin, args.command);
+  return invokeDecoded(funcs, args, decodeConf(args.stdin, args.command));
+}
+
+async function invokeDecoded(funcs: PluginFuncs, args: CmdArgs, conf: NetConfBase): Promise<Result | undefined> {
   if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
     validateContainerId(args.containerId);
     parseIfName(args.ifName);
@@ -155,26 +161,31 @@ async function dispatchVerb(funcs: PluginFuncs, about: string, io: Io): Promise<
     io.stderr(aboutText(about));
     return 0;
   }
+  if (io.env.CNI_COMMAND === 'VERSION') {
+    io.stdout(versionInfo());
+    return 0;
+  }
+  const t0 = platform.now();
+  let args: CmdArgs | undefined;
+  let conf: NetConfBase | undefined;
+  let result: Result | undefined;
+  let error: CniError | undefined;
   try {
-    if (io.env.CNI_COMMAND === 'VERSION') {
-      io.stdout(versionInfo());
-      return 0;
-    }
     // Env errors come before any stdin is read, as in Go.
-    const args = cmdArgsFromEnv(io.env, '');
+    args = cmdArgsFromEnv(io.env, '');
     args.stdin = io.readStdin();
     mark('stdin');
-    const result = await invoke(funcs, args);
-    if (result) {
-      const conf = JSON.parse(args.stdin) as { cniVersion: string };
-      io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
-    }
+    conf = decodeConf(args.stdin, args.command);
+    result = await invokeDecoded(funcs, args, conf);
+    if (result) io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
     return 0;
   } catch (e) {
-    const err = toCniError(e);
-    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: err.code, details: err.details }, err.message);
-    io.stdout(JSON.stringify(err, null, 4));
+    error = toCniError(e);
+    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: error.code, details: error.details }, error.message);
+    io.stdout(JSON.stringify(error, null, 4));
     return 1;
+  } finally {
+    if (args) io.logVerb(verbLogSettings(conf), { args, ...(result ? { result } : {}), ...(error ? { error } : {}), ms: platform.now() - t0 });
   }
 }
 
@@ -197,6 +208,7 @@ export async function runPlugin(funcs: PluginFuncs, about: string): Promise<neve
       readStdin: readStdinBounded,
       stdout: (s) => process.stdout.write(s),
       stderr: (s) => process.stderr.write(s),
+      logVerb,
     });
   } catch (e) {
     // dispatch turns every handler error into a CNI error; this is for a bug
