@@ -25,8 +25,8 @@ const diskStore: StoreFactory = (cfg) => {
   }
 };
 
-function withLock<T>(store: Store, fn: () => T): T {
-  store.lock();
+function withLock<T>(store: Store, fn: () => T, owner?: { id: string; ifName: string }): T {
+  store.lock(owner);
   mark('ipam-lock');
   try {
     return fn();
@@ -74,7 +74,7 @@ export function ipamAdd(cfg: IpamConfig, store: Store, id: string, ifName: strin
       throw e;
     }
     result.ips = reserved.map((a) => ({ address: formatCidr(a.address), gateway: formatIp(a.gateway) }));
-  });
+  }, { id, ifName });
   if (cfg.routes.length) result.routes = cfg.routes;
   return result;
 }

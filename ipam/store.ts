@@ -10,8 +10,11 @@ export interface Allocation {
 }
 
 export interface Store {
-  /** Serialises all mutations across processes until unlock(). */
-  lock(): void;
+  /**
+   * Serialises all mutations across processes until unlock(). `owner` says
+   * whose addresses will be reserved, so the store can prepare before locking.
+   */
+  lock(owner?: { id: string; ifName: string }): void;
   unlock(): void;
   /** Claims `ip` for (id, ifname); false when someone holds it already. */
   reserve(id: string, ifName: string, ip: Addr, rangeId: number): boolean;

@@ -64,6 +64,13 @@ export interface Platform {
    * Throws a Node-style error (code ENOENT, …) when the directory cannot be read.
    */
   readDirFiles(dir: string, maxBytes: number): Array<[name: string, content: string]>;
+  /**
+   * The regular files of `dir` whose content, trimmed of surrounding
+   * whitespace, equals contents[i] (one list per content; symlinks not
+   * followed, files over maxBytes skipped), and the names starting with
+   * `prefix` (not read). Throws a Node-style error when `dir` cannot be read.
+   */
+  findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] };
   /** Milliseconds on a monotonic clock, for profiles. */
   now(): number;
   /** This process's pid. */

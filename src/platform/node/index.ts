@@ -133,6 +133,17 @@ function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> {
   return out;
 }
 
+function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] } {
+  const byContent = contents.map((): string[] => []);
+  const prefixed: string[] = [];
+  const files = readDirFiles(dir, maxBytes);
+  for (const [name, content] of files) {
+    if (prefix && name.startsWith(prefix)) prefixed.push(name);
+    else contents.forEach((c, i) => content.trim() === c && byContent[i]!.push(name));
+  }
+  return { byContent, prefixed };
+}
+
 export const platform = {
   run,
   // Node cannot collect a child synchronously while feeding it from the event
@@ -155,6 +166,7 @@ export const platform = {
   // Node has no getifaddrs with flags and no ethtool: the caller asks `ip`.
   linkSummary: () => null,
   readDirFiles,
+  findFiles,
   now: () => performance.now(),
   pid: () => process.pid,
   builtExecutable() {

@@ -670,6 +670,92 @@ static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc
     return list;
 }
 
+/*
+ * findFiles(dir, contents, prefix, maxBytes) -> [[names per content...], [names with prefix]] | errno
+ * Names of the regular files of dir whose content, with surrounding
+ * whitespace trimmed, equals contents[i] (the IPAM store's "who owns which
+ * address", Go's GetByID), and the names that start with prefix (without
+ * reading them). One call, no string made per file that does not match.
+ */
+static int trimmed_equal(const char *p, size_t n, const char *want, size_t wn)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\v' || *p == '\f'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == '\v' || p[n - 1] == '\f'))
+        n--;
+    return n == wn && memcmp(p, want, n) == 0;
+}
+
+static JSValue js_find_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int64_t max = 65536;
+    if (argc > 3 && !JS_IsUndefined(argv[3]))
+        JS_ToInt64(ctx, &max, argv[3]);
+    size_t len, plen;
+    const char *path = JS_ToCStringLen(ctx, &len, argv[0]);
+    const char *prefix = JS_ToCStringLen(ctx, &plen, argv[2]);
+    char **wanted = string_vector(ctx, argv[1]);
+    JSValue ret;
+    int nw = 0;
+    while (wanted && wanted[nw])
+        nw++;
+    int dfd = -1;
+    DIR *d = NULL;
+    if (!path || !prefix || !wanted || strlen(path) != len) {
+        ret = JS_NewInt32(ctx, !path || !prefix || !wanted ? ENOMEM : EINVAL);
+        goto out;
+    }
+    if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || !(d = fdopendir(dfd))) {
+        ret = JS_NewInt32(ctx, errno);
+        goto out;
+    }
+    dfd = -1; /* owned by d now */
+    JSValue lists = JS_NewArray(ctx), prefixed = JS_NewArray(ctx);
+    uint32_t counts[64] = {0}, np = 0;
+    if (nw > 64)
+        nw = 64;
+    for (int i = 0; i < nw; i++)
+        JS_SetPropertyUint32(ctx, lists, i, JS_NewArray(ctx));
+    struct buf b = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+            continue;
+        if (plen > 0 && strncmp(e->d_name, prefix, plen) == 0) {
+            JS_SetPropertyUint32(ctx, prefixed, np++, JS_NewString(ctx, e->d_name));
+            continue;
+        }
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        b.len = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0) {
+            for (int i = 0; i < nw; i++) {
+                if (trimmed_equal(b.p ? b.p : "", b.len, wanted[i], strlen(wanted[i]))) {
+                    JSValue l = JS_GetPropertyUint32(ctx, lists, i);
+                    JS_SetPropertyUint32(ctx, l, counts[i]++, JS_NewString(ctx, e->d_name));
+                    JS_FreeValue(ctx, l);
+                }
+            }
+        }
+        close(fd);
+    }
+    free(b.p);
+    ret = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, ret, 0, lists);
+    JS_SetPropertyUint32(ctx, ret, 1, prefixed);
+out:
+    if (d)
+        closedir(d);
+    if (dfd >= 0)
+        close(dfd);
+    JS_FreeCString(ctx, path);
+    JS_FreeCString(ctx, prefix);
+    free_vector(wanted);
+    return ret;
+}
+
 /* now() -> milliseconds on the monotonic clock (QuickJS 2021 has no performance.now). */
 static JSValue js_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -696,6 +782,7 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("linkInfo", 1, js_link_info),
     JS_CFUNC_DEF("readDirFiles", 2, js_read_dir_files),
     JS_CFUNC_DEF("now", 0, js_now),
+    JS_CFUNC_DEF("findFiles", 4, js_find_files),
     JS_CFUNC_DEF("linkDriver", 1, js_link_driver),
 };
 

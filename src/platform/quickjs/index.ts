@@ -83,6 +83,11 @@ export const platform = {
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return r;
   },
+  findFiles(dir, contents, prefix, maxBytes) {
+    const r = sys.findFiles(dir, contents, prefix, maxBytes);
+    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
+    return { byContent: r[0], prefixed: r[1] };
+  },
   now: () => sys.now(),
   pid: () => process.pid,
   builtExecutable: () => process.execPath,
