@@ -18,9 +18,13 @@ export interface LinkSummary {
   up: boolean;
   /** IFF_RUNNING: operationally up (carrier). */
   running: boolean;
+  /** IFF_PROMISC. */
+  promisc: boolean;
   mac: string;
   /** The kernel driver ('bridge', 'veth'), when ethtool answers. */
   driver?: string;
+  /** The MAC was set explicitly (addr_assign_type 3): a bridge keeps it as ports come and go. Undefined when unknown. */
+  macSet?: boolean;
   addrs: Array<{ family: 4 | 6; address: string; prefixlen: number }>;
 }
 

@@ -220,7 +220,7 @@ export class IpKernel implements Kernel {
       const cidr = parseCidr(`${a.address}/${a.prefixlen}`);
       return cidr ? [{ cidr, scope: scopeOf(cidr) }] : [];
     });
-    return { name, ifindex: s.ifindex, up: s.up, operstate: s.running ? 'UP' : 'DOWN', promisc: false, addrs, ...(s.driver ? { kind: s.driver } : {}), ...(s.mac ? { mac: s.mac } : {}) };
+    return { name, ifindex: s.ifindex, up: s.up, operstate: s.running ? 'UP' : 'DOWN', promisc: s.promisc, addrs, ...(s.driver ? { kind: s.driver } : {}), ...(s.mac ? { mac: s.mac } : {}), ...(s.macSet !== undefined ? { macSet: s.macSet } : {}) };
   }
 
   podMasq(backend: MasqBackendChoice) {

@@ -35,6 +35,8 @@ export interface LinkState {
   peerIfindex?: number;
   promisc: boolean;
   hairpin?: boolean;
+  /** The MAC was set explicitly, so a bridge keeps it as ports come and go; undefined when unknown. */
+  macSet?: boolean;
   addrs: LinkAddr[];
 }
 

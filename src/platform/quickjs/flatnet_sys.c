@@ -527,6 +527,48 @@ static int prefix_len(const struct sockaddr *mask)
     return len;
 }
 
+/* A small sysfs attribute of a link, trailing newline cut; -1 when unreadable. */
+static int sysfs_attr(const char *name, const char *attr, char *out, size_t n)
+{
+    char path[96];
+    if (snprintf(path, sizeof(path), "/sys/class/net/%s/%s", name, attr) >= (int)sizeof(path))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, out, n - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    out[r] = 0;
+    if (out[r - 1] == '\n')
+        out[r - 1] = 0;
+    return 0;
+}
+
+/*
+ * addr_assign_type of a link from sysfs (3: its MAC was set, so a bridge keeps
+ * it as ports come and go), or -1. sysfs shows the namespace it was mounted
+ * in, so it is believed only when its ifindex and MAC for this name are the
+ * ones netlink just gave.
+ */
+static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx)
+{
+    char ifindex[32], mac[64], type[16];
+    if (strchr(name, '/') || sysfs_attr(name, "ifindex", ifindex, sizeof(ifindex)) || sysfs_attr(name, "address", mac, sizeof(mac)) || sysfs_attr(name, "addr_assign_type", type, sizeof(type)))
+        return -1;
+    int32_t idx = 0;
+    JSValue v = JS_GetPropertyUint32(ctx, link, 0);
+    JS_ToInt32(ctx, &idx, v);
+    JS_FreeValue(ctx, v);
+    v = JS_GetPropertyUint32(ctx, link, 2);
+    const char *nl_mac = JS_ToCString(ctx, v);
+    JS_FreeValue(ctx, v);
+    int same = nl_mac && atoi(ifindex) == idx && strcmp(mac, nl_mac) == 0;
+    JS_FreeCString(ctx, nl_mac);
+    return same ? atoi(type) : -1;
+}
+
 static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     size_t len;
@@ -575,12 +617,14 @@ static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSV
         }
     }
     freeifaddrs(all);
-    JS_FreeCString(ctx, name);
     if (JS_IsNull(link)) {
+        JS_FreeCString(ctx, name);
         JS_FreeValue(ctx, addrs);
         return JS_NULL;
     }
     JS_SetPropertyUint32(ctx, link, 3, addrs);
+    JS_SetPropertyUint32(ctx, link, 4, JS_NewInt32(ctx, sysfs_assign_type(name, link, ctx)));
+    JS_FreeCString(ctx, name);
     return link;
 }
 

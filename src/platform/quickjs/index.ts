@@ -23,6 +23,8 @@ function collect(handle: number): RunResult {
 
 const IFF_UP = 0x1;
 const IFF_RUNNING = 0x40;
+const IFF_PROMISC = 0x100;
+const NET_ADDR_SET = 3;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
 const CLONE_NEWNET = 0x40000000;
@@ -67,14 +69,16 @@ export const platform = {
     const info = sys.linkInfo(name);
     if (info === null) return undefined;
     if (typeof info === 'number') throw sysError(info, 'getifaddrs');
-    const [ifindex, flags, mac, addrs] = info;
+    const [ifindex, flags, mac, addrs, assignType] = info;
     const [driver] = sys.linkDriver(name);
     return {
       ifindex,
       up: (flags & IFF_UP) !== 0,
       running: (flags & IFF_RUNNING) !== 0,
+      promisc: (flags & IFF_PROMISC) !== 0,
       mac,
       ...(driver ? { driver } : {}),
+      ...(assignType >= 0 ? { macSet: assignType === NET_ADDR_SET } : {}),
       addrs: addrs.map(([family, address, prefixlen]) => ({ family, address, prefixlen })),
     };
   },

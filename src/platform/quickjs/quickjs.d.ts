@@ -53,8 +53,8 @@ declare module 'flatnet_sys' {
   export function feed(handle: number, data: string): number;
   export function wait(handle: number): [number, string, string];
   export function execv(pathOrName: string, argv: readonly string[]): number;
-  /** [ifindex, flags, mac, [[family, address, prefixlen]]], null when absent, or an errno. */
-  export function linkInfo(name: string): [number, number, string, Array<[4 | 6, string, number]>] | null | number;
+  /** [ifindex, flags, mac, [[family, address, prefixlen]], addr_assign_type or -1], null when absent, or an errno. */
+  export function linkInfo(name: string): [number, number, string, Array<[4 | 6, string, number]>, number] | null | number;
   export function linkDriver(name: string): [string | null, number];
   export function now(): number;
   export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
