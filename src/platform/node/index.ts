@@ -15,6 +15,7 @@ type BunFfi = typeof BunFfiModule;
 interface Libc {
   flock(fd: number, op: number): number;
   setns(fd: number, nstype: number): number;
+  signal(sig: number, handler: bigint): bigint;
 }
 
 let libc: Libc | null | undefined;
@@ -29,8 +30,9 @@ function loadLibc(): Libc | null {
       const l = dlopen(lib, {
         flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        signal: { args: [FFIType.i32, FFIType.u64], returns: FFIType.u64 },
       });
-      libc = { flock: l.symbols.flock as Libc['flock'], setns: l.symbols.setns as Libc['setns'] };
+      libc = { flock: l.symbols.flock as Libc['flock'], setns: l.symbols.setns as Libc['setns'], signal: l.symbols.signal as Libc['signal'] };
       break;
     } catch {
       // try the next name
@@ -45,7 +47,24 @@ function needLibc(what: string): Libc {
   return l;
 }
 
+const SIGCHLD = 17;
+const SIG_DFL = 0n;
+let sigchldReset = false;
+
+/**
+ * Bun keeps SIGCHLD as it found it: started by a parent that ignores it, the
+ * kernel reaps every child at once and Bun loses its exit status (a success
+ * reads as status null, a concurrent child throws ECHILD). Set back to the
+ * default once, before the first child. Node installs its own handler.
+ */
+function resetSigchld(): void {
+  if (sigchldReset) return;
+  sigchldReset = true;
+  loadLibc()?.signal(SIGCHLD, SIG_DFL);
+}
+
 function run(argv: readonly string[], input: string, env: Env): RunResult {
+  resetSigchld();
   const [file, ...rest] = argv;
   const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
@@ -58,6 +77,7 @@ function run(argv: readonly string[], input: string, env: Env): RunResult {
  * fed when the event loop runs, which the synchronous runs prevent.
  */
 function start(argv: readonly string[], input: string, env: Env): Promise<RunResult> {
+  resetSigchld();
   let fd: number | undefined;
   if (input !== '') {
     const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -102,7 +122,11 @@ function readStdin(maxBytes: number): string {
       n = readSync(0, buf, 0, buf.length, null);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue; // a non-blocking stdin with nothing yet
+      if (code === 'EAGAIN') {
+        // A non-blocking stdin with nothing yet: wait a little rather than spin.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        continue;
+      }
       if (code === 'EOF') break;
       throw e;
     }
@@ -175,6 +199,7 @@ export const platform = {
     return /^(node|bun)$/.test(basename(exe)) ? undefined : realpathSync(exe);
   },
   handOffToCli(args) {
+    resetSigchld();
     const cli = join(dirname(process.execPath), 'flatnet-cli');
     const r = spawnSync(cli, args, { stdio: 'inherit' });
     process.exit(r.status ?? 1);
