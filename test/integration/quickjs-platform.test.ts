@@ -90,6 +90,22 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
   });
   it('hashes with SHA-512 and draws random bytes', () => {
     expect(out.sha512).toBe('ddaf35a193617aba');
+  });
+
+  it('starts a piped child before its input is known, and collects what it was fed', () => {
+    expect(out.piped).toEqual({ exitCode: 0, stdout: 'fed later done\n', stderr: '' });
+    expect(out.pipedUnfed).toEqual({ exitCode: 0, stdout: '', stderr: '' });
+    expect(out.pipedStartedEarly).toBe(true);
+  });
+
+  it('summarises a link without a process, and scans a store directory in one call', () => {
+    expect(out.loSummary).toMatchObject({ ifindex: 1, up: true, running: true, mac: '00:00:00:00:00:00' });
+    expect(out.loSummary.addrs).toContainEqual({ family: 4, address: '127.0.0.1', prefixlen: 8 });
+    expect(out.missingSummary).toBe('absent');
+    // Whole content trimmed, as Go's GetByID; a symlink or a directory named like an IP is never read as a lease.
+    expect(out.findFiles).toEqual({ byContent: [['10.0.0.2', '10.0.0.3'], ['10.0.0.5']], prefixed: ['.flatnet-tmp.1.x'] });
+    expect(out.readDirFiles).toEqual(['.flatnet-tmp.1.x', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
+    expect(out.findFilesNul).toBe('ERR_INVALID_ARG_VALUE');
     expect(out.randomLength).toBe(6);
   });
 });

@@ -82,11 +82,11 @@ export const platform = {
     return data;
   },
   linkSummary(name) {
-    const info = sys.linkInfo(name);
+    const info = sys.linkInfo(noNul(name, 'name'));
     if (info === null) return undefined;
     if (typeof info === 'number') throw sysError(info, 'getifaddrs');
     const [ifindex, flags, mac, addrs, assignType] = info;
-    const [driver] = sys.linkDriver(name);
+    const [driver] = sys.linkDriver(noNul(name, 'name'));
     return {
       ifindex,
       up: (flags & IFF_UP) !== 0,
@@ -99,12 +99,12 @@ export const platform = {
     };
   },
   readDirFiles(dir, maxBytes) {
-    const r = sys.readDirFiles(dir, maxBytes);
+    const r = sys.readDirFiles(noNul(dir, 'path'), maxBytes);
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return r;
   },
   findFiles(dir, contents, prefix, maxBytes) {
-    const r = sys.findFiles(dir, contents, prefix, maxBytes);
+    const r = sys.findFiles(noNul(dir, 'path'), contents.map((c, i) => noNul(c, `contents[${i}]`)), noNul(prefix, 'prefix'), maxBytes);
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return { byContent: r[0], prefixed: r[1] };
   },
