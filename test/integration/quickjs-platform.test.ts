@@ -96,6 +96,7 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.piped).toEqual({ exitCode: 0, stdout: 'fed later done\n', stderr: '' });
     expect(out.pipedUnfed).toEqual({ exitCode: 0, stdout: '', stderr: '' });
     expect(out.pipedStartedEarly).toBe(true);
+    expect(out.pipedEarlyResult).toBe('x');
   });
 
   it('summarises a link without a process, and scans a store directory in one call', () => {

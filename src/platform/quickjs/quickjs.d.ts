@@ -25,6 +25,7 @@ declare module 'os' {
   export function lstat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
   export function realpath(path: string): [string, number];
   export function readlink(path: string): [string, number];
+  export function symlink(target: string, path: string): number;
   export function kill(pid: number, sig: number): number;
   export function setTimeout(fn: () => void, ms: number): unknown;
   export function clearTimeout(h: unknown): void;
