@@ -145,6 +145,7 @@ describe('the commands run the setup step first', () => {
 describe('usage lines', () => {
   it.each([
     ['install.sh', 'usage: scripts/install.sh [--bin-dir DIR] [--conf-dir DIR]'],
+    ['image.sh', 'usage: scripts/image.sh [-o FILE] [TAG]'],
   ])('scripts/%s --help', async (script, usage) => {
     const r = await execa('bash', [join(ROOT, 'scripts', script), '--help']);
     expect(r.stdout).toContain(usage);
