@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { runStep } from './progress.mjs';
 import { ensureQuickjs } from './quickjs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,7 +55,8 @@ const quickjsPlatform = {
  * compiles flatnet_sys.c's fault injection in), and `dynamic` links against
  * the shared libc, which valgrind needs to see malloc and free.
  */
-export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, qjs = ensureQuickjs() } = {}) {
+export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, qjs } = {}) {
+  qjs ??= await ensureQuickjs();
   const name = basename(out);
   mkdirSync(workDir, { recursive: true });
   const bundle = join(workDir, `${name}.mjs`);
@@ -88,13 +90,10 @@ export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, q
   }
 }
 
-function buildBun(entry, name) {
+async function buildBun(entry, name) {
   // No .env/bunfig autoloading: a file in the working directory must not
   // change what flatnet does (and skipping the lookups saves ~3 ms).
-  execFileSync(join(root, 'node_modules', '.bin', 'bun'), ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--splitting', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--sourcemap=none', '--define', `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    cwd: root,
-  });
+  await runStep({ name: 'Bun', what: `compiling ${join('dist', 'bin', name)} with Bun`, cwd: root }, join(root, 'node_modules', '.bin', 'bun'), ['build', '--compile', '--minify', '--bytecode', '--format=esm', '--splitting', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--sourcemap=none', '--define', `FLATNET_VERSION=${JSON.stringify(version)}`, join(root, entry), '--outfile', join(outDir, name)]);
   console.log(`built ${join('dist', 'bin', name)} (Bun)`);
 }
 
@@ -107,5 +106,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await buildQuickjs(entry, join(outDir, name));
     console.log(`built ${join('dist', 'bin', name)} (QuickJS)`);
   }
-  buildBun('src/cli/flatnet-cli.ts', 'flatnet-cli');
+  await buildBun('src/cli/flatnet-cli.ts', 'flatnet-cli');
 }

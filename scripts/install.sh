@@ -2,7 +2,7 @@
 # Installs flatnet and flatnet-ipam (the CNI binaries) and flatnet-cli (agent
 # and CLI, which `flatnet <subcommand>` execs) into the CNI bin dir, and the
 # example conflist into the conf dir (only if none is there yet).
-#   scripts/install.sh [--bin-dir DIR] [--conf-dir DIR]
+#   usage: scripts/install.sh [--bin-dir DIR] [--conf-dir DIR]   (defaults: /opt/cni/bin, /etc/cni/net.d)
 set -euo pipefail
 bin_dir=/opt/cni/bin
 conf_dir=/etc/cni/net.d
@@ -10,13 +10,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --bin-dir) bin_dir=$2; shift 2 ;;
     --conf-dir) conf_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -x "$root/dist/bin/flatnet" ] || [ ! -x "$root/dist/bin/flatnet-ipam" ] || [ ! -x "$root/dist/bin/flatnet-cli" ]; then
-  (cd "$root" && { [ -d node_modules ] || npm install --no-audit --no-fund; } && npm run build)
+  # npm run build runs scripts/setup.mjs build first (npm install when needed).
+  (cd "$root" && npm run build)
 fi
 install -d -m 0755 "$bin_dir" "$conf_dir"
 for b in flatnet flatnet-ipam flatnet-cli; do
