@@ -218,12 +218,15 @@ async function runSequence(cmds: Cmd[], dataDir: string, o: RunOpts): Promise<{ 
       model.adopt(key, out.ips);
     } else if (impl === 'fn' && out.code !== want.code) problems.push(`ADD ${key} (fn): want code ${want.code}, got ${out.text}`);
   };
-  // A killed ADD may leave its temp file; the next call that takes the lock (every verb but CHECK) sweeps it.
+  // A killed ADD may leave its temp file; the next flatnet call that takes the lock (every verb but
+  // CHECK) sweeps it. Go host-local leaves it: it reads only files named like addresses.
   let allowTemps = false;
+  const fnLocks = (c: Cmd): boolean =>
+    c.t === 'gc' || ((c.t === 'add' || c.t === 'del') && o.impl(c) === 'fn') || (c.t === 'race' && c.impls.includes('fn')) || (c.t === 'par' && c.cmds.some((x) => o.impl(x) === 'fn'));
   for (const [step, c] of cmds.entries()) {
     const at = `step ${step} ${JSON.stringify(c)}`;
     const before = problems.length;
-    if (c.t !== 'check') allowTemps = false;
+    if (fnLocks(c)) allowTemps = false;
     if (c.t === 'add') {
       const key = KEYS[c.k]!;
       const impl = o.impl(c);
@@ -384,15 +387,16 @@ describe.runIf(isRoot())(`flatnet-ipam against a reference model (seed ${SEED})`
     );
   }, 600_000);
 
-  it('Go and flatnet alternating on one dataDir, concurrently too: the model holds, and the addresses are those of flatnet alone', async () => {
+  it('Go and flatnet alternating on one dataDir, concurrently and with flatnet killed mid-ADD: the model holds, and the addresses are those of flatnet alone', async () => {
     await fc.assert(
-      fc.asyncProperty(seq(cmdArb({ gc: false, kill: false, concurrent: true, impls: ['fn', 'go'] })), async (cmds) => {
+      // kill -9 of flatnet only: a Go host-local killed mid-write can leave a torn record, which is Go's own behaviour.
+      fc.asyncProperty(seq(cmdArb({ gc: false, kill: true, concurrent: true, impls: ['fn', 'go'] })), async (cmds) => {
         const [a, b] = [tmp(), tmp()];
         try {
           const mixed = await runSequence(cmds, a.path, { impl: (c) => c.impl ?? 'fn', gc: false, modes: LEASE_MODES.mixed });
           expect(mixed.problems, mixed.trace.join('\n')).toEqual([]);
           // Without concurrency the order is fixed, and so is every address: Go and flatnet allocate alike.
-          if (cmds.every((c) => c.t !== 'par' && c.t !== 'race')) {
+          if (cmds.every((c) => c.t !== 'par' && c.t !== 'race' && c.t !== 'kill')) {
             const alone = await runSequence(cmds, b.path, { impl: () => 'fn', gc: false, modes: LEASE_MODES.fn });
             expect(mixed.trace.map((l) => l.replace(/-> \d+$/, '-> x'))).toEqual(alone.trace.map((l) => l.replace(/-> \d+$/, '-> x')));
           }
