@@ -47,15 +47,9 @@ export function* candidates(set: RangeSet, lastReserved: Addr | undefined): Gene
 }
 
 export function allocate(store: Store, set: RangeSet, rangeId: number, id: string, ifName: string, requested?: Addr): Allocated {
-  if (requested) {
-    const r = rangeFor(set, requested);
-    if (!r) throw new CniError(ErrorCode.AddressUnavailable, `${formatIp(requested)} not in range set ${rangeSetToString(set)}`);
-    if (addrEq(requested, r.gateway)) throw new CniError(ErrorCode.AddressUnavailable, `requested ip ${formatIp(requested)} is subnet's gateway`);
-    if (!store.reserve(id, ifName, requested, rangeId)) {
-      throw new CniError(ErrorCode.AddressUnavailable, `requested IP address ${formatIp(requested)} is not available in range set ${rangeSetToString(set)}`);
-    }
-    return { address: { ...requested, prefix: r.subnet.prefix }, gateway: r.gateway };
-  }
+  // Before a requested IP too (Go checks only without one): a repeated ADD that
+  // asks for another address would hold two, and the DEL that undoes the
+  // failed ADD releases by container and interface, so the live one with it.
   const existing = store.findByOwner(id, ifName);
   mark('ipam-list');
   for (const a of existing) {
@@ -66,6 +60,15 @@ export function allocate(store: Store, set: RangeSet, rangeId: number, id: strin
         'the runtime sent ADD twice for one container and interface; send DEL first',
       );
     }
+  }
+  if (requested) {
+    const r = rangeFor(set, requested);
+    if (!r) throw new CniError(ErrorCode.AddressUnavailable, `${formatIp(requested)} not in range set ${rangeSetToString(set)}`);
+    if (addrEq(requested, r.gateway)) throw new CniError(ErrorCode.AddressUnavailable, `requested ip ${formatIp(requested)} is subnet's gateway`);
+    if (!store.reserve(id, ifName, requested, rangeId)) {
+      throw new CniError(ErrorCode.AddressUnavailable, `requested IP address ${formatIp(requested)} is not available in range set ${rangeSetToString(set)}`);
+    }
+    return { address: { ...requested, prefix: r.subnet.prefix }, gateway: r.gateway };
   }
   const last = store.lastReservedIp(rangeId);
   mark('ipam-last');

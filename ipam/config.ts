@@ -42,7 +42,10 @@ export function parseRoutes(raw: unknown[] | undefined, where: string): Route[] 
     const dst = optString(r, 'dst', `${where}[${i}].`);
     if (!dst || !parseCidr(dst)) throw configError(`${where}[${i}].dst must be a CIDR such as 0.0.0.0/0, got ${JSON.stringify(dst)}`);
     const gw = optString(r, 'gw', `${where}[${i}].`);
-    if (gw && !parseIp(gw)) throw configError(`${where}[${i}].gw must be an IP address, got ${JSON.stringify(gw)}`);
+    const gwIp = gw ? parseIp(gw) : undefined;
+    if (gw && !gwIp) throw configError(`${where}[${i}].gw must be an IP address, got ${JSON.stringify(gw)}`);
+    // Caught here it is the config's fault (7), not a bad IPAM result the bridge finds after the lease.
+    if (gwIp && gwIp.family !== parseCidr(dst)!.family) throw configError(`${where}[${i}].gw ${gw} is not in the address family of dst ${dst}`);
     return gw ? { dst, gw } : { dst };
   });
 }

@@ -41,6 +41,9 @@ async function waitPortUp(k: Kernel, name: AddNames['hostVeth']): Promise<void> 
   throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${k.linkSummary(name)?.operstate ?? 'missing'}`, `host veth ${name} did not come up`);
 }
 
+const interfaceExists = (args: CmdArgs): CniError =>
+  new CniError(ErrorCode.InterfaceExists, `container veth name provided (${args.ifName}) already exists`, `the namespace ${JSON.stringify(args.netns)} already has ${args.ifName}; use another CNI_IFNAME or DEL first`);
+
 type Undo = () => unknown;
 
 async function runUndo(undo: Undo[]): Promise<void> {
@@ -94,7 +97,11 @@ function endBatches(b: Batches): void {
 
 async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches, undo: Undo[]): Promise<Result> {
   const k = deps.kernel;
-  // IPAM first: it validates the rest of the config, so bad input fails
+  // A pod that has the interface already is a repeated ADD: refused before
+  // the IPAM and the masquerade run, whose undo would take the live pod's
+  // lease and chain with it (they are keyed by container and interface).
+  if (k.linkSummary(args.ifName, netns)) throw interfaceExists(args);
+  // IPAM next: it validates the rest of the config, so bad input fails
   // before the node is touched (even the bridge). Only a lease this call got
   // is released on failure.
   let ipam: Result | undefined;
@@ -130,9 +137,8 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
     batches.host.send(host.ops);
     batches.host.result();
   } catch (e) {
-    if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.linkSummary(names.hostVeth)) {
-      throw new CniError(ErrorCode.InterfaceExists, `container veth name provided (${args.ifName}) already exists`, `the namespace ${args.netns} already has ${args.ifName}; use another CNI_IFNAME or DEL first`);
-    }
+    // Made meanwhile by a racing ADD of the same pod: the same answer.
+    if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.linkSummary(names.hostVeth)) throw interfaceExists(args);
     throw e;
   }
   mark('host');

@@ -10,6 +10,8 @@ import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
 const fail = (msg: string, details = ''): CniError => new CniError(ErrorCode.Internal, msg, details);
+// A prevResult that does not parse is the runtime's input, not a broken pod (Go says 999 for both).
+const undecodable = (msg: string): CniError => new CniError(ErrorCode.DecodingFailure, msg, 'prevResult must be the result of the ADD, as the plugin printed it');
 const sameCidr = (a: Cidr, b: Cidr): boolean => addrEq(a, b) && a.prefix === b.prefix;
 
 export async function cmdCheck(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<void> {
@@ -56,7 +58,7 @@ function checkIn(args: CmdArgs, conf: ReturnType<typeof parseBridgeConf>, prev: 
   const routes: RouteState[] = [...k.routes(4, netns), ...(prevIps.some((p) => p.cidr?.family === 6) ? k.routes(6, netns) : [])];
   for (const { ip, cidr } of prevIps) {
     if (ip.interface !== undefined && ip.interface !== ctrIdx) continue;
-    if (!cidr) throw fail(`prevResult address ${JSON.stringify(ip.address)} is not a CIDR`);
+    if (!cidr) throw undecodable(`prevResult address ${JSON.stringify(ip.address)} is not a CIDR`);
     if (!ctr.addrs.some((a) => sameCidr(a.cidr, cidr))) throw fail(`address ${ip.address} is missing from ${args.ifName}`, `${args.ifName} has ${ctr.addrs.map((a) => formatCidr(a.cidr)).join(', ') || 'no addresses'}`);
     const net = networkOf(cidr);
     if (!routes.some((r) => sameCidr(r.dst, net) && r.dev === args.ifName)) throw fail(`route to ${formatCidr(net)} is missing on ${args.ifName}`);
@@ -64,7 +66,7 @@ function checkIn(args: CmdArgs, conf: ReturnType<typeof parseBridgeConf>, prev: 
   for (const r of prev.routes ?? []) {
     const dst = parseCidr(r.dst);
     const gw = r.gw ? parseIp(r.gw) : undefined;
-    if (!dst || (r.gw && !gw)) throw fail(`prevResult route ${JSON.stringify(r)} does not parse`);
+    if (!dst || (r.gw && !gw)) throw undecodable(`prevResult route ${JSON.stringify(r)} does not parse`);
     const want = networkOf(dst);
     if (!routes.some((k2) => sameCidr(k2.dst, want) && (!gw || (k2.via !== undefined && addrEq(k2.via, gw))))) throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${args.netns}`);
   }

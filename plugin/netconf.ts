@@ -69,6 +69,10 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   const rawMac = (rc && optString(rc, 'mac', 'runtimeConfig.')) || (argsCni && optString(argsCni, 'mac', 'args.cni.')) || parseCniArgs(cniArgs, KNOWN_CNI_ARGS).get('MAC') || undefined;
   const mac = rawMac === undefined ? undefined : parseMac(rawMac, 'mac');
 
+  const mtu = optInt(conf, 'mtu', '', 0, 65535) || undefined;
+  // The kernel's floor for bridges and veths (ETH_MIN_MTU): below it the bridge
+  // add fails, after the IPAM has handed out an address.
+  if (mtu !== undefined && mtu < 68) throw configError(`mtu ${mtu} is below 68, the smallest MTU a bridge or veth takes`, 'leave mtu out (or 0) for the default, or set 68 to 65535');
   const ipamTypeOf = optObject(conf, 'ipam', '') && ipamType(conf);
   return {
     name: conf.name,
@@ -79,7 +83,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     forceAddress: optBool(conf, 'forceAddress', ''),
     ipMasq: optBool(conf, 'ipMasq', ''),
     ipMasqBackend: backend,
-    mtu: optInt(conf, 'mtu', '', 0, 65535) || undefined,
+    mtu,
     hairpinMode,
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),

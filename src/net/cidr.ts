@@ -29,7 +29,8 @@ export function parseIp(s: string): Addr | undefined {
     if (a > 255 || b > 255 || c > 255 || d > 255) return undefined;
     return { family: 4, value: BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d) };
   }
-  if (!s.includes(':') || !ipaddr.isValid(s)) return undefined;
+  // ipaddr.js takes a zone ("fe80::1%eth0") and drops it; Go's ParseIP refuses it, and so do we.
+  if (!s.includes(':') || s.includes('%') || !ipaddr.isValid(s)) return undefined;
   // ipaddr.js accepts non-canonical IPv4 forms ("10.1", "0x0a.0.0.1") that Go
   // rejects; allow only dotted quads.
   const parsed = ipaddr.parse(s);

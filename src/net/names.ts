@@ -17,6 +17,16 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** True when a UTF-8 continuation byte of `s` is 0xA0 (payload 0x20 in any 6-bit group after the lead byte). */
+function hasNbspByte(s: string): boolean {
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80) continue;
+    if ((c & 0x3f) === 0x20 || (c >= 0x800 && ((c >> 6) & 0x3f) === 0x20) || (c >= 0x10000 && ((c >> 12) & 0x3f) === 0x20)) return true;
+  }
+  return false;
+}
+
 /** Why `s` is not a usable interface name, or undefined when it is. */
 export function ifNameProblem(s: string): { msg: string; details: string } | undefined {
   if (s === '') return { msg: 'interface name is empty', details: '' };
@@ -24,6 +34,17 @@ export function ifNameProblem(s: string): { msg: string; details: string } | und
   if (utf8Length(s) > 15) return { msg: 'interface name is too long', details: 'interface name should be less than 16 characters' };
   if (s === '.' || s === '..') return { msg: 'interface name is . or ..', details: '' };
   if (/[/:\s]/.test(s)) return { msg: 'interface name contains / or : or whitespace characters', details: '' };
+  // A '%' makes the kernel read the name as a template: "eth%d" becomes eth0 (or
+  // eth1, …), a link by another name than every later step asks for; any other
+  // '%' it refuses. "all" and "default" are its per-family sysctl directories.
+  if (s.includes('%')) return { msg: `interface name ${JSON.stringify(s)} contains '%', which the kernel reads as a name template (eth%d becomes eth0)`, details: 'use letters, digits, "-", "_" or "."' };
+  if (s === 'all' || s === 'default') return { msg: `interface name ${JSON.stringify(s)} is reserved by the kernel (net/ipv4/conf/${s})`, details: '' };
+  // JSON can spell one (\udfff); Go reads it as U+FFFD, the kernel would get bytes that are not UTF-8.
+  if (/[\ud800-\udfff]/u.test(s)) return { msg: `interface name ${JSON.stringify(s)} holds a lone surrogate, which is no character`, details: '' };
+  // The kernel tests each byte with its own isspace(), which takes 0xA0 (Latin-1
+  // NBSP) for a space: a character whose UTF-8 holds that byte ("à" is C3 A0) fails
+  // at the kernel with EINVAL, after the IPAM and the bridge are done.
+  if (hasNbspByte(s)) return { msg: 'interface name contains a character whose UTF-8 bytes the kernel reads as a space (byte 0xA0, as in "à")', details: 'use letters, digits, "-", "_" or "."' };
   if (s.includes('\0')) return { msg: 'interface name contains a NUL character', details: '' };
   // What the kernel allows but `ip -batch` cannot carry: '#' starts a comment
   // there, and a word can be quoted with " or ' but not both.

@@ -11,9 +11,23 @@ import type { Netns } from './kernel.ts';
 const NSFS_MAGIC = 0x6e736673;
 const PROC_SUPER_MAGIC = 0x9fa0;
 
+const isNsFs = (type: number): boolean => type === NSFS_MAGIC || type === PROC_SUPER_MAGIC;
+const notNetns = (path: string, why: string): CniError =>
+  new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (${why})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
+
 /** Opens the namespace at `path`; undefined when nothing is there; throws when it is not a namespace. */
 export function openNetns(path: string): Netns | undefined {
   if (path.includes('\0')) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'CNI_NETNS contains a NUL character');
+  // The path's filesystem before anything opens it, as Go's ns.GetNS does:
+  // opening a FIFO blocks for ever, and opening a device can act on it.
+  try {
+    const type = Number(statfsSync(path).type);
+    if (!isNsFs(type)) throw notNetns(path, `filesystem magic 0x${type.toString(16)}`);
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
+  }
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -30,11 +44,20 @@ export function openNetns(path: string): Netns | undefined {
     closeSync(fd);
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be checked: ${(e as Error).message}`);
   }
-  if (type !== NSFS_MAGIC && type !== PROC_SUPER_MAGIC) {
+  if (!isNsFs(type)) {
     closeSync(fd);
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (filesystem magic 0x${type.toString(16)})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
+    throw notNetns(path, `filesystem magic 0x${type.toString(16)}`);
   }
-  return { path, fd };
+  const ns = { path, fd };
+  // nsfs holds every kind of namespace; only setns(CLONE_NEWNET) tells a
+  // network namespace from a UTS or mount one, before the IPAM hands out an address.
+  try {
+    inNetns(ns, () => undefined);
+  } catch {
+    closeSync(fd);
+    throw notNetns(path, 'another kind of namespace: setns(CLONE_NEWNET) refuses it');
+  }
+  return ns;
 }
 
 /** True when `path` is the namespace this process runs in; false when it is another or does not exist. */

@@ -99,13 +99,21 @@ describe('ADD through the kernel layer', () => {
     }
   });
 
-  it('a pod that already has the interface gets code 103 and the bridge is left as it was', async () => {
+  it('a pod that already has the interface gets code 103 before the IPAM or the masquerade run', async () => {
     const { kernel, ipamCalls, deps } = setup();
     kernel.addLink('/pod', { name: 'eth0', kind: 'veth' });
+    await expect(cmdAdd(args(), conf(), deps)).rejects.toMatchObject({ code: 103 });
+    // A repeated ADD: the live pod's lease and masquerade chain are keyed like ours; nothing may touch them.
+    expect(ipamCalls).toEqual([]);
+    expect(kernel.log().filter(notOpenClose)).toEqual([]);
+    expect(kernel.state.get('/pod')!.has('eth0')).toBe(true);
+  });
+
+  it('an interface that appears between the check and the veth (a racing ADD) is 103 too, and only this ADD is undone', async () => {
+    const { kernel, ipamCalls, deps } = setup();
+    kernel.fail = (c: Call) => (c.what.startsWith('link add name "veth') ? new KernelError('exists', { op: 'veth-add' } as never, 'RTNETLINK answers: File exists', c.what) : undefined);
     await expect(cmdAdd(args(), conf({ ipMasq: false }), deps)).rejects.toMatchObject({ code: 103 });
     expect(ipamCalls).toEqual(['ADD', 'DEL']);
-    expect(kernel.state.get('/pod')!.has('eth0')).toBe(true);
-    expect(kernel.log().filter((l) => l.includes('link del'))).toEqual(['host: link del dev "veth01010101"']);
   });
 });
 
