@@ -95,8 +95,8 @@ describe('ADD through the kernel layer', () => {
       const after = masqFailed ? log.slice(-undo.length) : log.slice(log.findIndex((l) => l.endsWith(failing)) + 1);
       expect(after, `step ${i}: ${failing}`).toEqual(undo);
       // Nothing of the pod is left, and the bridge is still there for the other pods.
-      expect([...(kernel.links.get('/pod')?.keys() ?? [])], failing).toEqual([]);
-      expect(kernel.links.get('host')!.has('br0'), failing).toBe(true);
+      expect([...(kernel.linksByNs.get('/pod')?.keys() ?? [])], failing).toEqual([]);
+      expect(kernel.linksByNs.get('host')!.has('br0'), failing).toBe(true);
     }
   });
 
@@ -105,7 +105,7 @@ describe('ADD through the kernel layer', () => {
     kernel.addLink('/pod', { name: 'eth0', kind: 'veth' });
     await expect(cmdAdd(args(), conf({ ipMasq: false }), deps)).rejects.toMatchObject({ code: 103 });
     expect(ipamCalls).toEqual(['ADD', 'DEL']);
-    expect(kernel.links.get('/pod')!.has('eth0')).toBe(true);
+    expect(kernel.linksByNs.get('/pod')!.has('eth0')).toBe(true);
     expect(kernel.log().filter((l) => l.includes('link del'))).toEqual(['host: link del dev "veth01010101"']);
   });
 });
