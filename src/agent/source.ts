@@ -29,7 +29,7 @@ export interface NodeSource {
 
 export function describeSource(s: NodeSource): string {
   const st = s.status();
-  const what = st.state === 'listing' ? 'waiting for the first node list' : st.state === 'watching' ? 'following changes' : 'using the last good node list, retrying';
+  const what = st.state === 'watching' ? 'following changes' : st.lists === 0 ? 'waiting for the first node list' : 'using the last good node list, retrying';
   return `${s.name}: ${what}${st.error ? ` (last error: ${st.error})` : ''}`;
 }
 
@@ -59,7 +59,7 @@ export class FileNodeSource implements NodeSource {
     } catch (e) {
       const error = (e as Error).message;
       if (error !== this.st.error) void log('error', { path: this.path }, `cannot use the nodes file (routes stay as they are until it is a node list again): ${error}`);
-      this.st = { ...this.st, state: this.st.lists > 0 ? 'backoff' : 'listing', error, errors: this.st.errors + 1 };
+      this.st = { ...this.st, state: 'backoff', error, errors: this.st.errors + 1 };
       return undefined;
     }
   }
