@@ -3,7 +3,8 @@
 // through the Store, so this is tested against an in-memory store.
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import { type Addr, type Cidr, addrEq, formatIp, offset } from '../src/net/cidr.ts';
-import { findById, type Store } from './store.ts';
+import { mark } from '../src/profile.ts';
+import type { Store } from './store.ts';
 import { type RangeSet, rangeContains, rangeFor, rangeSetToString } from './range.ts';
 
 export interface Allocated {
@@ -55,7 +56,9 @@ export function allocate(store: Store, set: RangeSet, rangeId: number, id: strin
     }
     return { address: { ...requested, prefix: r.subnet.prefix }, gateway: r.gateway };
   }
-  for (const a of findById(store.list(), id, ifName)) {
+  const existing = store.findByOwner(id, ifName);
+  mark('ipam-list');
+  for (const a of existing) {
     if (rangeFor(set, a.ip)) {
       throw new CniError(
         ErrorCode.DuplicateAllocation,
@@ -64,8 +67,11 @@ export function allocate(store: Store, set: RangeSet, rangeId: number, id: strin
       );
     }
   }
-  for (const c of candidates(set, store.lastReservedIp(rangeId))) {
+  const last = store.lastReservedIp(rangeId);
+  mark('ipam-last');
+  for (const c of candidates(set, last)) {
     if (store.reserve(id, ifName, c.ip, rangeId)) {
+      mark('ipam-reserve');
       const r = set[c.rangeIdx]!;
       return { address: { ...c.ip, prefix: r.subnet.prefix }, gateway: r.gateway };
     }

@@ -8,11 +8,12 @@ import type { PluginFuncs } from '../src/cni/skel.ts';
 import type { Attachment, CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { formatCidr, formatIp } from '../src/net/cidr.ts';
+import { mark } from '../src/profile.ts';
 import { type Allocated, allocate } from './allocator.ts';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config.ts';
 import { DiskStore } from './disk-store.ts';
 import { rangeFor, rangeSetSize, rangeSetToString } from './range.ts';
-import { findById, type Store } from './store.ts';
+import type { Store } from './store.ts';
 
 export type StoreFactory = (cfg: IpamConfig) => Store;
 
@@ -24,17 +25,19 @@ const diskStore: StoreFactory = (cfg) => {
   }
 };
 
-function withLock<T>(store: Store, fn: () => T): T {
-  store.lock();
+function withLock<T>(store: Store, fn: () => T, owner?: { id: string; ifName: string }): T {
+  store.lock(owner);
+  mark('ipam-lock');
   try {
     return fn();
   } finally {
     store.unlock();
+    mark('ipam-unlock');
   }
 }
 
 function releaseById(store: Store, id: string, ifName: string): void {
-  for (const a of findById(store.list(), id, ifName)) store.release(a.ip);
+  for (const a of store.findByOwner(id, ifName)) store.release(a.ip);
 }
 
 export function ipamAdd(cfg: IpamConfig, store: Store, id: string, ifName: string): Result {
@@ -71,7 +74,7 @@ export function ipamAdd(cfg: IpamConfig, store: Store, id: string, ifName: strin
       throw e;
     }
     result.ips = reserved.map((a) => ({ address: formatCidr(a.address), gateway: formatIp(a.gateway) }));
-  });
+  }, { id, ifName });
   if (cfg.routes.length) result.routes = cfg.routes;
   return result;
 }
@@ -81,7 +84,7 @@ export function ipamDel(store: Store, id: string, ifName: string): void {
 }
 
 export function ipamCheck(store: Store, id: string, ifName: string): void {
-  if (findById(store.list(), id, ifName).length === 0) {
+  if (store.findByOwner(id, ifName).length === 0) {
     throw new CniError(ErrorCode.Internal, `flatnet-ipam: Failed to find address added by container ${id}`, `no allocation for interface ${ifName} in the store`);
   }
 }

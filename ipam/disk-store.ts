@@ -4,14 +4,24 @@
 //   <dataDir>/<network>/lock                flock(2)ed around every mutation
 // Where Go writes in place, we write a temp file and link(2)/rename(2) it into
 // place, so a process killed mid-write never leaves an empty or torn record.
-import { closeSync, constants as fsc, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+// The lock is held as briefly as we can: a pod's record is written before it
+// is taken (a reservation inside is then one link(2) per address, all to that
+// same file) and the round-robin hint after it is released. With 110 pods
+// starting at once, the holder competing for CPU with their `ip` processes
+// stretched a long critical section into a convoy (median 0.6 s of waiting).
+import { closeSync, constants as fsc, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Addr, formatIp, parseIp } from '../src/net/cidr.ts';
+import { platform } from '../src/platform/index.ts';
 import { flockExclusive, flockRelease } from '../src/sys/flock.ts';
 import type { Allocation, Store } from './store.ts';
 
 const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.flatnet-tmp.';
+// What an address can be named: checked before anything is parsed.
+const LEASE_NAME = /^[0-9a-fA-F.:]+$/;
+// A record is an ID (at most 253 bytes here, unbounded in Go) and an ifname.
+const RECORD_MAX = 64 * 1024;
 
 export function parseRecord(content: string): { containerId: string; ifName: string } {
   const trimmed = content.trim();
@@ -20,6 +30,14 @@ export function parseRecord(content: string): { containerId: string; ifName: str
 }
 
 export const formatRecord = (id: string, ifName: string): string => `${id.trim()}\r\n${ifName}`;
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -33,19 +51,22 @@ function pidAlive(pid: number): boolean {
 export class DiskStore implements Store {
   readonly dir: string;
   private lockFd: number | undefined;
-  private tmpSeq = 0;
+  /** The record of the owner being allocated for, written before the lock. */
+  private pending: { owner: string; tmp: string } | undefined;
+  /** Round-robin hints to write once the lock is released. */
+  private readonly hints = new Map<number, Addr>();
 
   constructor(dataDir: string, network: string) {
     this.dir = join(dataDir, network);
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
   }
 
-  lock(): void {
+  lock(owner?: { id: string; ifName: string }): void {
     if (this.lockFd !== undefined) return;
+    if (owner) this.pendingRecord(owner.id, owner.ifName);
     // Read-only suffices for flock, as in Go; created 0600 like every store file.
     this.lockFd = openSync(join(this.dir, 'lock'), fsc.O_RDONLY | fsc.O_CREAT, 0o600);
     flockExclusive(this.lockFd);
-    this.sweepTemps();
   }
 
   unlock(): void {
@@ -53,25 +74,40 @@ export class DiskStore implements Store {
     flockRelease(this.lockFd);
     closeSync(this.lockFd);
     this.lockFd = undefined;
+    // Only hints: a stale one makes the next allocation skip a taken address or two.
+    for (const [rangeId, ip] of this.hints) {
+      try {
+        renameSync(this.writeTemp(formatIp(ip)), join(this.dir, `${LAST_PREFIX}${rangeId}`));
+      } catch {
+        // the next allocation starts from an older point, as Go does on error
+      }
+    }
+    this.hints.clear();
+    if (this.pending) unlinkQuietly(this.pending.tmp);
+    this.pending = undefined;
   }
 
-  // Temp files of processes that died mid-write (kill -9) are removed under the lock.
-  private sweepTemps(): void {
-    for (const name of readdirSync(this.dir)) {
-      if (!name.startsWith(TMP_PREFIX)) continue;
+  /** A temp file holding the record of (id, ifName), written once per allocation. */
+  private pendingRecord(id: string, ifName: string): string {
+    const owner = formatRecord(id, ifName);
+    if (this.pending?.owner !== owner) {
+      if (this.pending) unlinkQuietly(this.pending.tmp);
+      this.pending = { owner, tmp: this.writeTemp(owner) };
+    }
+    return this.pending.tmp;
+  }
+
+  // Temp files of processes that died mid-write (kill -9). Names carry a
+  // random part, so a live process never reuses one that is being swept.
+  private sweepTemps(names: string[]): void {
+    for (const name of names) {
       const pid = Number(name.slice(TMP_PREFIX.length).split('.')[0]);
-      if (!Number.isInteger(pid) || !pidAlive(pid) || pid === process.pid) {
-        try {
-          unlinkSync(join(this.dir, name));
-        } catch {
-          // already gone
-        }
-      }
+      if (!Number.isInteger(pid) || !pidAlive(pid)) unlinkQuietly(join(this.dir, name));
     }
   }
 
   private writeTemp(content: string): string {
-    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${this.tmpSeq++}`);
+    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${Math.random().toString(36).slice(2)}`);
     try {
       try {
         // O_EXCL: whatever sits under this name (a leftover of a killed process with our pid) is removed, never followed.
@@ -94,24 +130,16 @@ export class DiskStore implements Store {
   }
 
   reserve(id: string, ifName: string, ip: Addr, rangeId: number): boolean {
-    const tmp = this.writeTemp(formatRecord(id, ifName));
     try {
       // link(2) fails with EEXIST atomically, like Go's O_CREAT|O_EXCL, but the
-      // file appears with its full content.
-      linkSync(tmp, join(this.dir, formatIp(ip)));
+      // file appears with its full content. Every address of one ADD links to
+      // the same record file.
+      linkSync(this.pendingRecord(id, ifName), join(this.dir, formatIp(ip)));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
-    } finally {
-      unlinkSync(tmp);
     }
-    // Round-robin state only: a failure here must not undo a good reservation.
-    try {
-      const last = this.writeTemp(formatIp(ip));
-      renameSync(last, join(this.dir, `${LAST_PREFIX}${rangeId}`));
-    } catch {
-      // the next allocation starts from an older point, as Go does on error
-    }
+    this.hints.set(rangeId, ip);
     return true;
   }
 
@@ -123,23 +151,50 @@ export class DiskStore implements Store {
     }
   }
 
-  list(): Allocation[] {
-    const out: Allocation[] = [];
-    for (const ent of readdirSync(this.dir, { withFileTypes: true })) {
-      if (!ent.isFile()) continue; // a directory named like an IP is foreign: it still blocks that IP (link fails) but is no lease
-      const ip = parseIp(ent.name);
-      if (!ip || formatIp(ip) !== ent.name) continue;
-      let content: string;
-      try {
-        content = readFileSync(join(this.dir, ent.name), 'utf8');
-      } catch {
-        continue; // removed under us, or unreadable: not ours to interpret
-      }
+  /**
+   * The store's records as (name, owner), without parsing addresses: every
+   * ADD reads every lease (as Go does), so this is one call for the whole
+   * directory and string work only. Only regular files count: a directory or
+   * symlink named like an IP is foreign (it still blocks that IP, as link(2)
+   * fails on it, but is no lease).
+   */
+  /**
+   * Every record of the store as (name, owner), without parsing addresses.
+   * Only regular files count: a directory or symlink named like an IP is
+   * foreign (it still blocks that IP, as link(2) fails on it, but is no lease).
+   */
+  private records(): Array<{ name: string; containerId: string; ifName: string }> {
+    const out: Array<{ name: string; containerId: string; ifName: string }> = [];
+    for (const [name, content] of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (!LEASE_NAME.test(name)) continue; // the lock, round-robin state, temp files, anything foreign
       const rec = parseRecord(content);
       if (rec.containerId === '') continue; // empty or blank: no owner to match, never released by ID
-      out.push({ ip, ...rec });
+      out.push({ name, ...rec });
     }
     return out;
+  }
+
+  /** The lease a file name stands for; none when the name is not a canonical address (a foreign file). */
+  private lease(name: string, containerId: string, ifName: string): Allocation[] {
+    const ip = LEASE_NAME.test(name) ? parseIp(name) : undefined;
+    return ip && formatIp(ip) === name ? [{ ip, containerId, ifName }] : [];
+  }
+
+  list(): Allocation[] {
+    return this.records().flatMap((r) => this.lease(r.name, r.containerId, r.ifName));
+  }
+
+  /**
+   * Go's GetByID: files whose whole content is "<id>\r\n<ifname>", else
+   * legacy ones holding "<id>" alone. Every ADD asks (the duplicate check),
+   * inside the lock: the directory is read and matched in one C call, and only
+   * matches are parsed. The same listing finds what killed writers left.
+   */
+  findByOwner(id: string, ifName: string): Allocation[] {
+    const { byContent, prefixed } = platform.findFiles(this.dir, [formatRecord(id, ifName).trim(), id.trim()], TMP_PREFIX, RECORD_MAX);
+    if (prefixed.length && this.lockFd !== undefined) this.sweepTemps(prefixed.filter((t) => join(this.dir, t) !== this.pending?.tmp));
+    const [exact = [], legacy = []] = byContent;
+    return exact.length ? exact.flatMap((n) => this.lease(n, id, ifName)) : legacy.flatMap((n) => this.lease(n, id, ''));
   }
 
   release(ip: Addr): void {

@@ -10,19 +10,28 @@ export interface Allocation {
 }
 
 export interface Store {
-  /** Serialises all mutations across processes until unlock(). */
-  lock(): void;
+  /**
+   * Serialises all mutations across processes until unlock(). `owner` says
+   * whose addresses will be reserved, so the store can prepare before locking.
+   */
+  lock(owner?: { id: string; ifName: string }): void;
   unlock(): void;
   /** Claims `ip` for (id, ifname); false when someone holds it already. */
   reserve(id: string, ifName: string, ip: Addr, rangeId: number): boolean;
   lastReservedIp(rangeId: number): Addr | undefined;
   /** Every allocation in the network, including legacy id-only ones. */
   list(): Allocation[];
+  /**
+   * The allocations of one attachment (Go's GetByID): records of (id,
+   * ifname), else legacy records of id alone. Cheaper than list(): only the
+   * matches are parsed.
+   */
+  findByOwner(id: string, ifName: string): Allocation[];
   release(ip: Addr): void;
 }
 
 /** Allocations matching (id, ifname), falling back to legacy id-only records as Go does. */
-export function findById(all: Allocation[], id: string, ifName: string): Allocation[] {
+export function ownedBy<T extends { containerId: string; ifName: string }>(all: T[], id: string, ifName: string): T[] {
   const exact = all.filter((a) => a.containerId === id && a.ifName === ifName);
   return exact.length > 0 ? exact : all.filter((a) => a.containerId === id && a.ifName === '');
 }

@@ -5,14 +5,15 @@ import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
-import { type Kernel, KernelError, type LinkState, type Netns } from '../src/sys/kernel.ts';
+import { type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
+import { mark } from '../src/profile.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
 import { type AddNames, addResult, type L3Plan, planHost, planL3, planMasq, planPod } from './plan.ts';
 
 /** The bridge as it is, created first when absent (a concurrent ADD may win that race: fine). */
 function ensureBridge(k: Kernel, conf: BridgeConf, rand: (n: number) => Uint8Array): LinkState {
-  let br = k.link(conf.bridge);
+  let br = k.linkSummary(conf.bridge);
   if (!br) {
     try {
       // A fixed MAC at creation stops the bridge from adopting its ports' MACs (cni#285).
@@ -20,7 +21,7 @@ function ensureBridge(k: Kernel, conf: BridgeConf, rand: (n: number) => Uint8Arr
     } catch (e) {
       if (!(e instanceof KernelError && e.failure === 'exists')) throw e;
     }
-    br = k.link(conf.bridge);
+    br = k.linkSummary(conf.bridge);
     if (!br) throw new CniError(ErrorCode.TryAgainLater, `bridge ${conf.bridge} vanished while being created`);
     // A router's bridge takes no router advertisements: its addresses are the ones flatnet gives it.
     k.setSysctls([{ key: `net/ipv6/conf/${conf.bridge}/accept_ra`, value: '0' }]);
@@ -35,9 +36,9 @@ function ensureBridge(k: Kernel, conf: BridgeConf, rand: (n: number) => Uint8Arr
 async function waitPortUp(k: Kernel, name: AddNames['hostVeth']): Promise<void> {
   for (const ms of [0, 20, 50, 200, 500, 1000, 1000]) {
     if (ms) await new Promise((r) => setTimeout(r, ms)); // usually up at the first look: no timer
-    if (k.operstate(name) === 'UP') return;
+    if (k.linkSummary(name)?.operstate === 'UP') return;
   }
-  throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${k.operstate(name) ?? 'missing'}`, `host veth ${name} did not come up`);
+  throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${k.linkSummary(name)?.operstate ?? 'missing'}`, `host veth ${name} did not come up`);
 }
 
 type Undo = () => unknown;
@@ -59,18 +60,39 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   if (!netns) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${args.netns}": no such file or directory`, 'CNI_NETNS must name an existing network namespace');
   }
+  // Both `ip` processes start now, the pod's inside its namespace: their
+  // start-up (~1.5 ms each) overlaps the IPAM and the planning.
+  const batches: Batches = { host: k.prepare(), pod: k.prepare(netns) };
   const undo: Undo[] = [];
   try {
-    return await addIn(args, conf, netns, deps, undo);
+    return await addIn(args, conf, netns, deps, batches, undo);
   } catch (e) {
+    endBatches(batches); // unsent ones end unused before anything is undone
     await runUndo(undo);
     throw e;
   } finally {
+    endBatches(batches);
     k.closeNetns(netns);
   }
 }
 
-async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, undo: Undo[]): Promise<Result> {
+interface Batches {
+  host: PreparedBatch;
+  pod: PreparedBatch;
+}
+
+/** Collects both batches' processes; a batch never sent ends having done nothing. */
+function endBatches(b: Batches): void {
+  for (const batch of [b.host, b.pod]) {
+    try {
+      batch.result();
+    } catch {
+      // its failure, if any, was already reported by the step that sent it
+    }
+  }
+}
+
+async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches, undo: Undo[]): Promise<Result> {
   const k = deps.kernel;
   // IPAM first: it validates the rest of the config, so bad input fails
   // before the node is touched (even the bridge). Only a lease this call got
@@ -81,6 +103,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
     const target = conf.ipam;
     ipam = await deps.ipam('ADD', target, args);
     undo.push(() => deps.ipam('DEL', target, args));
+    mark('ipam');
     l3 = planL3(conf, ipam!);
   }
   // Masquerade depends only on the addresses: it runs alongside the rest.
@@ -98,23 +121,30 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
     });
   }
   const br = ensureBridge(k, conf, deps.random);
+  mark('bridge');
   const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
   const host = planHost(conf, args.ifName, netns, br, l3, names);
   // Pushed before the batch: a batch that fails half-way may have made the veth.
   undo.push(() => k.deleteLink(names.hostVeth));
   try {
-    k.apply(host.ops);
+    batches.host.send(host.ops);
+    batches.host.result();
   } catch (e) {
-    if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.link(names.hostVeth)) {
+    if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.linkSummary(names.hostVeth)) {
       throw new CniError(ErrorCode.InterfaceExists, `container veth name provided (${args.ifName}) already exists`, `the namespace ${args.netns} already has ${args.ifName}; use another CNI_IFNAME or DEL first`);
     }
     throw e;
   }
+  mark('host');
   k.setSysctls(host.sysctls);
   const pod = planPod(args.ifName, l3, conf.enableDad);
   k.setSysctls(pod.sysctls, netns);
-  k.apply(pod.ops, netns);
+  mark('pod-sysctls');
+  batches.pod.send(pod.ops);
+  batches.pod.result();
+  mark('pod');
   await masqDone; // a failed masquerade fails the ADD
   await waitPortUp(k, names.hostVeth);
+  mark('port-up');
   return addResult(conf, args.ifName, netns, br.mac, names, l3, ipam, CURRENT_VERSION);
 }

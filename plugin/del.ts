@@ -5,6 +5,8 @@
 import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
+import { mark } from '../src/profile.ts';
+import { KernelError, type PreparedBatch } from '../src/sys/kernel.ts';
 import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
@@ -23,14 +25,32 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
   const netns = args.netns ? k.openNetns(args.netns) : undefined;
-  if (netns) {
-    try {
-      // Deleting the pod end deletes its host peer too.
-      k.deleteLink(args.ifName, netns);
-    } finally {
-      k.closeNetns(netns);
-    }
+  // Deleting the pod end deletes its host peer too. The kernel's teardown of
+  // a veth (~20 ms) runs while the lease and the masquerade are released.
+  const linkDel = netns && k.prepare(netns);
+  linkDel?.send([{ op: 'link-del', dev: args.ifName }]);
+  let failure: unknown;
+  try {
+    if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
+    mark('ipam');
+    if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown({ network: conf.name, containerId: args.containerId, ifName: args.ifName, addresses: prevAddresses(raw) });
+  } catch (e) {
+    failure = e;
   }
-  if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
-  if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown({ network: conf.name, containerId: args.containerId, ifName: args.ifName, addresses: prevAddresses(raw) });
+  // Collected whatever happened above: its process must not outlive us.
+  const linkFailure = linkDel ? linkGone(linkDel) : undefined;
+  if (netns) k.closeNetns(netns);
+  mark('link-del');
+  if (failure !== undefined) throw failure;
+  if (linkFailure) throw linkFailure;
+}
+
+/** The link delete's outcome: undefined when the link is gone (or was never there), else its error. */
+function linkGone(b: PreparedBatch): Error | undefined {
+  try {
+    b.result();
+    return undefined;
+  } catch (e) {
+    return e instanceof KernelError && e.failure === 'not-found' ? undefined : (e as Error);
+  }
 }

@@ -8,4 +8,4 @@ import { pluginFuncs, realDeps } from './funcs.ts';
 
 const args = process.argv.slice(2);
 if (!process.env.CNI_COMMAND && args.length > 0) platform.handOffToCli(args);
-else void runPlugin(pluginFuncs(realDeps()), `CNI flatnet plugin v${VERSION}`);
+else void runPlugin(pluginFuncs(realDeps()), `CNI flatnet plugin v${VERSION}\nflatnet --help lists the commands (status, agent, add, check, del, ipam).`);

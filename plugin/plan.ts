@@ -98,6 +98,25 @@ export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wa
   return out;
 }
 
+/**
+ * What the bridge still needs: up (and promiscuous), its gateway addresses,
+ * its MAC pinned so it does not churn as ports come and go. Each is an op
+ * under the kernel's RTNL lock that every ADD of a burst waits for, so what
+ * is already so is left out.
+ */
+function bridgeOps(conf: BridgeConf, bridge: LinkState, l3: L3Plan | undefined): LinkOp[] {
+  const ops: LinkOp[] = [];
+  if (!bridge.up || (conf.promiscMode && !bridge.promisc)) ops.push({ op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) });
+  if (l3) {
+    const have = (c: Cidr): boolean => bridge.addrs.some((a) => a.scope === 'global' && a.cidr.value === c.value && a.cidr.prefix === c.prefix && a.cidr.family === c.family);
+    const missing = l3.bridgeAddrs.filter((c) => !have(c));
+    // A conflicting address is refused even when ours is there too (forceAddress removes it).
+    if (missing.length || bridge.addrs.some((a) => a.scope === 'global' && !l3.bridgeAddrs.some((c) => c.family === a.cidr.family && c.value === a.cidr.value && c.prefix === a.cidr.prefix))) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
+  }
+  if (bridge.mac && bridge.macSet !== true) ops.push({ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac });
+  return ops;
+}
+
 /** Random names and MACs of one ADD, drawn by the caller so the plan stays pure. */
 export interface AddNames {
   hostVeth: IfName;
@@ -121,10 +140,7 @@ export function planHost(conf: BridgeConf, ifName: IfName, netns: Netns, bridge:
     { op: 'link-set', dev: names.hostVeth, master: conf.bridge },
     ...(conf.hairpinMode ? [{ op: 'bridge-port', dev: names.hostVeth, hairpin: true } as const] : []),
     { op: 'link-set', dev: names.hostVeth, up: true },
-    { op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) },
-    ...(l3 ? bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs) : []),
-    // Pin the bridge MAC so it does not churn as ports come and go.
-    ...(bridge.mac ? [{ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac } as const] : []),
+    ...bridgeOps(conf, bridge, l3),
   ];
   const sysctls: Sysctl[] = [];
   if (l3 && conf.isGateway) {

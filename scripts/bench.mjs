@@ -3,6 +3,8 @@
 // (Debian's containernetworking-plugins), same config but for "type", same
 // namespaces, implementations alternating. Prints a table and one JSON line.
 // Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,dataplane]
+// The plugin section covers the agent's conflist first, then ipMasq true, each
+// beside the floor: what `ip` alone takes for the same kernel work.
 // Everything lives in namespaces named fnb-*, removed at the end.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,9 @@ async function main() {
       return;
     }
     for (const ns of [node, ...pods]) execFileSync('ip', ['netns', 'add', ns]);
+    // The floor's own bridge (the plugins make theirs); it needs no address.
+    execFileSync('ip', ['-n', node, 'link', 'add', 'fnbfl', 'type', 'bridge']);
+    execFileSync('ip', ['-n', node, 'link', 'set', 'fnbfl', 'up']);
     const r = spawnSync('ip', ['netns', 'exec', node, process.execPath, fileURLToPath(import.meta.url)], {
       env: { ...process.env, FLATNET_BENCH_WORKER: '1', FNB_PODS: pods.join(','), FNB_WORK: work, FNB_N: String(PODS) },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -139,16 +144,26 @@ async function benchDataPlane() {
   console.log(JSON.stringify({ bench: 'flatnet-dataplane', ...results }));
 }
 
-function conf(impl, work) {
+// The conflists compared: the one the agent writes on every node (what every
+// pod goes through: no per-pod masquerade, the agent masquerades egress per
+// node) and the per-pod masquerade case (`ipMasq: true`).
+const CONFLISTS = {
+  agent: { label: 'agent conflist (ipMasq false)', ipMasq: false },
+  masq: { label: 'ipMasq true', ipMasq: true },
+};
+
+function conf(impl, work, kind) {
   const i = IMPLS[impl];
   return JSON.stringify({
     cniVersion: '1.0.0',
-    name: 'benchnet',
+    name: `bench-${kind}`,
     type: i.type,
     bridge: 'fnb0',
     isGateway: true,
-    ipMasq: true,
-    ipam: { type: i.ipam, ranges: [[{ subnet: '10.251.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(work, impl) },
+    isDefaultGateway: true,
+    hairpinMode: true,
+    ipMasq: CONFLISTS[kind].ipMasq,
+    ipam: { type: i.ipam, ranges: [[{ subnet: '10.251.0.0/24' }]], dataDir: join(work, `${impl}-${kind}`) },
   });
 }
 
@@ -175,7 +190,9 @@ function timedAsync(impl, command, pod, id, input) {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) hwm = Math.max(hwm, Number(m[1]));
-      } catch {}
+      } catch {
+        // the child has exited between samples
+      }
     };
     const timer = setInterval(sample, 2);
     child.stdout.on('data', (d) => (out += d));
@@ -195,12 +212,30 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-async function worker() {
-  const pods = process.env.FNB_PODS.split(',');
-  const work = process.env.FNB_WORK;
-  const n = Number(process.env.FNB_N);
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** The floor of ADD and DEL as `ip` alone does them: two batches for a veth, one delete. */
+function floors(pods, n) {
+  const host = 'link add name fnbfl0 type veth peer name eth0 netns /var/run/netns/POD\nlink set dev fnbfl0 master fnbfl\nlink set dev fnbfl0 up\n';
+  const pod = 'addr add 10.252.0.5/24 dev eth0\nlink set dev eth0 up\nroute add default via 10.252.0.1 dev eth0\n';
+  const add = [];
+  const del = [];
+  for (let i = 0; i < n; i++) {
+    const p = pods[i % pods.length];
+    const t0 = process.hrtime.bigint();
+    spawnSync('ip', ['-batch', '-'], { input: host.replace('POD', p) });
+    spawnSync('ip', ['-n', p, '-batch', '-'], { input: pod });
+    add.push(ms(t0));
+    const t1 = process.hrtime.bigint();
+    spawnSync('ip', ['link', 'del', 'fnbfl0']);
+    del.push(ms(t1));
+  }
+  return { add, del };
+}
+
+async function sequential(kind, pods, n, work) {
   const res = { go: { add: [], del: [] }, flatnet: { add: [], del: [] } };
-  const confs = { go: conf('go', work), flatnet: conf('flatnet', work) };
+  const confs = { go: conf('go', work, kind), flatnet: conf('flatnet', work, kind) };
   // Warm-up: first ADD creates the bridge and page-caches the binaries.
   for (const impl of ['go', 'flatnet']) {
     timedSync(impl, 'ADD', pods[0], 'warm', confs[impl]);
@@ -217,30 +252,46 @@ async function worker() {
   for (const impl of ['go', 'flatnet']) {
     const t0 = process.hrtime.bigint();
     const adds = await Promise.all(pods.map((p, i) => timedAsync(impl, 'ADD', p, `burst${i}`, confs[impl])));
-    const addWall = Number(process.hrtime.bigint() - t0) / 1e6;
+    const addWall = ms(t0);
     const addrs = new Set(adds.map((a) => JSON.parse(a.out).ips[0].address));
     const t1 = process.hrtime.bigint();
     const dels = await Promise.all(pods.map((p, i) => timedAsync(impl, 'DEL', p, `burst${i}`, confs[impl])));
-    const delWall = Number(process.hrtime.bigint() - t1) / 1e6;
-    burst[impl] = { addWall, delWall, distinct: addrs.size === pods.length, peakRssKb: Math.max(...adds.map((a) => a.hwm), ...dels.map((d) => d.hwm)) };
+    burst[impl] = { addWall, delWall: ms(t1), distinct: addrs.size === pods.length, peakRssKb: Math.max(...adds.map((a) => a.hwm), ...dels.map((d) => d.hwm)) };
   }
-  const row = (label, g, f, unit = 'ms') => console.log(`${label.padEnd(28)} ${g.toFixed(1).padStart(9)} ${f.toFixed(1).padStart(9)} ${(f / g).toFixed(2).padStart(7)}x  ${unit}`);
-  console.log(`${'metric'.padEnd(28)} ${'go'.padStart(9)} ${'flatnet'.padStart(9)} ${'ratio'.padStart(8)}`);
-  const summary = {};
-  for (const [k, p] of [['add', 50], ['add', 95], ['del', 50], ['del', 95]]) {
-    const g = pct(res.go[k], p);
-    const f = pct(res.flatnet[k], p);
-    row(`${k.toUpperCase()} p${p} (${n} pods)`, g, f);
-    summary[`${k}_p${p}`] = { go: g, flatnet: f, ratio: f / g };
+  return { res, burst };
+}
+
+const fmt = (x, w = 9) => (x === undefined ? '-' : x.toFixed(1)).padStart(w);
+
+async function worker() {
+  const pods = process.env.FNB_PODS.split(',');
+  const work = process.env.FNB_WORK;
+  const n = Number(process.env.FNB_N);
+  const floor = floors(pods, n);
+  const summary = { floor: { add_p50: pct(floor.add, 50), add_p95: pct(floor.add, 95), del_p50: pct(floor.del, 50), del_p95: pct(floor.del, 95) } };
+  console.log(`${'metric'.padEnd(34)} ${'go'.padStart(9)} ${'flatnet'.padStart(9)} ${'ratio'.padStart(8)} ${'floor'.padStart(9)}`);
+  const row = (label, g, f, fl, unit = 'ms') => console.log(`${label.padEnd(34)} ${fmt(g)} ${fmt(f)} ${`${(f / g).toFixed(2)}x`.padStart(8)} ${fmt(fl)}  ${unit}`);
+  for (const kind of Object.keys(CONFLISTS)) {
+    const { res, burst } = await sequential(kind, pods, n, work);
+    console.log(`-- ${CONFLISTS[kind].label}`);
+    const s = {};
+    for (const [k, p] of [['add', 50], ['add', 95], ['del', 50], ['del', 95]]) {
+      const g = pct(res.go[k], p);
+      const f = pct(res.flatnet[k], p);
+      row(`${k.toUpperCase()} p${p} (${n} pods)`, g, f, summary.floor[`${k}_p${p}`]);
+      s[`${k}_p${p}`] = { go: g, flatnet: f, ratio: f / g };
+    }
+    for (const k of ['addWall', 'delWall']) {
+      row(`${pods.length} concurrent ${k === 'addWall' ? 'ADDs' : 'DELs'}, wall`, burst.go[k], burst.flatnet[k]);
+      s[`burst_${k}`] = { go: burst.go[k], flatnet: burst.flatnet[k], ratio: burst.flatnet[k] / burst.go[k] };
+    }
+    row('peak RSS per plugin process', burst.go.peakRssKb / 1024, burst.flatnet.peakRssKb / 1024, undefined, 'MiB');
+    s.peak_rss_mib = { go: burst.go.peakRssKb / 1024, flatnet: burst.flatnet.peakRssKb / 1024, ratio: burst.flatnet.peakRssKb / burst.go.peakRssKb };
+    console.log(`${''.padEnd(34)} distinct addresses in the burst: go=${burst.go.distinct} flatnet=${burst.flatnet.distinct}`);
+    s.distinct = { go: burst.go.distinct, flatnet: burst.flatnet.distinct };
+    summary[kind] = s;
   }
-  for (const k of ['addWall', 'delWall']) {
-    row(`burst ${BURST} ${k}`, burst.go[k], burst.flatnet[k]);
-    summary[`burst_${k}`] = { go: burst.go[k], flatnet: burst.flatnet[k], ratio: burst.flatnet[k] / burst.go[k] };
-  }
-  row('peak RSS per plugin process', burst.go.peakRssKb / 1024, burst.flatnet.peakRssKb / 1024, 'MiB');
-  summary.peak_rss_mib = { go: burst.go.peakRssKb / 1024, flatnet: burst.flatnet.peakRssKb / 1024, ratio: burst.flatnet.peakRssKb / burst.go.peakRssKb };
-  console.log(`distinct addresses in burst: go=${burst.go.distinct} flatnet=${burst.flatnet.distinct}`);
-  summary.distinct = { go: burst.go.distinct, flatnet: burst.flatnet.distinct };
+  console.log('floor: two `ip -batch` processes for a veth with its peer in the pod, on the bridge, addressed and routed; DEL: `ip link del`');
   console.log(JSON.stringify({ bench: 'flatnet-vs-go', ...summary }));
 }
 

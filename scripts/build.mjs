@@ -48,8 +48,13 @@ const quickjsPlatform = {
   },
 };
 
-/** Compiles `entry` (a path from the repo root) into the static QuickJS executable `out`. */
-export async function buildQuickjs(entry, out, qjs = ensureQuickjs()) {
+/**
+ * Compiles `entry` (a path from the repo root) into the static QuickJS
+ * executable `out`. Test probes only: `cflags` adds C flags (-DFLATNET_FAULTS
+ * compiles flatnet_sys.c's fault injection in), and `dynamic` links against
+ * the shared libc, which valgrind needs to see malloc and free.
+ */
+export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, qjs = ensureQuickjs() } = {}) {
   const name = basename(out);
   mkdirSync(workDir, { recursive: true });
   const bundle = join(workDir, `${name}.mjs`);
@@ -75,7 +80,8 @@ export async function buildQuickjs(entry, out, qjs = ensureQuickjs()) {
   // Static, like the Go plugins: nothing on the node to match. ld's warning
   // about QuickJS's (unused) .so module loader is printed only on failure.
   try {
-    execFileSync('gcc', ['-O2', '-static', '-s', `-I${qjs}`, '-o', out, csrc, join(platform, 'flatnet_sys.c'), join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
+    const link = dynamic ? ['-g'] : ['-static', '-s'];
+    execFileSync('gcc', ['-O2', ...link, ...cflags, `-I${qjs}`, '-o', out, csrc, join(platform, 'flatnet_sys.c'), join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
   } catch (e) {
     process.stderr.write(e.stderr ?? '');
     throw e;

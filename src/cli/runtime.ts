@@ -27,13 +27,20 @@ export function attachment(a: Omit<Attachment, 'ifName'> & { ifName: string }): 
 
 const cacheFile = (l: ConfList, a: Attachment): string => join(a.cacheDir, `${l.name}-${a.containerId}-${a.ifName}.json`);
 
-function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: Attachment, prevResult?: unknown): unknown {
+/** Runs one plugin of a list: its config (name, version, prevResult injected) on stdin, CNI_* in the env; ADD returns its result. */
+export type PluginRunner = (plugin: ConfList['plugins'][number], command: string, stdin: string, env: NodeJS.ProcessEnv, cniPath: string) => unknown;
+
+export const execRunner: PluginRunner = (plugin, command, stdin, env, cniPath) => {
+  const r = execPlugin(findPlugin(plugin.type, cniPath), stdin, env);
+  return command === 'ADD' ? JSON.parse(r.stdout) : undefined;
+};
+
+function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: Attachment, prevResult: unknown, run: PluginRunner): unknown {
   const conf: Record<string, unknown> = { ...plugin, name: l.name, cniVersion: l.cniVersion };
   if (prevResult !== undefined) conf.prevResult = prevResult;
   const env = { ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: a.cniPath, CNI_ARGS: a.args ?? '' };
   try {
-    const r = execPlugin(findPlugin(plugin.type, a.cniPath), JSON.stringify(conf), env);
-    return command === 'ADD' ? JSON.parse(r.stdout) : undefined;
+    return run(plugin, command, JSON.stringify(conf), env, a.cniPath);
   } catch (e) {
     // Name the plugin: in a list, the message alone does not say which failed.
     if (e instanceof CniError) throw new CniError(e.code, `${plugin.type}: ${e.message}`, e.details);
@@ -49,7 +56,7 @@ function cached(l: ConfList, a: Attachment): unknown {
   }
 }
 
-export function addNetwork(l: ConfList, a: Attachment): unknown {
+export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): unknown {
   // An attachment this runtime already made is not made twice: a second ADD
   // would fail, and its cleanup DEL would take down the first one's interface.
   if (cached(l, a) !== undefined) {
@@ -59,7 +66,7 @@ export function addNetwork(l: ConfList, a: Attachment): unknown {
   const done: ConfList['plugins'] = [];
   try {
     for (const p of l.plugins) {
-      result = exec(l, p, 'ADD', a, result);
+      result = exec(l, p, 'ADD', a, result, run);
       done.push(p);
     }
   } catch (e) {
@@ -67,7 +74,7 @@ export function addNetwork(l: ConfList, a: Attachment): unknown {
     // in reverse, so nothing this call did not make is taken down.
     for (const p of done.reverse()) {
       try {
-        exec(l, p, 'DEL', a, result);
+        exec(l, p, 'DEL', a, result, run);
       } catch {
         // best effort: the ADD's error is the one to report
       }
@@ -79,14 +86,14 @@ export function addNetwork(l: ConfList, a: Attachment): unknown {
   return result;
 }
 
-export function checkNetwork(l: ConfList, a: Attachment): void {
+export function checkNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
   const prev = cached(l, a);
   if (prev === undefined) throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for ${a.containerId}/${a.ifName} in ${a.cacheDir}`, 'CHECK needs an ADD made with flatnet add');
-  for (const p of l.plugins) exec(l, p, 'CHECK', a, prev);
+  for (const p of l.plugins) exec(l, p, 'CHECK', a, prev, run);
 }
 
-export function delNetwork(l: ConfList, a: Attachment): void {
+export function delNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
   const prev = cached(l, a);
-  for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev);
+  for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev, run);
   rmSync(cacheFile(l, a), { force: true });
 }

@@ -1,15 +1,17 @@
 // The CNI contract adapter: reads CNI_* and stdin, validates them exactly as
 // Go's pkg/skel does, dispatches to a verb handler, and prints the result or
 // the error object. Handlers never see raw env or write to stdout.
-import { statSync } from 'node:fs';
 import { validateContainerId, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { isObject } from './json.ts';
+import { logVerb, type VerbLog, verbLogSettings, type VerbOutcome } from './verb-log.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
 import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
 import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
 import { type IfName, parseIfName, utf8Length } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
+import { isOwnNetns } from '../sys/netns.ts';
+import { mark, profileLine, startProfile } from '../profile.ts';
 
 export interface PluginFuncs {
   add(args: CmdArgs, conf: NetConfBase): Promise<Result>;
@@ -24,6 +26,8 @@ export interface Io {
   readStdin(): string;
   stdout(s: string): void;
   stderr(s: string): void;
+  /** Records one run in the node's plugin log (verb-log.ts). */
+  logVerb(settings: VerbLog, outcome: VerbOutcome): void;
 }
 
 const VERBS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
@@ -98,21 +102,18 @@ export function decodeConf(stdin: string, command: string): NetConfBase {
 function checkNetns(args: CmdArgs): void {
   if (!args.netns) return;
   const override = (args.env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
-  let target;
-  try {
-    target = statSync(args.netns);
-  } catch {
-    return; // a missing netns is each verb's own business (DEL tolerates it)
-  }
-  const own = statSync('/proc/self/ns/net');
-  if (target.ino === own.ino && target.dev === own.dev && override !== '1' && override !== 'true') {
+  // A missing netns is each verb's own business (DEL tolerates it).
+  if (isOwnNetns(args.netns) && override !== '1' && override !== 'true') {
     throw new CniError(ErrorCode.InvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
   }
 }
 
 /** Runs one verb against already-built CmdArgs; the in-process IPAM path uses this too. */
 export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result | undefined> {
-  const conf = decodeConf(args.stdin, args.command);
+  return invokeDecoded(funcs, args, decodeConf(args.stdin, args.command));
+}
+
+async function invokeDecoded(funcs: PluginFuncs, args: CmdArgs, conf: NetConfBase): Promise<Result | undefined> {
   if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
     validateContainerId(args.containerId);
     parseIfName(args.ifName);
@@ -144,31 +145,47 @@ export function aboutText(about: string): string {
 
 /** The whole plugin main: returns the exit code. */
 export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
+  startProfile(io.env);
+  try {
+    return await dispatchVerb(funcs, about, io);
+  } finally {
+    const p = profileLine();
+    if (p) io.stderr(p);
+  }
+}
+
+async function dispatchVerb(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
   const level = io.env.FLATNET_LOG_LEVEL;
   configureLog({ level: level !== undefined && level in LEVELS ? (level as LevelName) : 'error', ...(io.env.FLATNET_LOG_FILE ? { file: io.env.FLATNET_LOG_FILE } : {}) });
   if (!io.env.CNI_COMMAND) {
     io.stderr(aboutText(about));
     return 0;
   }
+  if (io.env.CNI_COMMAND === 'VERSION') {
+    io.stdout(versionInfo());
+    return 0;
+  }
+  const t0 = platform.now();
+  let args: CmdArgs | undefined;
+  let conf: NetConfBase | undefined;
+  let result: Result | undefined;
+  let error: CniError | undefined;
   try {
-    if (io.env.CNI_COMMAND === 'VERSION') {
-      io.stdout(versionInfo());
-      return 0;
-    }
     // Env errors come before any stdin is read, as in Go.
-    const args = cmdArgsFromEnv(io.env, '');
+    args = cmdArgsFromEnv(io.env, '');
     args.stdin = io.readStdin();
-    const result = await invoke(funcs, args);
-    if (result) {
-      const conf = JSON.parse(args.stdin) as { cniVersion: string };
-      io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
-    }
+    mark('stdin');
+    conf = decodeConf(args.stdin, args.command);
+    result = await invokeDecoded(funcs, args, conf);
+    if (result) io.stdout(JSON.stringify(convertResult(result, conf.cniVersion), null, 4));
     return 0;
   } catch (e) {
-    const err = toCniError(e);
-    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: err.code, details: err.details }, err.message);
-    io.stdout(JSON.stringify(err, null, 4));
+    error = toCniError(e);
+    await log('error', { command: io.env.CNI_COMMAND, containerId: io.env.CNI_CONTAINERID, code: error.code, details: error.details }, error.message);
+    io.stdout(JSON.stringify(error, null, 4));
     return 1;
+  } finally {
+    if (args) io.logVerb(verbLogSettings(conf), { args, ...(result ? { result } : {}), ...(error ? { error } : {}), ms: platform.now() - t0 });
   }
 }
 
@@ -191,6 +208,7 @@ export async function runPlugin(funcs: PluginFuncs, about: string): Promise<neve
       readStdin: readStdinBounded,
       stdout: (s) => process.stdout.write(s),
       stderr: (s) => process.stderr.write(s),
+      logVerb,
     });
   } catch (e) {
     // dispatch turns every handler error into a CNI error; this is for a bug

@@ -11,11 +11,42 @@ export interface RunResult {
   stderr: string;
 }
 
+/** A link as libc's getifaddrs and ethtool see it: no process, and right in any namespace. */
+export interface LinkSummary {
+  ifindex: number;
+  /** IFF_UP: administratively up. */
+  up: boolean;
+  /** IFF_RUNNING: operationally up (carrier). */
+  running: boolean;
+  /** IFF_PROMISC. */
+  promisc: boolean;
+  mac: string;
+  /** The kernel driver ('bridge', 'veth'), when ethtool answers. */
+  driver?: string;
+  /** The MAC was set explicitly (addr_assign_type 3): a bridge keeps it as ports come and go. Undefined when unknown. */
+  macSet?: boolean;
+  addrs: Array<{ family: 4 | 6; address: string; prefixlen: number }>;
+}
+
+/** A process started before its input is known: fed later, then collected. */
+export interface PipedRun {
+  /** Appends to its stdin. */
+  write(data: string): void;
+  /** Ends its stdin and waits for it (blocking). */
+  finish(): RunResult;
+}
+
 export interface Platform {
   /** Runs argv to completion (blocking), stdin fed from `input`, output captured. */
   run(argv: readonly string[], input: string, env: Env): RunResult;
   /** Starts argv now; the result is collected when awaited, so the caller can work meanwhile. */
   start(argv: readonly string[], input: string, env: Env): Promise<RunResult>;
+  /**
+   * Starts argv now with its stdin left open: its start-up overlaps whatever
+   * the caller does before it writes the input. (Where the platform cannot,
+   * it runs at finish() with the same result.)
+   */
+  startPiped(argv: readonly string[], env: Env): PipedRun;
   /** flock(2); throws when the platform cannot lock across processes. */
   flock(fd: number, op: 'exclusive' | 'unlock'): void;
   /** Moves this thread into the network namespace open at `fd`; throws on failure. */
@@ -25,6 +56,27 @@ export interface Platform {
    * it throws an error with code 'EFBIG' without reading the rest.
    */
   readStdin(maxBytes: number): string;
+  /**
+   * A link of this thread's namespace, read without starting a process;
+   * undefined when there is none; null when this platform cannot tell
+   * (callers then ask `ip`).
+   */
+  linkSummary(name: string): LinkSummary | undefined | null;
+  /**
+   * Every regular file of a directory (symlinks not followed) with its
+   * content, each read whole up to maxBytes (larger ones are left out).
+   * Throws a Node-style error (code ENOENT, …) when the directory cannot be read.
+   */
+  readDirFiles(dir: string, maxBytes: number): Array<[name: string, content: string]>;
+  /**
+   * The regular files of `dir` whose content, trimmed of surrounding
+   * whitespace, equals contents[i] (one list per content; symlinks not
+   * followed, files over maxBytes skipped), and the names starting with
+   * `prefix` (not read). Throws a Node-style error when `dir` cannot be read.
+   */
+  findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] };
+  /** Milliseconds on a monotonic clock, for profiles. */
+  now(): number;
   /** This process's pid. */
   pid(): number;
   /** The built flatnet executable running now; undefined when running from source. */

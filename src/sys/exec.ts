@@ -1,9 +1,9 @@
 // The one place that starts processes. argv arrays only: nothing from the
 // environment or stdin ever reaches a shell. How a process is started is the
 // platform's; results, errors and the environment are decided here.
-import { platform, type RunResult } from '../platform/index.ts';
+import { type PipedRun, platform, type RunResult } from '../platform/index.ts';
 
-export type { RunResult };
+export type { PipedRun, RunResult };
 
 // LC_ALL=C: the callers parse messages such as "Cannot find device".
 const defaultEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
@@ -16,6 +16,11 @@ export function run(argv: readonly string[], input = '', env: NodeJS.ProcessEnv 
 /** Starts argv now; the caller goes on with synchronous work and awaits the result later. */
 export function start(argv: readonly string[], input = '', env: NodeJS.ProcessEnv = defaultEnv()): Promise<RunResult> {
   return platform.start(argv, input, env);
+}
+
+/** Starts argv now with stdin open; write its input later, then finish(). */
+export function startPiped(argv: readonly string[], env: NodeJS.ProcessEnv = defaultEnv()): PipedRun {
+  return platform.startPiped(argv, env);
 }
 
 export class ExecError extends Error {

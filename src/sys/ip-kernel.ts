@@ -2,12 +2,12 @@
 // through one `ip -batch` per call, printed by ip-batch.ts from typed ops.
 // This module and ip-batch.ts are the only ones that know `ip`'s words.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Addr, type Cidr, type Family, bitsOf, parseCidr, parseIp } from '../net/cidr.ts';
+import { type Addr, type Cidr, contains, type Family, bitsOf, parseCidr, parseIp } from '../net/cidr.ts';
 import type { IfName } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
-import { ExecError, run } from './exec.ts';
+import { ExecError, run, type RunResult, startPiped } from './exec.ts';
 import { ipLine } from './ip-batch.ts';
-import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type RouteState, type Sysctl } from './kernel.ts';
+import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
 import { egressMasq, podMasq } from './masq.ts';
 import { closeNetns, inNetns, openNetns } from './netns.ts';
 
@@ -65,6 +65,17 @@ function toRoute(r: IpJsonRoute, family: Family): RouteState | undefined {
   return s;
 }
 
+const LINK_LOCAL6 = parseCidr('fe80::/10')!;
+const LOOPBACK4 = parseCidr('127.0.0.0/8')!;
+const LOOPBACK6 = parseCidr('::1/128')!;
+
+/** The scope `ip` would show for an address the kernel gave no scope to us for. */
+export function scopeOf(a: Cidr): string {
+  if (contains(LINK_LOCAL6, a)) return 'link';
+  if (contains(LOOPBACK4, a) || contains(LOOPBACK6, a)) return 'host';
+  return 'global';
+}
+
 /** How a failure reads, from the kernel's own message (LC_ALL=C). */
 export function classify(message: string): KernelFailure {
   if (/File exists/.test(message)) return 'exists';
@@ -85,6 +96,17 @@ export function batchFailures(stderr: string): Array<{ line: number; message: st
     } else if (l.trim()) pending.push(l.trim());
   }
   return out;
+}
+
+/** What an `ip -batch` run did to `ops`: nothing failed, its failures (keepGoing), or the first failure. */
+function batchOutcome(r: RunResult, ops: LinkOp[], lines: string[], keepGoing: boolean): BatchOutcome | KernelError {
+  if (r.exitCode === 0) return { failed: [] };
+  const failures = batchFailures(r.stderr).flatMap(({ line, message }) => {
+    const op = ops[line - 1];
+    return op ? [{ op, error: new KernelError(classify(message), op, message, `ip ${lines[line - 1]}`) }] : [];
+  });
+  if (failures.length === 0) return new KernelError(classify(r.stderr), undefined, r.stderr.trim() || `exit status ${r.exitCode}`, 'ip -batch');
+  return keepGoing ? { failed: failures } : failures[0]!.error;
 }
 
 export class IpKernel implements Kernel {
@@ -140,18 +162,30 @@ export class IpKernel implements Kernel {
 
   apply(ops: LinkOp[], ns?: Netns, opts: { keepGoing?: boolean } = {}): BatchOutcome {
     if (ops.length === 0) return { failed: [] };
-    const pid = platform.pid();
-    const lines = ops.map((o) => ipLine(o, pid));
+    const b = this.prepare(ns, opts);
+    b.send(ops);
+    return b.result();
+  }
+
+  prepare(ns?: Netns, opts: { keepGoing?: boolean } = {}): PreparedBatch {
     const argv = ['ip', ...(opts.keepGoing ? ['-force'] : []), '-batch', '-'];
-    const r = this.inNs(ns, () => run(argv, `${lines.join('\n')}\n`));
-    if (r.exitCode === 0) return { failed: [] };
-    const failures = batchFailures(r.stderr).flatMap(({ line, message }) => {
-      const op = ops[line - 1];
-      return op ? [{ op, error: new KernelError(classify(message), op, message, `ip ${lines[line - 1]}`) }] : [];
-    });
-    if (failures.length === 0) throw new KernelError(classify(r.stderr), undefined, r.stderr.trim() || `exit status ${r.exitCode}`, 'ip -batch');
-    if (!opts.keepGoing) throw failures[0]!.error;
-    return { failed: failures };
+    // Started in `ns`: the process stays there, whatever this thread does next.
+    const child = this.inNs(ns, () => startPiped(argv));
+    let sent: { ops: LinkOp[]; lines: string[] } | undefined;
+    let outcome: BatchOutcome | KernelError | undefined;
+    return {
+      send(ops) {
+        if (sent) throw new Error('a prepared batch is sent once');
+        const pid = platform.pid();
+        sent = { ops, lines: ops.map((o) => ipLine(o, pid)) };
+        if (ops.length) child.write(`${sent.lines.join('\n')}\n`);
+      },
+      result() {
+        outcome ??= batchOutcome(child.finish(), sent?.ops ?? [], sent?.lines ?? [], opts.keepGoing ?? false);
+        if (outcome instanceof KernelError) throw outcome;
+        return outcome;
+      },
+    };
   }
 
   deleteLink(name: IfName, ns?: Netns): boolean {
@@ -180,13 +214,15 @@ export class IpKernel implements Kernel {
     });
   }
 
-  operstate(name: IfName): string | undefined {
-    // sysfs shows the namespace it was mounted in, which is this process's own.
-    try {
-      return readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim().toUpperCase();
-    } catch {
-      return this.link(name)?.operstate;
-    }
+  linkSummary(name: IfName, ns?: Netns): LinkState | undefined {
+    const s = this.inNs(ns, () => platform.linkSummary(name));
+    if (s === null) return this.link(name, ns);
+    if (s === undefined) return undefined;
+    const addrs = s.addrs.flatMap((a) => {
+      const cidr = parseCidr(`${a.address}/${a.prefixlen}`);
+      return cidr ? [{ cidr, scope: scopeOf(cidr) }] : [];
+    });
+    return { name, ifindex: s.ifindex, up: s.up, operstate: s.running ? 'UP' : 'DOWN', promisc: s.promisc, addrs, ...(s.driver ? { kind: s.driver } : {}), ...(s.mac ? { mac: s.mac } : {}), ...(s.macSet !== undefined ? { macSet: s.macSet } : {}) };
   }
 
   podMasq(backend: MasqBackendChoice) {

@@ -35,6 +35,8 @@ export interface LinkState {
   peerIfindex?: number;
   promisc: boolean;
   hairpin?: boolean;
+  /** The MAC was set explicitly, so a bridge keeps it as ports come and go; undefined when unknown. */
+  macSet?: boolean;
   addrs: LinkAddr[];
 }
 
@@ -95,6 +97,20 @@ export class KernelError extends Error {
   }
 }
 
+/**
+ * A batch whose executor is already running, waiting for its ops: its
+ * start-up overlaps whatever the caller does before send().
+ */
+export interface PreparedBatch {
+  /** Hands over the ops and returns at once; the kernel works meanwhile. Once only. */
+  send(ops: LinkOp[]): void;
+  /**
+   * Waits for the batch: throws the first failure's KernelError (or, with
+   * keepGoing, reports every failure). A batch never sent ends unused.
+   */
+  result(): BatchOutcome;
+}
+
 export interface BatchOutcome {
   /** With `keepGoing`, the ops that failed (the rest were applied). */
   failed: Array<{ op: LinkOp; error: KernelError }>;
@@ -133,6 +149,11 @@ export interface Kernel {
   closeNetns(ns: Netns): void;
 
   link(name: IfName, ns?: Netns): LinkState | undefined;
+  /**
+   * What ADD needs of a link (kind, MAC, up, running as operstate, addresses;
+   * no master or peer), read without a process where the platform can.
+   */
+  linkSummary(name: IfName, ns?: Netns): LinkState | undefined;
   links(ns?: Netns): LinkState[];
   routes(family: Family, ns?: Netns, filter?: { proto?: number; table?: 'main' | 'all' }): RouteState[];
   /** Every nexthop object; undefined when the kernel has none (before 5.3). */
@@ -144,12 +165,12 @@ export interface Kernel {
    * every op it can and reports the failures.
    */
   apply(ops: LinkOp[], ns?: Netns, opts?: { keepGoing?: boolean }): BatchOutcome;
+  /** A batch (in `ns` when given) started now and sent its ops later; apply() is prepare + send + result. */
+  prepare(ns?: Netns, opts?: { keepGoing?: boolean }): PreparedBatch;
   /** Deletes a link; false when it was not there. */
   deleteLink(name: IfName, ns?: Netns): boolean;
   /** Writes sysctls (in `ns` when given), skipping those already set; returns the keys that do not exist. */
   setSysctls(entries: Sysctl[], ns?: Netns): string[];
-  /** The operational state of a link, read without a process where the platform can. */
-  operstate(name: IfName): string | undefined;
 
   podMasq(backend: MasqBackendChoice): PodMasq;
   egressMasq(backend: MasqBackendChoice): EgressMasq;

@@ -3,7 +3,7 @@
 // it as /proc/<pid>/fd/<n> and this process enters it with setns(2). A path
 // is never resolved twice, so a relative or swapped path cannot point two
 // steps of one ADD at two different pods.
-import { closeSync, openSync, statfsSync } from 'node:fs';
+import { closeSync, openSync, statfsSync, statSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors.ts';
 import { platform } from '../platform/index.ts';
 import type { Netns } from './kernel.ts';
@@ -35,6 +35,18 @@ export function openNetns(path: string): Netns | undefined {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (filesystem magic 0x${type.toString(16)})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
   }
   return { path, fd };
+}
+
+/** True when `path` is the namespace this process runs in; false when it is another or does not exist. */
+export function isOwnNetns(path: string): boolean {
+  let target;
+  try {
+    target = statSync(path);
+  } catch {
+    return false;
+  }
+  const own = statSync('/proc/self/ns/net');
+  return target.ino === own.ino && target.dev === own.dev;
 }
 
 export function closeNetns(ns: Netns): void {

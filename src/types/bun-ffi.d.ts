@@ -1,8 +1,8 @@
-// The slice of bun:ffi that src/sys/flock.ts uses (full bun-types would clash with @types/node).
+// The slice of bun:ffi that src/platform/node uses (full bun-types would clash with @types/node).
 declare module 'bun:ffi' {
-  export const FFIType: { i32: number };
+  export const FFIType: { i32: number; u64: number };
   export function dlopen(
     path: string,
     symbols: Record<string, { args: number[]; returns: number }>,
-  ): { symbols: Record<string, (...args: number[]) => number> };
+  ): { symbols: Record<string, (...args: (number | bigint)[]) => number | bigint> };
 }

@@ -1,6 +1,6 @@
 // In-memory Store for allocator tests, like Go's backend/testing/fake_store.go.
 import { type Addr, formatIp } from '../../src/net/cidr.ts';
-import type { Allocation, Store } from '../../ipam/store.ts';
+import { type Allocation, ownedBy, type Store } from '../../ipam/store.ts';
 
 export class MemoryStore implements Store {
   readonly ips = new Map<string, Allocation>();
@@ -19,6 +19,9 @@ export class MemoryStore implements Store {
   }
   list(): Allocation[] {
     return [...this.ips.values()];
+  }
+  findByOwner(id: string, ifName: string): Allocation[] {
+    return ownedBy(this.list(), id, ifName);
   }
   release(ip: Addr): void {
     this.ips.delete(formatIp(ip));

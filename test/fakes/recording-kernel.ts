@@ -4,7 +4,7 @@
 import { type Family, formatCidr, networkOf } from '../../src/net/cidr.ts';
 import type { IfName } from '../../src/net/names.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
-import { type BatchOutcome, type EgressMasq, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
+import { type BatchOutcome, type EgressMasq, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
 
 /** One recorded call: where (host or a namespace path) and what, printed as `ip` would get it. */
 export interface Call {
@@ -17,7 +17,7 @@ export type Failure = (call: Call) => KernelError | Error | undefined;
 export class RecordingKernel implements Kernel {
   readonly calls: Call[] = [];
   /** Links per namespace ('host' or a namespace path). */
-  readonly linksByNs = new Map<string, Map<string, LinkState>>();
+  readonly state = new Map<string, Map<string, LinkState>>();
   readonly missingNetns = new Set<string>();
   readonly routesByNs = new Map<string, RouteState[]>();
   nexthopList: NexthopState[] | undefined = [];
@@ -35,8 +35,8 @@ export class RecordingKernel implements Kernel {
   }
 
   private ns(where: string): Map<string, LinkState> {
-    let m = this.linksByNs.get(where);
-    if (!m) this.linksByNs.set(where, (m = new Map()));
+    let m = this.state.get(where);
+    if (!m) this.state.set(where, (m = new Map()));
     return m;
   }
 
@@ -72,6 +72,24 @@ export class RecordingKernel implements Kernel {
 
   nexthops(): NexthopState[] | undefined {
     return this.nexthopList;
+  }
+
+  /** Records at send(), as the ops reach the kernel; a failure surfaces at result(), as from `ip`. */
+  prepare(ns?: Netns, opts: { keepGoing?: boolean } = {}): PreparedBatch {
+    let outcome: BatchOutcome | Error = { failed: [] };
+    return {
+      send: (ops) => {
+        try {
+          outcome = this.apply(ops, ns, opts);
+        } catch (e) {
+          outcome = e as Error;
+        }
+      },
+      result: () => {
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      },
+    };
   }
 
   apply(ops: LinkOp[], ns?: Netns, opts: { keepGoing?: boolean } = {}): BatchOutcome {
@@ -194,9 +212,9 @@ export class RecordingKernel implements Kernel {
     return [];
   }
 
-  operstate(name: IfName): string | undefined {
-    const l = this.ns('host').get(name);
-    return l ? (l.operstate ?? 'DOWN') : undefined;
+  linkSummary(name: IfName, ns?: Netns): LinkState | undefined {
+    const l = this.link(name, ns);
+    return l ? { ...l, operstate: l.operstate ?? 'DOWN' } : undefined;
   }
 
   podMasq(backend: MasqBackendChoice): PodMasq {

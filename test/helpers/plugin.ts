@@ -73,6 +73,8 @@ export function bridgeConf(opts: { version?: string; name?: string; subnet?: str
     isGateway: true,
     ipMasq: true,
     ipam: { type: go ? 'host-local' : 'flatnet-ipam', ranges: [[{ subnet: opts.subnet ?? '10.250.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: opts.dataDir, ...opts.ipamExtra },
+    // The plugin's own log goes beside the test's data, not to the node's /var/log.
+    ...(go ? {} : { logFile: join(opts.dataDir, 'cni.log') }),
     ...opts.extra,
   };
 }

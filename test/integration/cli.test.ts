@@ -67,6 +67,51 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect(v.stdout).toMatch(/^flatnet \d+\.\d+\.\d+ \(CNI 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\)/);
   });
 
+  // Reliability issue, defect 6: the CLI acted after a usage error.
+  it('does nothing after a usage error: exit 2, every lease and interface still there', async () => {
+    const conf = join(confDir, '10-flatnet.conflist');
+    expect((await cli('add', ...common())).exitCode).toBe(0);
+    const before = JSON.parse((await cli('ipam', 'ls', '--conflist', conf, '--json')).stdout);
+    expect(before).toHaveLength(1);
+    const usage: string[][] = [
+      ['ipam', 'list', '--all', '--conflist', conf], // was: "Invalid values", then every lease released
+      ['ipam', 'gc', '--conflist', conf, '--keep'], // a flag without its value
+      ['ipam', 'gc', '--conflist', conf, '--all', '--keep', 'x'],
+      ['add', '--netns', pod.path, '--conf-dir', confDir], // was: "Missing required argument", then an ADD on the first conflist
+      ['del', '--netns', pod.path, '--id', 'cli-1', '--conf-dir', confDir, '--bogus'],
+      ['status', '--jsn'], // was: ran
+      ['agent', '--nodes-file'], // was: silently switched to API mode
+      ['agent', '--nodes-file', '/x', '--cluster-cidr', '10.244.0.0/16', '--resync', 'abc'], // was: accepted, and spun
+      ['agent', '--nodes-file', '/x'], // no --cluster-cidr: peer routes would have no bound
+      ['frobnicate'],
+    ];
+    for (const argv of usage) {
+      const r = await cli(...argv);
+      expect(r.exitCode, `flatnet ${argv.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout, argv.join(' ')).toBe('');
+      expect(r.stderr).toMatch(/flatnet --help/);
+    }
+    expect(JSON.parse((await cli('ipam', 'ls', '--conflist', conf, '--json')).stdout)).toEqual(before);
+    expect((await inNs(pod, ['ip', 'link', 'show', 'eth0'])).exitCode).toBe(0);
+    expect((await cli('del', ...common())).exitCode).toBe(0);
+  });
+
+  it('a second flatnet add of the same attachment is refused and leaves the first alone', async () => {
+    expect((await cli('add', ...common())).exitCode).toBe(0);
+    const again = await cli('add', ...common());
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain('cli-1/eth0 is already attached');
+    expect((await inNs(pod, ['ping', '-c', '1', '-W', '2', '10.250.0.1'])).exitCode).toBe(0);
+    expect((await cli('del', ...common())).exitCode).toBe(0);
+  });
+
+  it('a runtime failure is one line with a hint, no help text or stack', async () => {
+    const r = await cli('ipam', 'ls', '--conflist', join(dir.path, 'missing.conflist'));
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^flatnet ipam: cannot read .*missing\.conflist/);
+  });
+
   it('says how to get the CLI when flatnet-cli is neither beside flatnet nor on PATH', async () => {
     const lone = join(dir.path, 'lone');
     mkdirSync(lone);

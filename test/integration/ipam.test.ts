@@ -37,6 +37,25 @@ describe.runIf(isRoot())('flatnet-ipam binary', () => {
   const add = (bin: string, id: string, c: object = conf(), extra = {}) => runPlugin(node, bin, c, { command: 'ADD', containerId: id, netns: '/nonexistent', ...extra });
   const del = (bin: string, id: string, c: object = conf()) => runPlugin(node, bin, c, { command: 'DEL', containerId: id });
 
+  // Reliability issue, defect 1: a repeated ADD freed the live lease, so two pods got one IP.
+  it('a repeated ADD fails with 102 and keeps the first lease; the next pod gets another address (Go host-local alike)', async () => {
+    for (const bin of [flatnetIpam, hostLocal]) {
+      // One address in the range: a second pod can only get it if the first lost it.
+      const base = conf('10.40.0.0/29', '1.0.0', bin === hostLocal ? 'host-local' : 'flatnet-ipam');
+      const c = { ...base, ipam: { ...base.ipam, ranges: [[{ subnet: '10.40.0.0/29', rangeStart: '10.40.0.2', rangeEnd: '10.40.0.2' }]] } };
+      expect((await add(bin, 'podA', c)).exitCode).toBe(0);
+      const again = await add(bin, 'podA', c);
+      expect(again.exitCode).toBe(1);
+      if (bin === flatnetIpam) expect(again.json).toMatchObject({ code: 102 });
+      expect(leases(), bin).toEqual(['10.40.0.2']);
+      expect(readFileSync(join(dir(), '10.40.0.2'), 'utf8')).toBe('podA\r\neth0');
+      const b = await add(bin, 'podB', c);
+      expect(b.exitCode, `${bin}: podB must not get podA's address`).toBe(1);
+      await del(bin, 'podA', c);
+      expect(leases()).toEqual([]);
+    }
+  });
+
   it('writes the store byte for byte as Go host-local does', async () => {
     const r = await add(flatnetIpam, 'ctr-1');
     expect(r.exitCode, r.stdout).toBe(0);

@@ -1,6 +1,6 @@
 // The flatnet binary through the raw CNI protocol, in throw-away namespaces:
 // one plays the node (the runtime's namespace), others the pods.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
@@ -189,6 +189,30 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(notReady.json).toMatchObject({ code: 50, msg: 'flatnet agent has not finished setting up this node' });
     writeFileSync(statusFile, JSON.stringify({ node: 'n1', ready: true }));
     expect((await runPlugin(node, flatnet, conf, { command: 'STATUS' })).exitCode).toBe(0);
+  });
+
+  it('leaves one line per run in the node\'s plugin log, rotated at logOptions.maxSize', async () => {
+    const pod = await createNetns('pod');
+    const logFile = join(data.path, 'log', 'cni.log');
+    const conf = { ...bridgeConf({ dataDir: data.path }), logFile, logOptions: { maxSize: 2 / 1024, maxBackups: 2 } };
+    const add = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'logged', netns: pod.path });
+    expect(add.exitCode, add.stdout).toBe(0);
+    const bad = await runPlugin(node, flatnet, { ...conf, mtu: 'x' }, { command: 'ADD', containerId: 'bad', netns: pod.path });
+    expect(bad.exitCode).toBe(1);
+    // The failure is said once on stderr, as a log line, besides the error object on stdout.
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ level: 'info', command: 'ADD', containerId: 'logged', netns: pod.path, ifName: 'eth0', addresses: ['10.250.0.2/24'], code: 0 });
+    expect(lines[0].ms).toBeGreaterThan(0);
+    expect(lines[1]).toMatchObject({ level: 'error', command: 'ADD', containerId: 'bad', code: 7 });
+    // ~200 bytes a line against a 2 KiB bound: 30 more runs rotate it, and only two backups are kept.
+    for (let i = 0; i < 15; i++) {
+      await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: `gone${i}`, netns: pod.path });
+      await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: `gone${i}`, netns: pod.path });
+    }
+    const files = readdirSync(join(data.path, 'log')).sort();
+    expect(files).toEqual(['cni.log', 'cni.log.1', 'cni.log.2']);
+    for (const f of files) expect(statSync(join(data.path, 'log', f)).size).toBeLessThan(2048 + 400);
   });
 
   it('answers STATUS 50 when the range is exhausted', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIpamConfig, parseResolvConf } from '../../ipam/config.ts';
 import { parseBridgeConf } from '../../plugin/netconf.ts';
-import { addResult, bridgeAddrOps, planL3, planPod } from '../../plugin/plan.ts';
+import { addResult, bridgeAddrOps, planHost, planL3, planPod } from '../../plugin/plan.ts';
 import { chainName, masqRules, networkChains, ruleComment, teardownRules } from '../../src/sys/masq-iptables.ts';
 import { formatCidr, formatIp, parseCidr } from '../../src/net/cidr.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
@@ -106,6 +106,21 @@ describe('ADD planning', () => {
     [{ ips: [{ address: '10.0.0.5/24' }], routes: [{ dst: 'default' }] }, 'invalid route destination'],
     [{ ips: [{ address: '10.0.0.5/24' }], routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1 dev lo' }] }, 'invalid route gateway'],
   ])('refuses an IPAM result it cannot type: %j', (r, msg) => expect(() => planL3(conf, { cniVersion: '1.1.0', ...r })).toThrow(msg));
+  it('touches the bridge only for what is not so already: up, its gateway, its MAC pinned', () => {
+    const l3 = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24' }] });
+    const names = { hostVeth: 'veth1' as IfName, hostMac: '02:00:00:00:00:01' as Mac, podMac: '02:00:00:00:00:02' as Mac };
+    const bridgeLines = (br: object) => lines(planHost(conf, 'eth0' as IfName, { path: '/p', fd: 5 }, { name: 'br0', ifindex: 3, up: true, promisc: false, mac: '02:aa:aa:aa:aa:aa', addrs: [], ...br }, l3, names).ops).filter((l) => l.includes('"br0"') && !l.includes('veth1'));
+    const gw = { cidr: cidr('10.0.0.1/24'), scope: 'global' };
+    expect(bridgeLines({ addrs: [gw], macSet: true })).toEqual([]);
+    expect(bridgeLines({ addrs: [gw, { cidr: cidr('fe80::1/64'), scope: 'link' }], macSet: true })).toEqual([]);
+    expect(bridgeLines({ up: false, addrs: [gw], macSet: true })).toEqual(['link set dev "br0" up']);
+    expect(bridgeLines({ macSet: true })).toEqual(['addr replace 10.0.0.1/24 dev "br0"']);
+    // Unknown (sysfs of another namespace) or not set: pinned, as before.
+    expect(bridgeLines({ addrs: [gw] })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
+    expect(bridgeLines({ addrs: [gw], macSet: false })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
+    // Our gateway beside a foreign IPv4 address: still refused.
+    expect(() => bridgeLines({ addrs: [gw, { cidr: cidr('10.9.0.1/24'), scope: 'global' }], macSet: true })).toThrow('already has an IP address different');
+  });
   it('refuses a different bridge address unless forceAddress', () => {
     const have = [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }];
     expect(() => bridgeAddrOps(conf, have, [cidr('10.0.0.1/24')])).toThrow('"br0" already has an IP address different from 10.0.0.1/24');

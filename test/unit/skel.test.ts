@@ -3,6 +3,7 @@ import { dispatch, type PluginFuncs } from '../../src/cni/skel.ts';
 import { parseCniArgs, validateContainerId } from '../../src/cni/args.ts';
 import { parseIfName } from '../../src/net/names.ts';
 import { CniError } from '../../src/cni/errors.ts';
+import { DEFAULT_LOG_FILE, type VerbLog, verbLogLine } from '../../src/cni/verb-log.ts';
 
 const okFuncs: PluginFuncs = {
   add: async () => ({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0 }], interfaces: [{ name: 'eth0', sandbox: '/x' }] }),
@@ -15,13 +16,15 @@ const okFuncs: PluginFuncs = {
 async function call(env: Record<string, string>, stdin: string | object = { cniVersion: '1.0.0', name: 'net' }, funcs = okFuncs) {
   let out = '';
   let err = '';
+  const logged: Array<{ settings: VerbLog; line: Record<string, unknown> }> = [];
   const code = await dispatch(funcs, 'CNI test plugin', {
     env: { FLATNET_LOG_LEVEL: 'silent', ...env },
     readStdin: () => (typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
     stdout: (s) => (out += s),
     stderr: (s) => (err += s),
+    logVerb: (settings, o) => logged.push({ settings, line: JSON.parse(verbLogLine(o)) }),
   });
-  return { code, out, err, json: out ? JSON.parse(out) : undefined };
+  return { code, out, err, json: out ? JSON.parse(out) : undefined, logged };
 }
 
 const ADD = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
@@ -100,6 +103,31 @@ describe('skel', () => {
   it('refuses a config larger than 4 MiB', async () => {
     const r = await call(ADD, JSON.stringify({ cniVersion: '1.0.0', name: 'n', pad: 'x'.repeat(5 * 1024 * 1024) }));
     expect(r.json.code).toBe(7);
+  });
+});
+
+describe('the per-node plugin log', () => {
+  it('records one line per run: command, container, netns, ifname, addresses, code, duration', async () => {
+    const r = await call(ADD);
+    expect(r.logged).toHaveLength(1);
+    expect(r.logged[0]!.settings).toEqual({ file: { path: DEFAULT_LOG_FILE, maxBytes: 10 * 1024 * 1024, backups: 1 }, level: 'info' });
+    expect(r.logged[0]!.line).toMatchObject({ level: 'info', command: 'ADD', containerId: 'c1', netns: '/var/run/netns/none', ifName: 'eth0', addresses: ['10.0.0.2/24'], code: 0 });
+    expect(typeof r.logged[0]!.line.ms).toBe('number');
+  });
+  it('records failures with their code and message, even when the config is not JSON', async () => {
+    const r = await call(ADD, '{');
+    expect(r.logged[0]!.line).toMatchObject({ level: 'error', command: 'ADD', code: 6 });
+    expect(r.logged[0]!.line.msg).toMatch(/error unmarshall network config/);
+  });
+  it('takes logFile, logLevel and logOptions from the config, and ignores values that make no sense', async () => {
+    const r = await call(ADD, { cniVersion: '1.0.0', name: 'net', logFile: '/tmp/x/cni.log', logLevel: 'error', logOptions: { maxSize: 2, maxBackups: 3 } });
+    expect(r.logged[0]!.settings).toEqual({ file: { path: '/tmp/x/cni.log', maxBytes: 2 * 1024 * 1024, backups: 3 }, level: 'error' });
+    const bad = await call(ADD, { cniVersion: '1.0.0', name: 'net', logFile: 'relative.log', logOptions: { maxSize: -1 } });
+    expect(bad.logged[0]!.settings.file).toEqual({ path: DEFAULT_LOG_FILE, maxBytes: 10 * 1024 * 1024, backups: 1 });
+  });
+  it('logs nothing for VERSION and before the environment is valid', async () => {
+    expect((await call({ CNI_COMMAND: 'VERSION' })).logged).toEqual([]);
+    expect((await call({ CNI_COMMAND: 'ADD' })).logged).toEqual([]);
   });
 });
 

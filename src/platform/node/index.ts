@@ -3,15 +3,19 @@
 // plain Node they throw rather than pretend: nothing that runs on Node in
 // production needs them.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import type * as BunFfiModule from 'bun:ffi';
 import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
+
+type BunFfi = typeof BunFfiModule;
 
 interface Libc {
   flock(fd: number, op: number): number;
   setns(fd: number, nstype: number): number;
+  signal(sig: number, handler: bigint): bigint;
 }
 
 let libc: Libc | null | undefined;
@@ -20,14 +24,15 @@ function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (!process.versions.bun) return libc;
-  const { dlopen, FFIType } = createRequire(import.meta.url)('bun:ffi') as typeof import('bun:ffi');
+  const { dlopen, FFIType } = createRequire(import.meta.url)('bun:ffi') as BunFfi;
   for (const lib of ['libc.so.6', 'libc.so']) {
     try {
       const l = dlopen(lib, {
         flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        signal: { args: [FFIType.i32, FFIType.u64], returns: FFIType.u64 },
       });
-      libc = { flock: l.symbols.flock as Libc['flock'], setns: l.symbols.setns as Libc['setns'] };
+      libc = { flock: l.symbols.flock as Libc['flock'], setns: l.symbols.setns as Libc['setns'], signal: l.symbols.signal as Libc['signal'] };
       break;
     } catch {
       // try the next name
@@ -42,7 +47,24 @@ function needLibc(what: string): Libc {
   return l;
 }
 
+const SIGCHLD = 17;
+const SIG_DFL = 0n;
+let sigchldReset = false;
+
+/**
+ * Bun keeps SIGCHLD as it found it: started by a parent that ignores it, the
+ * kernel reaps every child at once and Bun loses its exit status (a success
+ * reads as status null, a concurrent child throws ECHILD). Set back to the
+ * default once, before the first child. Node installs its own handler.
+ */
+function resetSigchld(): void {
+  if (sigchldReset) return;
+  sigchldReset = true;
+  loadLibc()?.signal(SIGCHLD, SIG_DFL);
+}
+
 function run(argv: readonly string[], input: string, env: Env): RunResult {
+  resetSigchld();
   const [file, ...rest] = argv;
   const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
@@ -55,6 +77,7 @@ function run(argv: readonly string[], input: string, env: Env): RunResult {
  * fed when the event loop runs, which the synchronous runs prevent.
  */
 function start(argv: readonly string[], input: string, env: Env): Promise<RunResult> {
+  resetSigchld();
   let fd: number | undefined;
   if (input !== '') {
     const path = join(tmpdir(), `.flatnet-in-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -99,7 +122,11 @@ function readStdin(maxBytes: number): string {
       n = readSync(0, buf, 0, buf.length, null);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue; // a non-blocking stdin with nothing yet
+      if (code === 'EAGAIN') {
+        // A non-blocking stdin with nothing yet: wait a little rather than spin.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        continue;
+      }
       if (code === 'EOF') break;
       throw e;
     }
@@ -111,8 +138,47 @@ function readStdin(maxBytes: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name of readdirSync(dir)) {
+    let fd: number;
+    try {
+      fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      continue; // gone, a symlink, or unreadable: not a file of this directory to read
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.size <= maxBytes) out.push([name, readFileSync(fd, 'utf8')]);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] } {
+  const byContent = contents.map((): string[] => []);
+  const prefixed: string[] = [];
+  const files = readDirFiles(dir, maxBytes);
+  for (const [name, content] of files) {
+    if (prefix && name.startsWith(prefix)) prefixed.push(name);
+    else contents.forEach((c, i) => content.trim() === c && byContent[i]!.push(name));
+  }
+  return { byContent, prefixed };
+}
+
 export const platform = {
   run,
+  // Node cannot collect a child synchronously while feeding it from the event
+  // loop, so the piped run happens at finish(): same result, no overlap.
+  startPiped(argv, env) {
+    let input = '';
+    return {
+      write: (data) => void (input += data),
+      finish: () => run(argv, input, env),
+    };
+  },
   readStdin,
   start,
   flock(fd, op) {
@@ -121,6 +187,11 @@ export const platform = {
   setNetns(fd) {
     if (needLibc('setns').setns(fd, CLONE_NEWNET) !== 0) throw new Error('setns(CLONE_NEWNET) failed');
   },
+  // Node has no getifaddrs with flags and no ethtool: the caller asks `ip`.
+  linkSummary: () => null,
+  readDirFiles,
+  findFiles,
+  now: () => performance.now(),
   pid: () => process.pid,
   builtExecutable() {
     // A script run by node or bun is not a built flatnet binary.
@@ -128,6 +199,7 @@ export const platform = {
     return /^(node|bun)$/.test(basename(exe)) ? undefined : realpathSync(exe);
   },
   handOffToCli(args) {
+    resetSigchld();
     const cli = join(dirname(process.execPath), 'flatnet-cli');
     const r = spawnSync(cli, args, { stdio: 'inherit' });
     process.exit(r.status ?? 1);

@@ -17,3 +17,14 @@ export function check(ret: number, syscall: string, path?: string): number {
   if (ret < 0) throw sysError(-ret, syscall, path);
   return ret;
 }
+
+/**
+ * Node's refusal of a string with a NUL inside (ERR_INVALID_ARG_VALUE): C
+ * would act on the part before the NUL, i.e. on another path or argument.
+ */
+export function noNul(value: string, name: string): string {
+  if (typeof value === 'string' && value.includes('\0')) {
+    throw Object.assign(new TypeError(`The argument '${name}' must be a string without null bytes. Received ${JSON.stringify(value)}`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+  return value;
+}

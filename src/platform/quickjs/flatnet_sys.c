@@ -1,26 +1,42 @@
 /*
  * flatnet_sys: the system calls the CNI binaries need that QuickJS's own
  * std/os modules lack (link, flock, setns, statfs, posix_spawn with captured
- * output, execv), plus whole-file read/write with errno, so the TypeScript
- * shims can report ENOENT/EEXIST/ENOSPC the way Node's fs does.
+ * output, execv), plus open (always O_CLOEXEC), whole-file read/write and an
+ * unbuffered write to an fd, all with errno, so the TypeScript shims can
+ * report ENOENT/EEXIST/ENOSPC the way Node's fs does.
  *
  * Every function returns errno values instead of throwing: the shims turn them
  * into Node-style errors with a `code`, which the shared code already handles.
+ * A string with a NUL inside is EINVAL, never the C string cut short at it;
+ * a failed allocation is ENOMEM, never a short result. Only a JS conversion
+ * failure (QuickJS out of memory, a Symbol for a path) throws.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/ethtool.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "quickjs.h"
@@ -29,21 +45,70 @@
 
 extern char **environ;
 
+#ifdef FLATNET_FAULTS
+/*
+ * Test builds only (scripts/build.mjs's buildQuickjs with -DFLATNET_FAULTS):
+ * injectFault(name, skip) makes the call `name` fail once, after `skip`
+ * calls that succeed, so the error paths below run in the real build. The
+ * shipped binaries are compiled without any of this.
+ */
+static char fault_name[16];
+static int fault_skip = -1;
+
+static int fault(const char *name)
+{
+    if (fault_skip < 0 || strcmp(name, fault_name) != 0)
+        return 0;
+    return fault_skip-- == 0;
+}
+
+static JSValue js_inject_fault(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *name = JS_ToCString(ctx, argv[0]);
+    if (!name || JS_ToInt32(ctx, &fault_skip, argv[1])) {
+        JS_FreeCString(ctx, name);
+        return JS_EXCEPTION;
+    }
+    snprintf(fault_name, sizeof(fault_name), "%s", name);
+    JS_FreeCString(ctx, name);
+    return JS_UNDEFINED;
+}
+
+/* A function-like macro does not expand inside itself: the inner call is the real one. */
+#define malloc(n) (fault("malloc") ? (errno = ENOMEM, NULL) : malloc(n))
+#define calloc(n, s) (fault("calloc") ? (errno = ENOMEM, NULL) : calloc(n, s))
+#define realloc(p, n) (fault("realloc") ? (errno = ENOMEM, NULL) : realloc(p, n))
+#define poll(p, n, t) (fault("poll") ? (errno = ENOMEM, -1) : poll(p, n, t))
+#define pipe2(p, f) (fault("pipe2") ? (errno = EMFILE, -1) : pipe2(p, f))
+#define read(fd, p, n) (fault("read") ? (errno = EIO, -1) : read(fd, p, n))
+#define write(fd, p, n) (fault("write") ? (errno = EIO, -1) : write(fd, p, n))
+/* As with SIGCHLD ignored: the kernel reaps the child and waitpid finds none. */
+#define waitpid(p, s, o) (fault("waitpid") ? (waitpid(p, NULL, o), errno = ECHILD, -1) : waitpid(p, s, o))
+#define posix_spawn_file_actions_adddup2(fa, a, b) (fault("adddup2") ? ENOMEM : posix_spawn_file_actions_adddup2(fa, a, b))
+#define posix_spawnattr_init(a) (fault("spawnattr") ? ENOMEM : posix_spawnattr_init(a))
+#endif
+
 struct buf {
     char *p;
     size_t len, cap;
 };
 
-static int buf_reserve(struct buf *b, size_t more)
+/* Room for `more` bytes past len, growing by doubling but never past `limit` bytes in all. */
+static int buf_reserve(struct buf *b, size_t more, size_t limit)
 {
-    if (b->len + more <= b->cap)
+    if (more > SIZE_MAX - b->len)
+        return ENOMEM;
+    size_t need = b->len + more;
+    if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+    if (cap > limit && limit >= need)
+        cap = limit;
     char *p = realloc(b->p, cap);
     if (!p)
-        return -1;
+        return ENOMEM;
     b->p = p;
     b->cap = cap;
     return 0;
@@ -52,13 +117,17 @@ static int buf_reserve(struct buf *b, size_t more)
 /*
  * Appends what fd has to b until EOF (returns 0) or, on a non-blocking fd,
  * until it has nothing more for now (EAGAIN); any other errno is an error.
+ * Reads at most max + 1 bytes: one byte past the bound tells it was passed
+ * (EFBIG), and the buffer never grows beyond that.
  */
 static int read_into(int fd, struct buf *b, size_t max)
 {
     for (;;) {
-        if (buf_reserve(b, 65536))
+        size_t left = max - b->len; /* b->len <= max here */
+        size_t room = left < 65536 ? left + 1 : 65536;
+        if (buf_reserve(b, room, max < SIZE_MAX ? max + 1 : SIZE_MAX))
             return ENOMEM;
-        ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
+        ssize_t n = read(fd, b->p + b->len, room);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -72,59 +141,110 @@ static int read_into(int fd, struct buf *b, size_t max)
     }
 }
 
-static JSValue pair(JSContext *ctx, JSValue v, int err)
+/*
+ * An array of the values, which it takes over; JS_EXCEPTION (with the
+ * exception pending) when any of them is one or the array cannot be made.
+ */
+static JSValue tuple(JSContext *ctx, int n, JSValue *v)
 {
     JSValue a = JS_NewArray(ctx);
-    JS_SetPropertyUint32(ctx, a, 0, v);
-    JS_SetPropertyUint32(ctx, a, 1, JS_NewInt32(ctx, err));
-    return a;
+    int ok = !JS_IsException(a);
+    for (int i = 0; i < n; i++) {
+        if (!ok || JS_IsException(v[i])) {
+            JS_FreeValue(ctx, v[i]);
+            ok = 0;
+        } else {
+            ok = JS_SetPropertyUint32(ctx, a, i, v[i]) >= 0; /* takes v[i] either way */
+        }
+    }
+    if (ok)
+        return a;
+    JS_FreeValue(ctx, a);
+    return JS_EXCEPTION;
 }
 
-/* Converts a JS array of strings into a NULL-terminated char* vector. */
-static char **string_vector(JSContext *ctx, JSValueConst arr)
+static JSValue pair(JSContext *ctx, JSValue v, int err)
 {
-    uint32_t n;
-    JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
-    if (JS_ToUint32(ctx, &n, lenv)) {
-        JS_FreeValue(ctx, lenv);
-        return NULL;
-    }
-    JS_FreeValue(ctx, lenv);
-    char **v = calloc(n + 1, sizeof(char *));
-    if (!v)
-        return NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        JSValue s = JS_GetPropertyUint32(ctx, arr, i);
-        const char *c = JS_ToCString(ctx, s);
-        JS_FreeValue(ctx, s);
-        v[i] = strdup(c ? c : "");
-        JS_FreeCString(ctx, c);
-    }
-    return v;
+    return tuple(ctx, 2, (JSValue[]){v, JS_NewInt32(ctx, err)});
 }
 
-static void free_vector(char **v)
+/*
+ * A JS string as a C string (free it with JS_FreeCString). Returns 0, EINVAL
+ * for a NUL inside it (C would silently act on the part before the NUL: Node
+ * refuses such a path too), or -1 with a JS exception pending.
+ */
+static int c_string(JSContext *ctx, JSValueConst v, const char **out)
+{
+    size_t len;
+    const char *s = JS_ToCStringLen(ctx, &len, v);
+    *out = NULL;
+    if (!s)
+        return -1;
+    if (strlen(s) != len) {
+        JS_FreeCString(ctx, s);
+        return EINVAL;
+    }
+    *out = s;
+    return 0;
+}
+
+/* The C strings of a string_vector, and the vector itself. */
+static void free_vector(JSContext *ctx, const char **v)
 {
     if (!v)
         return;
-    for (char **p = v; *p; p++)
-        free(*p);
+    for (const char **p = v; *p; p++)
+        JS_FreeCString(ctx, *p);
     free(v);
 }
+
+/*
+ * A JS array of strings as a NULL-terminated vector in *out. Returns 0,
+ * ENOMEM, EINVAL (a NUL inside a string) or -1 with a JS exception pending.
+ */
+static int string_vector(JSContext *ctx, JSValueConst arr, const char ***out)
+{
+    uint32_t n;
+    *out = NULL;
+    JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
+    int r = JS_ToUint32(ctx, &n, lenv);
+    JS_FreeValue(ctx, lenv);
+    if (r)
+        return -1;
+    const char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v)
+        return ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        JSValue s = JS_GetPropertyUint32(ctx, arr, i);
+        r = JS_IsException(s) ? -1 : c_string(ctx, s, &v[i]);
+        JS_FreeValue(ctx, s);
+        if (r) {
+            free_vector(ctx, v);
+            return r;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* The JS result of a call that failed with `r` from c_string/string_vector: an exception, or the errno. */
+#define FAIL(ctx, r) ((r) < 0 ? JS_EXCEPTION : JS_NewInt32(ctx, r))
 
 /* readFile(path | fd, maxBytes) -> [string | null, errno] */
 static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     int64_t max = 64 << 20;
-    if (argc > 1 && !JS_IsUndefined(argv[1]))
-        JS_ToInt64(ctx, &max, argv[1]);
+    if (argc > 1 && !JS_IsUndefined(argv[1]) && JS_ToInt64(ctx, &max, argv[1]))
+        return JS_EXCEPTION;
     int fd, own = 0;
     if (JS_IsNumber(argv[0])) {
-        JS_ToInt32(ctx, &fd, argv[0]);
-    } else {
-        const char *path = JS_ToCString(ctx, argv[0]);
-        if (!path)
+        if (JS_ToInt32(ctx, &fd, argv[0]))
             return JS_EXCEPTION;
+    } else {
+        const char *path;
+        int r = c_string(ctx, argv[0], &path);
+        if (r)
+            return r < 0 ? JS_EXCEPTION : pair(ctx, JS_NULL, r);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         JS_FreeCString(ctx, path);
         if (fd < 0)
@@ -132,12 +252,39 @@ static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSV
         own = 1;
     }
     struct buf b = {0};
-    int err = read_into(fd, &b, (size_t)max);
+    int err;
+    /* A runtime may hand over a non-blocking stdin: wait for data rather than fail. */
+    while ((err = read_into(fd, &b, max < 0 ? 0 : (size_t)max)) == EAGAIN) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+            err = errno;
+            break;
+        }
+    }
     if (own)
         close(fd);
     JSValue s = err ? JS_NULL : JS_NewStringLen(ctx, b.p ? b.p : "", b.len);
     free(b.p);
     return pair(ctx, s, err);
+}
+
+/* Writes all of data to fd, waiting when a non-blocking fd is full; 0 or errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                return errno;
+            continue;
+        }
+        if (n < 0 && errno != EINTR)
+            return errno;
+        if (n > 0)
+            off += n;
+    }
+    return 0;
 }
 
 /* writeFile(path, data, flags, mode) -> errno; a short write (ENOSPC) is an error. */
@@ -147,45 +294,73 @@ static JSValue js_write_file(JSContext *ctx, JSValueConst this_val, int argc, JS
     size_t len;
     if (JS_ToInt32(ctx, &flags, argv[2]) || JS_ToInt32(ctx, &mode, argv[3]))
         return JS_EXCEPTION;
-    const char *path = JS_ToCString(ctx, argv[0]);
+    const char *path;
+    int r = c_string(ctx, argv[0], &path);
+    if (r)
+        return FAIL(ctx, r);
     const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    if (!data) {
+        JS_FreeCString(ctx, path);
+        return JS_EXCEPTION;
+    }
     int err = 0;
-    if (!path || !data) {
-        err = EINVAL;
-        goto out;
-    }
     int fd = open(path, flags | O_CLOEXEC, mode);
-    if (fd < 0) {
+    if (fd < 0)
         err = errno;
-        goto out;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err = errno;
-            break;
-        }
-        off += n;
-    }
-    if (close(fd) < 0 && !err)
+    else
+        err = write_all(fd, data, len);
+    if (fd >= 0 && close(fd) < 0 && !err)
         err = errno;
-out:
-    JS_FreeCString(ctx, path); /* NULL-safe */
+    JS_FreeCString(ctx, path);
     JS_FreeCString(ctx, data);
     return JS_NewInt32(ctx, err);
 }
 
+/* writeFd(fd, data) -> errno: stdout and stderr unbuffered, so a failed write is seen. */
+static JSValue js_write_fd(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd;
+    size_t len;
+    if (JS_ToInt32(ctx, &fd, argv[0]))
+        return JS_EXCEPTION;
+    const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    if (!data)
+        return JS_EXCEPTION;
+    int err = write_all(fd, data, len);
+    JS_FreeCString(ctx, data);
+    return JS_NewInt32(ctx, err);
+}
+
+/* open(path, flags, mode) -> [fd, errno]; always O_CLOEXEC, so no child inherits it. */
+static JSValue js_open(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int flags, mode;
+    if (JS_ToInt32(ctx, &flags, argv[1]) || JS_ToInt32(ctx, &mode, argv[2]))
+        return JS_EXCEPTION;
+    const char *path;
+    int r = c_string(ctx, argv[0], &path);
+    if (r)
+        return r < 0 ? JS_EXCEPTION : pair(ctx, JS_NewInt32(ctx, -1), r);
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    int err = fd < 0 ? errno : 0;
+    JS_FreeCString(ctx, path);
+    JSValue ret = pair(ctx, JS_NewInt32(ctx, fd), err);
+    if (JS_IsException(ret) && fd >= 0)
+        close(fd); /* nobody would know to close it */
+    return ret;
+}
+
 static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    const char *a = JS_ToCString(ctx, argv[0]);
-    const char *b = JS_ToCString(ctx, argv[1]);
-    int err = !a || !b ? EINVAL : link(a, b) < 0 ? errno : 0;
-    JS_FreeCString(ctx, a);
+    const char *a, *b = NULL;
+    int r = c_string(ctx, argv[0], &a);
+    if (!r)
+        r = c_string(ctx, argv[1], &b);
+    if (!r)
+        r = link(a, b) < 0 ? errno : 0;
+    JS_FreeCString(ctx, a); /* NULL-safe */
     JS_FreeCString(ctx, b);
-    return JS_NewInt32(ctx, err);
+    return FAIL(ctx, r);
 }
 
 static JSValue js_flock(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -210,14 +385,15 @@ static JSValue js_setns(JSContext *ctx, JSValueConst this_val, int argc, JSValue
 /* statfsType(path) -> [f_type, errno] */
 static JSValue js_statfs_type(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    const char *path = JS_ToCString(ctx, argv[0]);
-    if (!path)
+    const char *path;
+    int r = c_string(ctx, argv[0], &path);
+    if (r < 0)
         return JS_EXCEPTION;
-    struct statfs st;
-    int r = statfs(path, &st);
-    int err = r < 0 ? errno : 0;
+    struct statfs st = {0};
+    if (!r)
+        r = statfs(path, &st) < 0 ? errno : 0;
     JS_FreeCString(ctx, path);
-    return pair(ctx, JS_NewInt64(ctx, r < 0 ? 0 : (int64_t)st.f_type), err);
+    return pair(ctx, JS_NewInt64(ctx, r ? 0 : (int64_t)st.f_type), r);
 }
 
 static JSValue js_getpid(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -276,6 +452,8 @@ struct child {
     int in, out, err;
     char *input;
     size_t input_len, input_off;
+    /* stdin stays open for feed() until wait(): the child starts before its input is known. */
+    int more_input;
 };
 
 static struct child children[32];
@@ -283,6 +461,13 @@ static struct child children[32];
 static void set_nonblock(int fd)
 {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 static void feed_input(struct child *c)
@@ -298,165 +483,576 @@ static void feed_input(struct child *c)
         }
         c->input_off += n;
     }
-    if (c->in >= 0) {
-        close(c->in);
-        c->in = -1;
-    }
+    if (!c->more_input || c->input_off < c->input_len)
+        close_fd(&c->in);
 }
 
-/* spawn(argv, env, input) -> [handle, errno] */
-static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+/* The child's stdio: stdin from pin (or /dev/null), stdout and stderr into the pipes. */
+static int child_stdio(posix_spawn_file_actions_t *fa, const int *pin, const int *pout, const int *perr)
 {
-    int slot = -1;
-    for (int i = 0; i < (int)countof(children); i++)
-        if (!children[i].used) {
-            slot = i;
-            break;
-        }
-    if (slot < 0)
-        return pair(ctx, JS_NewInt32(ctx, -1), EAGAIN);
-    struct child *c = &children[slot];
-    size_t input_len = 0;
-    const char *input = JS_IsString(argv[2]) ? JS_ToCStringLen(ctx, &input_len, argv[2]) : NULL;
-    char **args = string_vector(ctx, argv[0]);
-    char **env = JS_IsArray(ctx, argv[1]) ? string_vector(ctx, argv[1]) : NULL;
-    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
-    int err = 0;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    char *input_copy = NULL;
-    if (!args || !args[0]) {
-        err = EINVAL;
-        goto out;
-    }
-    /* Copied before the child exists: no memory is an error, not an empty stdin. */
-    if (input_len > 0 && !(input_copy = malloc(input_len))) {
-        err = ENOMEM;
-        goto out;
-    }
-    if (input_copy)
-        memcpy(input_copy, input, input_len);
-    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || (input_len > 0 && pipe2(pin, O_CLOEXEC))) {
-        err = errno;
-        goto out;
-    }
-    if (input_len > 0)
-        posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-    else
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    /* SIGPIPE is ignored in this process (see init); the child gets it back. */
-    posix_spawnattr_t attr;
+    int err = pin[0] >= 0 ? posix_spawn_file_actions_adddup2(fa, pin[0], 0) : posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!err)
+        err = posix_spawn_file_actions_adddup2(fa, pout[1], 1);
+    if (!err)
+        err = posix_spawn_file_actions_adddup2(fa, perr[1], 2);
+    return err;
+}
+
+/* SIGPIPE is ignored in this process (see the module's init); the child gets it back. */
+static int child_attr(posix_spawnattr_t *attr)
+{
     sigset_t def;
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    int err = posix_spawnattr_setsigdefault(attr, &def);
+    return err ? err : posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF);
+}
+
+/*
+ * Starts args with env into c, which takes over `input` (len bytes, malloc'ed)
+ * on success; with more_input its stdin stays open for feed(). Returns 0 or
+ * errno; on failure nothing is left open or running.
+ */
+static int start_child(struct child *c, char *const *args, char *const *env, char *input, size_t len, int more_input)
+{
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int have_fa = 0, have_attr = 0, err = 0;
     pid_t pid;
-    err = posix_spawnp(&pid, args[0], &fa, &attr, args, env ? env : environ);
-    posix_spawnattr_destroy(&attr);
-    if (err)
+    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || ((len > 0 || more_input) && pipe2(pin, O_CLOEXEC))) {
+        err = errno;
         goto out;
-    *c = (struct child){.used = 1, .pid = pid, .in = -1, .out = pout[0], .err = perr[0]};
-    pout[0] = perr[0] = -1;
+    }
+    if ((err = posix_spawn_file_actions_init(&fa)))
+        goto out;
+    have_fa = 1;
+    if ((err = child_stdio(&fa, pin, pout, perr)))
+        goto out;
+    if ((err = posix_spawnattr_init(&attr)))
+        goto out;
+    have_attr = 1;
+    if ((err = child_attr(&attr)) || (err = posix_spawnp(&pid, args[0], &fa, &attr, args, env)))
+        goto out;
+    *c = (struct child){.used = 1, .pid = pid, .in = pin[1], .out = pout[0], .err = perr[0], .input = input, .input_len = len, .more_input = more_input};
+    pin[1] = pout[0] = perr[0] = -1;
     set_nonblock(c->out);
     set_nonblock(c->err);
-    if (input_len > 0) {
-        c->in = pin[1];
-        pin[1] = -1;
-        c->input = input_copy;
-        c->input_len = input_len;
-        input_copy = NULL;
+    if (c->in >= 0) {
         set_nonblock(c->in);
         feed_input(c);
     }
 out:
-    free(input_copy);
-    posix_spawn_file_actions_destroy(&fa);
+    if (have_attr)
+        posix_spawnattr_destroy(&attr);
+    if (have_fa)
+        posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < 2; i++) {
-        if (pin[i] >= 0)
-            close(pin[i]);
-        if (pout[i] >= 0)
-            close(pout[i]);
-        if (perr[i] >= 0)
-            close(perr[i]);
+        close_fd(&pin[i]);
+        close_fd(&pout[i]);
+        close_fd(&perr[i]);
     }
-    JS_FreeCString(ctx, input);
-    free_vector(args);
-    free_vector(env);
-    return pair(ctx, JS_NewInt32(ctx, err ? -1 : slot), err);
+    return err;
 }
 
-/* Reads what a child's pipe has now; closes it at EOF (or on an error, which ends the output too). */
-static void drain(int *fd, struct buf *b)
+/* Closes what is left of c's pipes, reaps it (or finds it gone) and frees its slot; the waitpid status. */
+static int reap(struct child *c, int *st)
 {
-    if (read_into(*fd, b, SIZE_MAX) == EAGAIN)
-        return;
-    close(*fd);
-    *fd = -1;
+    close_fd(&c->in);
+    close_fd(&c->out);
+    close_fd(&c->err);
+    int r;
+    while ((r = waitpid(c->pid, st, 0)) < 0 && errno == EINTR)
+        ;
+    int err = r < 0 ? errno : 0;
+    free(c->input);
+    memset(c, 0, sizeof(*c));
+    return err;
 }
 
-/* wait(handle) -> [status, stdout, stderr]; status is 128+signal for a killed child. */
-static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+/* spawn(argv, env | null, input, moreInput) -> [handle, errno]; with moreInput, stdin stays open for feed(). */
+static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int slot = -1;
+    for (int i = 0; i < (int)countof(children) && slot < 0; i++)
+        if (!children[i].used)
+            slot = i;
+    if (slot < 0)
+        return pair(ctx, JS_NewInt32(ctx, -1), EAGAIN);
+    const char **args = NULL, **env = NULL, *input = NULL;
+    char *copy = NULL;
+    size_t len = 0;
+    int more_input = argc > 3 && JS_ToBool(ctx, argv[3]);
+    int r = string_vector(ctx, argv[0], &args);
+    if (!r && JS_IsArray(ctx, argv[1]))
+        r = string_vector(ctx, argv[1], &env);
+    if (!r && JS_IsString(argv[2]) && !(input = JS_ToCStringLen(ctx, &len, argv[2])))
+        r = -1;
+    if (!r && !args[0])
+        r = EINVAL;
+    /* Copied before the child exists: no memory is an error, not an empty stdin. */
+    if (!r && len > 0 && !(copy = malloc(len)))
+        r = ENOMEM;
+    if (!r) {
+        if (len > 0)
+            memcpy(copy, input, len);
+        r = start_child(&children[slot], (char *const *)args, env ? (char *const *)env : environ, copy, len, more_input);
+        if (!r)
+            copy = NULL; /* the child's now */
+    }
+    free(copy);
+    JS_FreeCString(ctx, input);
+    free_vector(ctx, args);
+    free_vector(ctx, env);
+    if (r < 0)
+        return JS_EXCEPTION;
+    JSValue ret = pair(ctx, JS_NewInt32(ctx, r ? -1 : slot), r);
+    if (JS_IsException(ret) && !r) {
+        int st;
+        reap(&children[slot], &st); /* no handle reached JS: nobody would wait for it */
+    }
+    return ret;
+}
+
+/* feed(handle, data) -> errno: appends to the input of a child spawned with moreInput. */
+static JSValue js_feed(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     int slot;
-    if (JS_ToInt32(ctx, &slot, argv[0]) || slot < 0 || slot >= (int)countof(children) || !children[slot].used)
-        return JS_ThrowRangeError(ctx, "wait: no such child");
+    if (JS_ToInt32(ctx, &slot, argv[0]))
+        return JS_EXCEPTION;
+    if (slot < 0 || slot >= (int)countof(children) || !children[slot].used)
+        return JS_ThrowRangeError(ctx, "feed: no such child");
     struct child *c = &children[slot];
-    struct buf out = {0}, errb = {0};
+    if (!c->more_input)
+        return JS_NewInt32(ctx, EINVAL);
+    size_t len;
+    const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    if (!data)
+        return JS_EXCEPTION;
+    int err = 0;
+    char *grown = len > SIZE_MAX - c->input_len ? NULL : realloc(c->input, c->input_len + len + 1);
+    if (!grown) {
+        err = ENOMEM;
+    } else {
+        c->input = grown;
+        memcpy(c->input + c->input_len, data, len);
+        c->input_len += len;
+        feed_input(c);
+    }
+    JS_FreeCString(ctx, data);
+    return JS_NewInt32(ctx, err);
+}
+
+/*
+ * Reads what a child's pipe has now; closes it at EOF or on an error, which
+ * ends the output too. Returns 0 or the errno of the error.
+ */
+static int drain(int *fd, struct buf *b)
+{
+    int err = read_into(*fd, b, SIZE_MAX);
+    if (err == EAGAIN)
+        return 0;
+    close_fd(fd);
+    return err;
+}
+
+/*
+ * Feeds c's stdin and reads its stdout and stderr until both end. Returns 0,
+ * or the errno of the first failure, after which nothing more is read: the
+ * output is incomplete and the caller must not take it for the child's.
+ */
+static int collect_output(struct child *c, struct buf *out, struct buf *errb, const char **call)
+{
     while (c->out >= 0 || c->err >= 0) {
         struct pollfd p[3];
-        int n = 0;
+        int n = 0, err = 0;
         if (c->out >= 0)
             p[n++] = (struct pollfd){.fd = c->out, .events = POLLIN};
         if (c->err >= 0)
             p[n++] = (struct pollfd){.fd = c->err, .events = POLLIN};
         if (c->in >= 0)
             p[n++] = (struct pollfd){.fd = c->in, .events = POLLOUT};
-        if (poll(p, n, -1) < 0 && errno != EINTR)
-            break;
+        if (poll(p, n, -1) < 0 && errno != EINTR) {
+            *call = "poll";
+            return errno;
+        }
         if (c->in >= 0)
             feed_input(c);
         if (c->out >= 0)
-            drain(&c->out, &out);
-        if (c->err >= 0)
-            drain(&c->err, &errb);
+            err = drain(&c->out, out);
+        if (!err && c->err >= 0)
+            err = drain(&c->err, errb);
+        if (err) {
+            *call = "read";
+            return err;
+        }
     }
-    if (c->in >= 0)
-        close(c->in);
-    int st = 0;
-    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    free(c->input);
-    memset(c, 0, sizeof(*c));
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    JSValue a = JS_NewArray(ctx);
-    JS_SetPropertyUint32(ctx, a, 0, JS_NewInt32(ctx, code));
-    JS_SetPropertyUint32(ctx, a, 1, JS_NewStringLen(ctx, out.p ? out.p : "", out.len));
-    JS_SetPropertyUint32(ctx, a, 2, JS_NewStringLen(ctx, errb.p ? errb.p : "", errb.len));
+    return 0;
+}
+
+/*
+ * wait(handle) -> [status, stdout, stderr, errno, call]. status is the exit
+ * code, 128+signal for a killed child, or -1 when errno says the call that
+ * failed: then the output is incomplete or the status unknown, never success.
+ * Either way the pipes are closed and the child is reaped (or gone).
+ */
+static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int slot;
+    if (JS_ToInt32(ctx, &slot, argv[0]))
+        return JS_EXCEPTION;
+    if (slot < 0 || slot >= (int)countof(children) || !children[slot].used)
+        return JS_ThrowRangeError(ctx, "wait: no such child");
+    struct child *c = &children[slot];
+    struct buf out = {0}, errb = {0};
+    const char *call = "";
+    /* Waiting for a child means its input is complete. */
+    c->more_input = 0;
+    feed_input(c);
+    int err = collect_output(c, &out, &errb, &call);
+    /* The pipes close before the wait: a child still writing gets EPIPE and ends; one still reading gets EOF. */
+    int st = 0, werr = reap(c, &st);
+    if (werr && !err) {
+        err = werr;
+        call = "waitpid";
+    }
+    int code = err ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    JSValue v[] = {
+        JS_NewInt32(ctx, code),
+        JS_NewStringLen(ctx, out.p ? out.p : "", out.len),
+        JS_NewStringLen(ctx, errb.p ? errb.p : "", errb.len),
+        JS_NewInt32(ctx, err),
+        JS_NewString(ctx, call),
+    };
     free(out.p);
     free(errb.p);
-    return a;
+    return tuple(ctx, countof(v), v);
 }
 
 /* execv(path, argv) -> errno; on success it does not return. A bare name is looked up on PATH. */
 static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    const char *path = JS_ToCString(ctx, argv[0]);
-    char **args = string_vector(ctx, argv[1]);
-    if (path && args)
-        execvp(path, args);
-    int err = path && args ? errno : EINVAL;
+    const char *path, **args = NULL;
+    int r = c_string(ctx, argv[0], &path);
+    if (!r)
+        r = string_vector(ctx, argv[1], &args);
+    if (!r && !args[0])
+        r = EINVAL;
+    if (!r) {
+        /* The program gets SIGPIPE as it would from a shell, not our SIG_IGN. */
+        signal(SIGPIPE, SIG_DFL);
+        execvp(path, (char *const *)args);
+        r = errno;
+        signal(SIGPIPE, SIG_IGN);
+    }
     JS_FreeCString(ctx, path);
-    free_vector(args);
-    return JS_NewInt32(ctx, err);
+    free_vector(ctx, args);
+    return FAIL(ctx, r);
+}
+
+/*
+ * linkInfo(name) -> [ifindex, flags, mac, [[family, address, prefixlen], ...]] | null (absent) | errno
+ * getifaddrs(3) asks the kernel over netlink from this thread's namespace, so
+ * unlike sysfs (which shows the namespace it was mounted in) it is right
+ * wherever the plugin runs, and it needs no process.
+ */
+static int prefix_len(const struct sockaddr *mask)
+{
+    const unsigned char *b;
+    size_t n;
+    if (!mask)
+        return -1;
+    if (mask->sa_family == AF_INET) {
+        b = (const unsigned char *)&((const struct sockaddr_in *)mask)->sin_addr;
+        n = 4;
+    } else if (mask->sa_family == AF_INET6) {
+        b = (const unsigned char *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
+        n = 16;
+    } else {
+        return -1;
+    }
+    int len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += __builtin_popcount(b[i]);
+    return len;
+}
+
+/* A small sysfs attribute of a link, trailing newline cut; -1 when unreadable. */
+static int sysfs_attr(const char *name, const char *attr, char *out, size_t n)
+{
+    char path[96];
+    if (snprintf(path, sizeof(path), "/sys/class/net/%s/%s", name, attr) >= (int)sizeof(path))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, out, n - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    out[r] = 0;
+    if (out[r - 1] == '\n')
+        out[r - 1] = 0;
+    return 0;
+}
+
+/*
+ * addr_assign_type of a link from sysfs (3: its MAC was set, so a bridge keeps
+ * it as ports come and go), or -1. sysfs shows the namespace it was mounted
+ * in, so it is believed only when its ifindex and MAC for this name are the
+ * ones netlink just gave.
+ */
+static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx)
+{
+    char ifindex[32], mac[64], type[16];
+    if (strchr(name, '/') || sysfs_attr(name, "ifindex", ifindex, sizeof(ifindex)) || sysfs_attr(name, "address", mac, sizeof(mac)) || sysfs_attr(name, "addr_assign_type", type, sizeof(type)))
+        return -1;
+    int32_t idx = 0;
+    JSValue v = JS_GetPropertyUint32(ctx, link, 0);
+    JS_ToInt32(ctx, &idx, v);
+    JS_FreeValue(ctx, v);
+    v = JS_GetPropertyUint32(ctx, link, 2);
+    const char *nl_mac = JS_ToCString(ctx, v);
+    JS_FreeValue(ctx, v);
+    int same = nl_mac && atoi(ifindex) == idx && strcmp(mac, nl_mac) == 0;
+    JS_FreeCString(ctx, nl_mac);
+    return same ? atoi(type) : -1;
+}
+
+static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *name;
+    int r = c_string(ctx, argv[0], &name);
+    if (r)
+        return FAIL(ctx, r);
+    struct ifaddrs *all;
+    if (getifaddrs(&all) < 0) {
+        int err = errno;
+        JS_FreeCString(ctx, name);
+        return JS_NewInt32(ctx, err);
+    }
+    JSValue link = JS_NULL, addrs = JS_NewArray(ctx);
+    uint32_t naddrs = 0;
+    for (struct ifaddrs *a = all; a; a = a->ifa_next) {
+        if (strcmp(a->ifa_name, name) != 0 || !a->ifa_addr)
+            continue;
+        if (JS_IsNull(link)) {
+            link = JS_NewArray(ctx);
+            JS_SetPropertyUint32(ctx, link, 0, JS_NewInt32(ctx, (int32_t)if_nametoindex(name)));
+            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, ""));
+        }
+        /* The link-layer entry carries the link's own flags and MAC. */
+        if (a->ifa_addr->sa_family == AF_PACKET) {
+            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
+            char mac[3 * 8] = "";
+            size_t off = 0;
+            for (int i = 0; i < ll->sll_halen && i < 8; i++)
+                off += snprintf(mac + off, sizeof(mac) - off, i ? ":%02x" : "%02x", ll->sll_addr[i]);
+            JS_SetPropertyUint32(ctx, link, 1, JS_NewUint32(ctx, a->ifa_flags));
+            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, mac));
+        } else if (a->ifa_addr->sa_family == AF_INET || a->ifa_addr->sa_family == AF_INET6) {
+            char text[INET6_ADDRSTRLEN];
+            const void *src = a->ifa_addr->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)a->ifa_addr)->sin_addr : (const void *)&((const struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+            if (inet_ntop(a->ifa_addr->sa_family, src, text, sizeof(text))) {
+                JSValue one = JS_NewArray(ctx);
+                JS_SetPropertyUint32(ctx, one, 0, JS_NewInt32(ctx, a->ifa_addr->sa_family == AF_INET ? 4 : 6));
+                JS_SetPropertyUint32(ctx, one, 1, JS_NewString(ctx, text));
+                JS_SetPropertyUint32(ctx, one, 2, JS_NewInt32(ctx, prefix_len(a->ifa_netmask)));
+                JS_SetPropertyUint32(ctx, addrs, naddrs++, one);
+            }
+        }
+    }
+    freeifaddrs(all);
+    if (JS_IsNull(link)) {
+        JS_FreeCString(ctx, name);
+        JS_FreeValue(ctx, addrs);
+        return JS_NULL;
+    }
+    JS_SetPropertyUint32(ctx, link, 3, addrs);
+    JS_SetPropertyUint32(ctx, link, 4, JS_NewInt32(ctx, sysfs_assign_type(name, link, ctx)));
+    JS_FreeCString(ctx, name);
+    return link;
+}
+
+/* linkDriver(name) -> [driver, errno]: the kernel driver of a link ("bridge", "veth"), by ethtool. */
+static JSValue js_link_driver(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *name;
+    int err = c_string(ctx, argv[0], &name);
+    if (err)
+        return err < 0 ? JS_EXCEPTION : pair(ctx, JS_NULL, err);
+    size_t len = strlen(name);
+    struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+    struct ifreq ifr = {0};
+    if (len == 0 || len >= IFNAMSIZ) {
+        err = EINVAL;
+    } else {
+        memcpy(ifr.ifr_name, name, len);
+        ifr.ifr_data = (void *)&info;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 && (fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+            err = errno;
+        else {
+            if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+                err = errno;
+            close(fd);
+        }
+    }
+    JS_FreeCString(ctx, name);
+    info.driver[sizeof(info.driver) - 1] = 0;
+    return pair(ctx, err ? JS_NULL : JS_NewString(ctx, info.driver), err);
+}
+
+/*
+ * readDirFiles(dir, maxBytes) -> [[name, content], ...] | errno: every regular
+ * file of a directory, read whole (each up to maxBytes; larger ones are
+ * skipped). The IPAM store is one small file per lease and every ADD reads
+ * them all (as Go host-local does): in C that is a few microseconds a file.
+ */
+static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int64_t max = 4096;
+    if (argc > 1 && !JS_IsUndefined(argv[1]) && JS_ToInt64(ctx, &max, argv[1]))
+        return JS_EXCEPTION;
+    const char *path;
+    int r = c_string(ctx, argv[0], &path);
+    if (r)
+        return FAIL(ctx, r);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    JS_FreeCString(ctx, path);
+    if (dfd < 0)
+        return JS_NewInt32(ctx, errno);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        int err = errno;
+        close(dfd);
+        return JS_NewInt32(ctx, err);
+    }
+    JSValue list = JS_NewArray(ctx);
+    uint32_t n = 0;
+    struct buf b = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
+            continue;
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+            continue;
+        /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        b.len = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0)
+            JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)}));
+        close(fd);
+    }
+    free(b.p);
+    closedir(d);
+    return list;
+}
+
+/*
+ * findFiles(dir, contents, prefix, maxBytes) -> [[names per content...], [names with prefix]] | errno
+ * Names of the regular files of dir whose content, with surrounding
+ * whitespace trimmed, equals contents[i] (the IPAM store's "who owns which
+ * address", Go's GetByID), and the names that start with prefix (without
+ * reading them). One call, no string made per file that does not match.
+ */
+static int trimmed_equal(const char *p, size_t n, const char *want, size_t wn)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\v' || *p == '\f'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == '\v' || p[n - 1] == '\f'))
+        n--;
+    return n == wn && memcmp(p, want, n) == 0;
+}
+
+static JSValue js_find_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int64_t max = 65536;
+    if (argc > 3 && !JS_IsUndefined(argv[3]) && JS_ToInt64(ctx, &max, argv[3]))
+        return JS_EXCEPTION;
+    const char *path = NULL, *prefix = NULL, **wanted = NULL;
+    int r = c_string(ctx, argv[0], &path);
+    if (!r)
+        r = c_string(ctx, argv[2], &prefix);
+    if (!r)
+        r = string_vector(ctx, argv[1], &wanted);
+    JSValue ret = JS_UNDEFINED;
+    DIR *d = NULL;
+    int nw = 0;
+    while (!r && wanted[nw])
+        nw++;
+    if (!r && nw > 64)
+        r = EINVAL;
+    if (!r) {
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || !(d = fdopendir(dfd))) {
+            r = errno;
+            if (dfd >= 0)
+                close(dfd);
+        }
+    }
+    if (r) {
+        ret = FAIL(ctx, r);
+        goto out;
+    }
+    size_t plen = strlen(prefix);
+    JSValue lists = JS_NewArray(ctx), prefixed = JS_NewArray(ctx);
+    uint32_t counts[64] = {0}, np = 0;
+    for (int i = 0; i < nw; i++)
+        JS_SetPropertyUint32(ctx, lists, i, JS_NewArray(ctx));
+    struct buf b = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+            continue;
+        if (plen > 0 && strncmp(e->d_name, prefix, plen) == 0) {
+            JS_SetPropertyUint32(ctx, prefixed, np++, JS_NewString(ctx, e->d_name));
+            continue;
+        }
+        /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        b.len = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0) {
+            for (int i = 0; i < nw; i++) {
+                if (trimmed_equal(b.p ? b.p : "", b.len, wanted[i], strlen(wanted[i]))) {
+                    JSValue l = JS_GetPropertyUint32(ctx, lists, i);
+                    JS_SetPropertyUint32(ctx, l, counts[i]++, JS_NewString(ctx, e->d_name));
+                    JS_FreeValue(ctx, l);
+                }
+            }
+        }
+        close(fd);
+    }
+    free(b.p);
+    ret = tuple(ctx, 2, (JSValue[]){lists, prefixed});
+out:
+    if (d)
+        closedir(d);
+    JS_FreeCString(ctx, path);
+    JS_FreeCString(ctx, prefix);
+    free_vector(ctx, wanted);
+    return ret;
+}
+
+/* now() -> milliseconds on the monotonic clock (QuickJS 2021 has no performance.now). */
+static JSValue js_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
 }
 
 static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("readFile", 2, js_read_file),
     JS_CFUNC_DEF("writeFile", 4, js_write_file),
+    JS_CFUNC_DEF("writeFd", 2, js_write_fd),
+    JS_CFUNC_DEF("open", 3, js_open),
     JS_CFUNC_DEF("link", 2, js_link),
     JS_CFUNC_DEF("flock", 2, js_flock),
     JS_CFUNC_DEF("setns", 2, js_setns),
@@ -465,9 +1061,18 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("errnoName", 1, js_errno_name),
     JS_CFUNC_DEF("randomBytes", 1, js_random_bytes),
     JS_CFUNC_DEF("utf8", 1, js_utf8),
-    JS_CFUNC_DEF("spawn", 3, js_spawn),
+    JS_CFUNC_DEF("spawn", 4, js_spawn),
+    JS_CFUNC_DEF("feed", 2, js_feed),
     JS_CFUNC_DEF("wait", 1, js_wait),
     JS_CFUNC_DEF("execv", 2, js_execv),
+    JS_CFUNC_DEF("linkInfo", 1, js_link_info),
+    JS_CFUNC_DEF("linkDriver", 1, js_link_driver),
+    JS_CFUNC_DEF("readDirFiles", 2, js_read_dir_files),
+    JS_CFUNC_DEF("findFiles", 4, js_find_files),
+    JS_CFUNC_DEF("now", 0, js_now),
+#ifdef FLATNET_FAULTS
+    JS_CFUNC_DEF("injectFault", 2, js_inject_fault),
+#endif
 };
 
 static int init(JSContext *ctx, JSModuleDef *m)
@@ -483,6 +1088,12 @@ JSModuleDef *js_init_module_flatnet_sys(JSContext *ctx, const char *name)
      * with SIGPIPE; the write fails with EPIPE and the exit status tells.
      */
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * A parent that ignores SIGCHLD (inherited across exec) would have the
+     * kernel reap every child at once: waitpid then fails with ECHILD and no
+     * exit status, so a failed `ip` could not be told from a good one.
+     */
+    signal(SIGCHLD, SIG_DFL);
     JSModuleDef *m = JS_NewCModule(ctx, name, init);
     if (m)
         JS_AddModuleExportList(ctx, m, funcs, countof(funcs));

@@ -1,9 +1,11 @@
 // node:fs, as much of it as the CNI binaries use, on QuickJS's os module and
 // flatnet_sys. Semantics follow Node's: errors carry .code, readFileSync with
-// an encoding returns a string.
+// an encoding returns a string, a path with a NUL inside is refused (QuickJS's
+// os functions would cut it there), and every fd opened here is close-on-exec
+// so that no child (the pod-side `ip`) inherits a lock or a namespace.
 import * as os from 'os';
 import * as sys from 'flatnet_sys';
-import { check, sysError } from './errno.ts';
+import { check, noNul, sysError } from './errno.ts';
 import { dirname, join } from './path.ts';
 
 export const constants = {
@@ -33,19 +35,21 @@ function flagBits(flags: string | number | undefined, dflt: string): number {
 
 /** Always decodes UTF-8: every caller on the CNI path asks for 'utf8'. */
 export function readFileSync(path: string | number, _encoding?: unknown): string {
-  const [data, err] = sys.readFile(path);
+  const [data, err] = sys.readFile(typeof path === 'number' ? path : noNul(path, 'path'));
   if (err !== 0 || data === null) throw sysError(err, 'open', String(path));
   return data;
 }
 
 export function writeFileSync(path: string, data: string, opts?: { mode?: number; flag?: string } | string): void {
   const o = typeof opts === 'object' ? opts : {};
-  const err = sys.writeFile(path, String(data), flagBits(o.flag, 'w'), o.mode ?? 0o666);
+  const err = sys.writeFile(noNul(path, 'path'), String(data), flagBits(o.flag, 'w'), o.mode ?? 0o666);
   if (err !== 0) throw sysError(err, 'write', path);
 }
 
 export function openSync(path: string, flags?: string | number, mode = 0o666): number {
-  return check(os.open(path, flagBits(flags, 'r'), mode), 'open', path);
+  const [fd, err] = sys.open(noNul(path, 'path'), flagBits(flags, 'r'), mode);
+  if (err !== 0) throw sysError(err, 'open', path);
+  return fd;
 }
 
 export function closeSync(fd: number): void {
@@ -53,16 +57,16 @@ export function closeSync(fd: number): void {
 }
 
 export function linkSync(from: string, to: string): void {
-  const err = sys.link(from, to);
+  const err = sys.link(noNul(from, 'existingPath'), noNul(to, 'newPath'));
   if (err !== 0) throw sysError(err, 'link', from);
 }
 
 export function renameSync(from: string, to: string): void {
-  check(os.rename(from, to), 'rename', from);
+  check(os.rename(noNul(from, 'oldPath'), noNul(to, 'newPath')), 'rename', from);
 }
 
 export function unlinkSync(path: string): void {
-  check(os.remove(path), 'unlink', path);
+  check(os.remove(noNul(path, 'path')), 'unlink', path);
 }
 
 class Stats {
@@ -85,14 +89,14 @@ class Stats {
 }
 
 export function statSync(path: string): Stats {
-  const [st, err] = os.stat(path);
+  const [st, err] = os.stat(noNul(path, 'path'));
   if (err !== 0) throw sysError(err, 'stat', path);
   return new Stats(st);
 }
 
 export function mkdirSync(path: string, opts?: { recursive?: boolean; mode?: number }): void {
   const mode = opts?.mode ?? 0o777;
-  let ret = os.mkdir(path, mode);
+  let ret = os.mkdir(noNul(path, 'path'), mode);
   if (ret !== 0 && opts?.recursive) {
     // A missing parent is made first; an existing directory is no error.
     const parent = dirname(path);
@@ -119,7 +123,7 @@ interface Dirent {
 export function readdirSync(path: string): string[];
 export function readdirSync(path: string, opts: { withFileTypes: true }): Dirent[];
 export function readdirSync(path: string, opts?: { withFileTypes?: boolean }): string[] | Dirent[] {
-  const [names, err] = os.readdir(path);
+  const [names, err] = os.readdir(noNul(path, 'path'));
   if (err !== 0) throw sysError(err, 'scandir', path);
   const own = names.filter((n) => n !== '.' && n !== '..');
   if (!opts?.withFileTypes) return own;
@@ -132,13 +136,13 @@ export function readdirSync(path: string, opts?: { withFileTypes?: boolean }): s
 }
 
 export function realpathSync(path: string): string {
-  const [p, err] = os.realpath(path);
+  const [p, err] = os.realpath(noNul(path, 'path'));
   if (err !== 0) throw sysError(err, 'realpath', path);
   return p;
 }
 
 export function statfsSync(path: string): { type: number } {
-  const [type, err] = sys.statfsType(path);
+  const [type, err] = sys.statfsType(noNul(path, 'path'));
   if (err !== 0) throw sysError(err, 'statfs', path);
   return { type };
 }

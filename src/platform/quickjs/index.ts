@@ -4,23 +4,43 @@
 // stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';
 import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
-import { sysError } from './errno.ts';
+import { noNul, sysError } from './errno.ts';
 import { dirname, join } from './path.ts';
 
-const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+// As Node's child_process: a NUL inside an argument or variable is refused,
+// not cut there by C.
+const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [noNul(`${k}=${v}`, `options.env['${k}']`)]));
 
-function spawnChild(argv: readonly string[], input: string, env: Env): number | RunResult {
-  const [handle, err] = sys.spawn(argv, envList(env), input);
-  if (err === 0) return handle;
+function spawnChild(argv: readonly string[], input: string, env: Env, moreInput = false): Child | RunResult {
+  argv.forEach((a, i) => noNul(a, i === 0 ? 'file' : `args[${i - 1}]`));
+  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput);
+  if (err === 0) return { handle, file: argv[0]! };
   if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
   return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
 }
 
-function collect(handle: number): RunResult {
-  const [exitCode, stdout, stderr] = sys.wait(handle);
-  return { exitCode, stdout, stderr };
+interface Child {
+  handle: number;
+  file: string;
 }
 
+/**
+ * The child's result. One that could not be collected whole (its exit status
+ * lost, its output cut short) is a failure whatever the child did: exit code
+ * 1, as on the Node platform for a child it cannot wait for, and no stdout,
+ * so that no caller parses a part of it.
+ */
+function collect({ handle, file }: Child): RunResult {
+  const [status, stdout, stderr, err, call] = sys.wait(handle);
+  if (err === 0) return { exitCode: status, stdout, stderr };
+  const sep = stderr === '' || stderr.endsWith('\n') ? '' : '\n';
+  return { exitCode: 1, stdout: '', stderr: `${stderr}${sep}${file}: cannot collect its result (${call}: ${sys.errnoName(err)})\n` };
+}
+
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+const IFF_PROMISC = 0x100;
+const NET_ADDR_SET = 3;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
 const CLONE_NEWNET = 0x40000000;
@@ -28,14 +48,25 @@ const CLONE_NEWNET = 0x40000000;
 export const platform = {
   run(argv, input, env) {
     const h = spawnChild(argv, input, env);
-    return typeof h === 'number' ? collect(h) : h;
+    return 'handle' in h ? collect(h) : h;
   },
   start(argv, input, env) {
     const h = spawnChild(argv, input, env);
-    if (typeof h !== 'number') return Promise.resolve(h);
+    if (!('handle' in h)) return Promise.resolve(h);
     // Collected by a zero timer: QuickJS runs timers only once no promise job
     // is left, i.e. when the caller has nothing to do but wait for this result.
     return new Promise((resolve) => setTimeout(() => resolve(collect(h)), 0));
+  },
+  startPiped(argv, env) {
+    const h = spawnChild(argv, '', env, true);
+    if (!('handle' in h)) return { write: () => undefined, finish: () => h };
+    return {
+      write(data) {
+        const err = sys.feed(h.handle, data);
+        if (err !== 0) throw sysError(err, 'write', argv[0]);
+      },
+      finish: () => collect(h),
+    };
   },
   flock(fd, op) {
     const err = sys.flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN);
@@ -50,13 +81,41 @@ export const platform = {
     if (err !== 0 || data === null) throw sysError(err, 'read', '<stdin>');
     return data;
   },
+  linkSummary(name) {
+    const info = sys.linkInfo(noNul(name, 'name'));
+    if (info === null) return undefined;
+    if (typeof info === 'number') throw sysError(info, 'getifaddrs');
+    const [ifindex, flags, mac, addrs, assignType] = info;
+    const [driver] = sys.linkDriver(noNul(name, 'name'));
+    return {
+      ifindex,
+      up: (flags & IFF_UP) !== 0,
+      running: (flags & IFF_RUNNING) !== 0,
+      promisc: (flags & IFF_PROMISC) !== 0,
+      mac,
+      ...(driver ? { driver } : {}),
+      ...(assignType >= 0 ? { macSet: assignType === NET_ADDR_SET } : {}),
+      addrs: addrs.map(([family, address, prefixlen]) => ({ family, address, prefixlen })),
+    };
+  },
+  readDirFiles(dir, maxBytes) {
+    const r = sys.readDirFiles(noNul(dir, 'path'), maxBytes);
+    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
+    return r;
+  },
+  findFiles(dir, contents, prefix, maxBytes) {
+    const r = sys.findFiles(noNul(dir, 'path'), contents.map((c, i) => noNul(c, `contents[${i}]`)), noNul(prefix, 'prefix'), maxBytes);
+    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
+    return { byContent: r[0], prefixed: r[1] };
+  },
+  now: () => sys.now(),
   pid: () => process.pid,
   builtExecutable: () => process.execPath,
   // The CNI binary stays small (no yargs, no Kubernetes client): `flatnet
   // <subcommand>` becomes flatnet-cli by execv, so signals and exit codes are
   // its own. It is looked for beside this binary, then on PATH.
   handOffToCli(args) {
-    const argv = ['flatnet', ...args];
+    const argv = ['flatnet', ...args].map((a, i) => noNul(a, `args[${i}]`));
     sys.execv(join(dirname(process.execPath), 'flatnet-cli'), argv);
     const err = sys.execv('flatnet-cli', argv);
     process.stderr.write(`flatnet: cannot run flatnet-cli (${sys.errnoName(err)}): the CLI and agent ship as flatnet-cli; install it beside flatnet or on PATH (scripts/install.sh)\n`);

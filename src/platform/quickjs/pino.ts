@@ -1,7 +1,6 @@
 // The slice of pino that src/log.ts uses, for QuickJS: the same NDJSON lines
 // (level, time, pid, hostname, name, fields, msg), written synchronously to
 // stderr or appended to FLATNET_LOG_FILE.
-import * as std from 'std';
 import * as os from 'os';
 import * as sys from 'flatnet_sys';
 import { mkdirSync } from './fs.ts';
@@ -13,7 +12,7 @@ type Dest = { write(line: string): void };
 type LogFn = (obj: Record<string, unknown>, msg: string) => void;
 
 function destination(opts: { dest: number | string; mkdir?: boolean }): Dest {
-  if (typeof opts.dest === 'number') return { write: (l) => (opts.dest === 1 ? std.out : std.err).puts(l) };
+  if (typeof opts.dest === 'number') return { write: (l) => void (opts.dest === 1 ? process.stdout : process.stderr).write(l) };
   const path = opts.dest;
   if (opts.mkdir) mkdirSync(dirname(path), { recursive: true });
   return {

@@ -8,12 +8,31 @@ import { check } from './errno.ts';
 
 declare const scriptArgs: string[];
 
-const write = (f: std.FILE) => (s: string, cb?: () => void): boolean => {
-  f.puts(s);
-  f.flush();
+// stdout and stderr are written unbuffered with write(2), so that a failed
+// write is seen: a CNI plugin whose result did not reach the runtime (a full
+// disk, a closed pipe) must not exit 0. The first stdout failure is kept for
+// exit(); stderr failures are ignored, as a log line lost is no wrong result.
+let stdoutErrno = 0;
+const stdoutWrite = (s: string, cb?: () => void): boolean => {
+  const err = stdoutErrno === 0 ? sys.writeFd(1, String(s)) : stdoutErrno;
+  stdoutErrno = err;
+  cb?.();
+  return err === 0;
+};
+const stderrWrite = (s: string, cb?: () => void): boolean => {
+  sys.writeFd(2, String(s));
   cb?.();
   return true;
 };
+
+/** The exit code, made a failure when stdout (ours or QuickJS's buffered std.out) lost a write. */
+function exitStatus(code: number): number {
+  std.out.flush();
+  if (stdoutErrno === 0 && !std.out.error()) return code;
+  const why = stdoutErrno === 0 ? 'write error' : sys.errnoName(stdoutErrno);
+  stderrWrite(`${(scriptArgs[0] ?? 'flatnet').replace(/.*\//, '')}: cannot write to stdout (${why}): the output is incomplete\n`);
+  return code === 0 ? 1 : code;
+}
 
 const [exe] = os.readlink('/proc/self/exe');
 
@@ -26,12 +45,10 @@ const proc = {
   platform: 'linux',
   versions: { quickjs: '2021-03-27' } as Record<string, string>,
   exitCode: undefined as number | undefined,
-  stdout: { write: write(std.out) },
-  stderr: { write: write(std.err) },
+  stdout: { write: stdoutWrite },
+  stderr: { write: stderrWrite },
   exit(code?: number): never {
-    std.out.flush();
-    std.err.flush();
-    return std.exit(code ?? proc.exitCode ?? 0);
+    return std.exit(exitStatus(code ?? proc.exitCode ?? 0));
   },
   kill(pid: number, sig = 15): true {
     check(os.kill(pid, sig), 'kill');

@@ -7,6 +7,8 @@ declare module 'std' {
   interface FILE {
     puts(s: string): void;
     flush(): void;
+    /** ferror(3): whether a write to it has failed. */
+    error(): boolean;
   }
   export const out: FILE;
   export const err: FILE;
@@ -23,6 +25,7 @@ declare module 'os' {
   export function lstat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
   export function realpath(path: string): [string, number];
   export function readlink(path: string): [string, number];
+  export function symlink(target: string, path: string): number;
   export function kill(pid: number, sig: number): number;
   export function setTimeout(fn: () => void, ms: number): unknown;
   export function clearTimeout(h: unknown): void;
@@ -41,6 +44,10 @@ declare module 'os' {
 declare module 'flatnet_sys' {
   export function readFile(pathOrFd: string | number, maxBytes?: number): [string | null, number];
   export function writeFile(path: string, data: string, flags: number, mode: number): number;
+  /** write(2) all of data, unbuffered; the errno of a failure. */
+  export function writeFd(fd: number, data: string): number;
+  /** open(2) with O_CLOEXEC always added: [fd, errno]. */
+  export function open(path: string, flags: number, mode: number): [number, number];
   export function link(from: string, to: string): number;
   export function flock(fd: number, op: number): number;
   export function setns(fd: number, nstype: number): number;
@@ -49,7 +56,15 @@ declare module 'flatnet_sys' {
   export function errnoName(errno: number): string;
   export function randomBytes(n: number): ArrayBuffer;
   export function utf8(s: string): ArrayBuffer;
-  export function spawn(argv: readonly string[], env: string[] | null, input: string): [number, number];
-  export function wait(handle: number): [number, string, string];
+  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean): [number, number];
+  export function feed(handle: number, data: string): number;
+  /** [status, stdout, stderr, errno, call]: status -1 when `call` failed with errno. */
+  export function wait(handle: number): [number, string, string, number, string];
   export function execv(pathOrName: string, argv: readonly string[]): number;
+  /** [ifindex, flags, mac, [[family, address, prefixlen]], addr_assign_type or -1], null when absent, or an errno. */
+  export function linkInfo(name: string): [number, number, string, Array<[4 | 6, string, number]>, number] | null | number;
+  export function linkDriver(name: string): [string | null, number];
+  export function now(): number;
+  export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
+  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> | number;
 }
