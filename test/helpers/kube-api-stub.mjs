@@ -76,7 +76,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (cmd.list) mode.list = cmd.list;
   if (cmd.watch) mode.watch = cmd.watch;
   if (cmd.set) set(cmd.set);
-  if (cmd.closeWatches) for (const w of [...watchers]) (w.end(), watchers.delete(w));
+  if (cmd.closeWatches) {
+    for (const w of watchers) w.end();
+    watchers.clear();
+  }
   report({ done: line.trim() });
 }).on('close', () => {
   server.closeAllConnections();
