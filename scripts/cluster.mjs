@@ -67,23 +67,42 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
     cluster.nodes.push({ k, name: `node${k}`, ns, ip: nodeIp(k), podCIDR: podCidr(k), confDir: join(dir, 'net.d'), dataDir: join(dir, 'ipam'), cacheDir: join(dir, 'cache'), statusFile: join(dir, 'agent.json') });
   }
 
-  /** Writes the nodes file (a v1.NodeList) atomically; `only` limits which nodes appear. */
-  cluster.writeNodes = (only = cluster.nodes.map((n) => n.name)) => {
-    const items = cluster.nodes
-      .filter((n) => only.includes(n.name))
-      .map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: n.ip }, { type: 'Hostname', address: n.name }] } }));
+  /** A v1.Node object, as the API or `kubectl get nodes -o json` has it. */
+  cluster.nodeObject = ({ name, podCIDRs, ips }) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { podCIDR: podCIDRs[0], podCIDRs }, status: { addresses: [...ips.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: name }] } });
+  cluster.nodeObjects = (only = cluster.nodes.map((n) => n.name)) => cluster.nodes.filter((n) => only.includes(n.name)).map((n) => cluster.nodeObject({ name: n.name, podCIDRs: [n.podCIDR], ips: [n.ip] }));
+  /** Writes the nodes file atomically: a v1.NodeList of the cluster's nodes (`only` limits which), plus `extra` Node objects. */
+  cluster.writeNodes = (only, extra = []) => cluster.writeNodesFile(JSON.stringify({ apiVersion: 'v1', kind: 'NodeList', items: [...cluster.nodeObjects(only), ...extra] }));
+  /** Writes any text as the nodes file, atomically. */
+  cluster.writeNodesFile = (text) => {
     const tmp = `${cluster.nodesFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'NodeList', items }));
+    writeFileSync(tmp, text);
     renameSync(tmp, cluster.nodesFile);
   };
 
-  cluster.startAgent = async (n) => {
-    const child = spawn('ip', ['netns', 'exec', n.ns, join(bin, 'flatnet'), 'agent', '--node-name', n.name, '--nodes-file', cluster.nodesFile, '--cluster-cidr', CLUSTER_CIDR, '--conf-dir', n.confDir, '--ipam-data-dir', n.dataDir, '--status-file', n.statusFile, '--resync', '2'], {
+  /**
+   * Starts node n's agent: nodes from the shared nodes file, or from an API
+   * when `kubeconfig` is given; `args` are more flags.
+   */
+  cluster.startAgent = async (n, { kubeconfig, resync = 2, nodeName = n.name, args = [], logLevel = 'warn' } = {}) => {
+    const source = kubeconfig ? ['--kubeconfig', kubeconfig] : ['--nodes-file', cluster.nodesFile];
+    const child = spawn('ip', ['netns', 'exec', n.ns, join(bin, 'flatnet'), 'agent', '--node-name', nodeName, ...source, '--cluster-cidr', CLUSTER_CIDR, '--conf-dir', n.confDir, '--ipam-data-dir', n.dataDir, '--status-file', n.statusFile, '--resync', String(resync), ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, FLATNET_LOG_LEVEL: 'warn' },
+      env: { ...process.env, FLATNET_LOG_LEVEL: logLevel },
     });
-    child.stderr.on('data', (d) => (n.agentLog = (n.agentLog ?? '') + d));
+    n.agentLog = '';
+    child.stderr.on('data', (d) => (n.agentLog += d));
     cluster.agents.set(n.name, child);
+  };
+  /** kill -9 of node n's agent (ip netns exec and flatnet exec in place, so this is the agent's own pid). */
+  cluster.killAgent = async (n) => {
+    const child = cluster.agents.get(n.name);
+    if (!child) return;
+    cluster.agents.delete(n.name);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGKILL');
+    });
   };
   cluster.stopAgent = async (n) => {
     const child = cluster.agents.get(n.name);
@@ -105,6 +124,9 @@ export async function createCluster({ nodes = 3, tag = randomBytes(2).toString('
     }
   };
   cluster.routes = async (n) => JSON.parse((await $`ip -n ${n.ns} -j route show proto 201`).stdout || '[]');
+  /** Every route of node n's main table, as `ip -j` shows it. */
+  cluster.allRoutes = async (n, family = 4) => JSON.parse((await $`ip -n ${n.ns} -${family} -j route show`).stdout || '[]');
+  cluster.nexthops = async (n) => JSON.parse((await $`ip -n ${n.ns} -j nexthop show`).stdout || '[]');
 
   cluster.addPod = async (n, name) => {
     const conflist = join(n.confDir, '10-flatnet.conflist');

@@ -1,5 +1,7 @@
 // Nodes as the agent sees them, read from Kubernetes v1.Node objects (from the
-// API or a file holding `kubectl get nodes -o json`). Pure.
+// API or a file holding `kubectl get nodes -o json`). Pure. Addresses and
+// CIDRs stay text here: the planner checks them, so that one bad value skips
+// one peer with a reason instead of failing the whole list.
 import { isObject } from '../cni/json.ts';
 
 export interface NodeInfo {
@@ -10,7 +12,8 @@ export interface NodeInfo {
 
 /** A v1.Node into NodeInfo; undefined when the object is not a Node at all. */
 export function fromV1Node(obj: unknown): NodeInfo | undefined {
-  if (!isObject(obj) || !isObject(obj.metadata) || typeof obj.metadata.name !== 'string') return undefined;
+  if (!isObject(obj) || !isObject(obj.metadata) || typeof obj.metadata.name !== 'string' || obj.metadata.name === '') return undefined;
+  if (obj.kind !== undefined && obj.kind !== 'Node') return undefined;
   const spec = isObject(obj.spec) ? obj.spec : {};
   const status = isObject(obj.status) ? obj.status : {};
   let podCIDRs = Array.isArray(spec.podCIDRs) ? spec.podCIDRs.filter((c): c is string => typeof c === 'string') : [];
@@ -20,8 +23,34 @@ export function fromV1Node(obj: unknown): NodeInfo | undefined {
   return { name: obj.metadata.name, podCIDRs, internalIPs };
 }
 
-/** A v1.NodeList (or a bare list of Nodes) into NodeInfo[]; objects that are not Nodes are dropped. */
+/** The node list is not one: the caller keeps the last good list rather than withdrawing every route. */
+export class NodeListError extends Error {
+  override name = 'NodeListError';
+}
+
+/**
+ * A v1.NodeList (kind NodeList, or List as `kubectl get nodes -o json`
+ * prints it) or a bare JSON array of Nodes into NodeInfo[]. Throws
+ * NodeListError for anything else ({}, null, {"items": "x"}), for an item
+ * that is not a Node and for a name listed twice: a list that cannot be read
+ * whole must not be taken as "these are all the nodes".
+ */
 export function fromNodeList(doc: unknown): NodeInfo[] {
-  const items = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc.items) ? doc.items : [];
-  return items.map(fromV1Node).filter((n): n is NodeInfo => n !== undefined);
+  let items: unknown[];
+  if (Array.isArray(doc)) items = doc;
+  else if (isObject(doc) && Array.isArray(doc.items) && (doc.kind === undefined || doc.kind === 'NodeList' || doc.kind === 'List')) items = doc.items;
+  else throw new NodeListError(`not a v1.NodeList (want {"kind": "NodeList", "items": [...]}), got ${describe(doc)}`);
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const n = fromV1Node(item);
+    if (!n) throw new NodeListError(`item ${i} is not a v1.Node with metadata.name: ${describe(item)}`);
+    if (seen.has(n.name)) throw new NodeListError(`node ${JSON.stringify(n.name)} is listed twice`);
+    seen.add(n.name);
+    return n;
+  });
+}
+
+function describe(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

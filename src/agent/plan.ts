@@ -1,7 +1,13 @@
 // What the agent wants on this node, from the node list: one route per peer
-// podCIDR via that peer's InternalIP of the same family, with every bad peer
-// skipped and explained rather than stopping the agent. Pure.
-import { type Addr, addrEq, type Cidr, type Family, contains, formatCidr, formatIp, networkOf, parseCidr, parseIp } from '../net/cidr.ts';
+// podCIDR via that peer's InternalIP of the same family. The node list is
+// input from outside (any Node object a kubelet or an admin can write), so a
+// route is planned only when it cannot take over traffic that is not that
+// peer's pods: inside a cluster CIDR, never a default route, never over this
+// node's own podCIDRs or networks, never over a route flatnet did not make,
+// never via this node itself, and never for a podCIDR two nodes claim (which
+// one is right cannot be told, so neither gets it). Every peer left out is
+// explained in `skipped`. Pure.
+import { type Addr, addrEq, type Cidr, contains, type Family, formatCidr, formatIp, networkOf, overlaps, parseCidr, parseIp } from '../net/cidr.ts';
 import type { IfName } from '../net/names.ts';
 import type { LinkOp, NexthopState, RouteState } from '../sys/kernel.ts';
 import type { NodeInfo } from './nodes.ts';
@@ -15,10 +21,14 @@ export interface PeerRoute {
   dev?: IfName;
 }
 
-/** A network directly connected to this node (an interface address with prefix), and its link. */
+/** A network of one of this node's addresses. */
 export interface LocalNet {
   net: Cidr;
+  /** The address itself: a peer whose next hop is this is this node. */
+  addr?: Addr;
   dev?: IfName;
+  /** Link or host scope (fe80::/64, 127.0.0.0/8): no podCIDR may overlap it, but next hops need a global network. */
+  scoped?: boolean;
 }
 
 export interface Skipped {
@@ -28,10 +38,14 @@ export interface Skipped {
 
 export interface Plan {
   self?: NodeInfo;
+  /** This node's podCIDRs, when all of them are usable (else empty, and `problem` says why). */
   ownPodCIDRs: Cidr[];
+  /** Why this node cannot be made ready. */
+  problem?: string;
   routes: PeerRoute[];
   skipped: Skipped[];
-  nodeIPs: Addr[];
+  /** InternalIPs of the peers that got a route: pods reach them without NAT. */
+  routedNodeIPs: Addr[];
 }
 
 export interface PlanInput {
@@ -39,50 +53,195 @@ export interface PlanInput {
   nodes: NodeInfo[];
   clusterCIDRs: string[];
   localNets: LocalNet[];
+  /** Routes of the main table that are not ours: a peer route to one of their destinations is never written. */
+  foreignRoutes?: RouteState[];
+}
+
+const key = (c: Cidr): string => formatCidr(c);
+
+interface Claim {
+  node: NodeInfo;
+  dst: Cidr;
+}
+
+interface Checks {
+  cluster: Cidr[];
+  clusterText: string;
+  localNets: LocalNet[];
+}
+
+/** Why `dst` cannot be a pod subnet of this cluster, or undefined. */
+function clusterProblem(dst: Cidr, c: Checks): string | undefined {
+  const d = key(dst);
+  if (dst.prefix === 0) return `podCIDR ${d} is a default route`;
+  if (!c.cluster.some((cl) => cl.prefix <= dst.prefix && contains(cl, dst))) return `podCIDR ${d} is outside the cluster CIDR (${c.clusterText})`;
+  return undefined;
+}
+
+/** Why `dst` cannot be another node's pod subnet, seen from this node, or undefined. */
+function subnetProblem(dst: Cidr, c: Checks): string | undefined {
+  const why = clusterProblem(dst, c);
+  if (why) return why;
+  const d = key(dst);
+  const l = c.localNets.find((n) => overlaps(n.net, dst));
+  if (l) return `podCIDR ${d} overlaps this node's network ${key(l.net)}${l.dev ? ` (${l.dev})` : ''}`;
+  return undefined;
+}
+
+/**
+ * This node's podCIDRs, checked against the cluster CIDR like a peer's: a
+ * conflist for 0.0.0.0/0 would be as wrong as a route to it. (Not against
+ * this node's networks: its bridge holds the podCIDR's gateway.)
+ */
+function ownPodCIDRs(selfName: string, self: NodeInfo | undefined, c: Checks): { cidrs: Cidr[]; problem?: string } {
+  if (!self) return { cidrs: [], problem: `node ${selfName} is not in the node list (set --node-name or NODE_NAME)` };
+  if (self.podCIDRs.length === 0) return { cidrs: [], problem: `node ${selfName} has no podCIDR assigned yet` };
+  const cidrs: Cidr[] = [];
+  for (const raw of self.podCIDRs) {
+    const p = parseCidr(raw);
+    const why = p ? clusterProblem(networkOf(p), c) : `podCIDR ${JSON.stringify(raw)} is not a CIDR`;
+    if (why) return { cidrs: [], problem: `this node's ${why}` };
+    if (!cidrs.some((x) => key(x) === key(networkOf(p!)))) cidrs.push(networkOf(p!));
+  }
+  return { cidrs };
 }
 
 export function planRoutes(inp: PlanInput): Plan {
-  const cluster = inp.clusterCIDRs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
-  const local = inp.localNets;
+  const cluster = inp.clusterCIDRs.flatMap((s) => parseCidr(s) ?? []).map(networkOf);
+  const checks: Checks = { cluster, clusterText: cluster.map(key).join(', ') || 'none given', localNets: inp.localNets };
   const self = inp.nodes.find((n) => n.name === inp.selfName);
-  const routes: PeerRoute[] = [];
+  const own = ownPodCIDRs(inp.selfName, self, checks);
+  // Overlap with this node's podCIDRs counts even for ones unusable for this node's conflist.
+  const ownForOverlap = (self?.podCIDRs ?? []).flatMap((s) => parseCidr(s) ?? []).filter((c) => c.prefix > 0).map(networkOf);
+  const ownAddrs = [...inp.localNets.flatMap((l) => l.addr ?? []), ...(self?.internalIPs ?? []).flatMap((s) => parseIp(s) ?? [])];
   const skipped: Skipped[] = [];
-  const nodeIPs = inp.nodes.flatMap((n) => n.internalIPs.flatMap((ip) => parseIp(ip) ?? []));
+  const claims: Claim[] = [];
   for (const node of inp.nodes) {
     if (node.name === inp.selfName) continue;
     if (node.podCIDRs.length === 0) {
       skipped.push({ node: node.name, reason: 'no podCIDR assigned yet' });
       continue;
     }
+    const mine = new Set<string>();
     for (const raw of node.podCIDRs) {
-      const cidr = parseCidr(raw);
-      if (!cidr) {
+      const p = parseCidr(raw);
+      if (!p) {
         skipped.push({ node: node.name, reason: `podCIDR ${JSON.stringify(raw)} is not a CIDR` });
         continue;
       }
-      const via = node.internalIPs.map((ip) => parseIp(ip)).find((a) => a?.family === cidr.family);
-      const dst = networkOf(cidr);
-      if (!via) {
-        skipped.push({ node: node.name, reason: `no IPv${cidr.family} InternalIP for podCIDR ${formatCidr(dst)}` });
-        continue;
-      }
-      const viaStr = formatIp(via);
-      if (cluster.some((c) => contains(c, via))) {
-        skipped.push({ node: node.name, reason: `next hop ${viaStr} lies inside the cluster CIDR` });
-        continue;
-      }
-      const link = local.find((l) => contains(l.net, via));
-      if (!link) {
-        skipped.push({ node: node.name, reason: `next hop ${viaStr} is not on a directly connected network (nodes must share an L2 segment)` });
-        continue;
-      }
-      routes.push({ node: node.name, dst, via, family: cidr.family, ...(link.dev ? { dev: link.dev } : {}) });
+      const dst = networkOf(p);
+      if (mine.has(key(dst))) continue;
+      mine.add(key(dst));
+      const mineToo = ownForOverlap.find((o) => overlaps(o, dst));
+      const why = subnetProblem(dst, checks) ?? (mineToo ? `podCIDR ${key(dst)} overlaps this node's podCIDR ${key(mineToo)}` : undefined);
+      if (why) skipped.push({ node: node.name, reason: why });
+      else claims.push({ node, dst });
     }
   }
-  return { self, ownPodCIDRs: self?.podCIDRs.flatMap((c) => parseCidr(c) ?? []).map(networkOf) ?? [], routes, skipped, nodeIPs };
+  const contested = findContests(claims);
+  const foreign = new Map<string, RouteState>();
+  for (const r of inp.foreignRoutes ?? []) if (!foreign.has(key(networkOf(r.dst)))) foreign.set(key(networkOf(r.dst)), r);
+  const routes: PeerRoute[] = [];
+  claims.forEach((claim, i) => {
+    const rivals = contested.get(i);
+    const r = rivals ? undefined : routeFor(claim, checks, ownAddrs, foreign);
+    if (rivals) skipped.push({ node: claim.node.name, reason: contestReason(claim.dst, rivals) });
+    else if (typeof r === 'string') skipped.push({ node: claim.node.name, reason: r });
+    else if (r) routes.push(r);
+  });
+  const routedNodeIPs = [...new Map(routes.map((r) => [formatIp(r.via), r.via])).values()];
+  return { self, ownPodCIDRs: own.cidrs, ...(own.problem ? { problem: own.problem } : {}), routes, skipped, routedNodeIPs };
 }
 
-const key = (c: Cidr): string => formatCidr(c);
+/** The route for an uncontested claim, or why there is none. */
+function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string, RouteState>): PeerRoute | string {
+  const { node, dst } = claim;
+  const d = key(dst);
+  const parsed = node.internalIPs.map((s) => ({ s, a: parseIp(s) }));
+  const via = parsed.find((p) => p.a?.family === dst.family)?.a;
+  if (!via) {
+    const bad = parsed.filter((p) => !p.a).map((p) => JSON.stringify(p.s));
+    return `no IPv${dst.family} InternalIP for podCIDR ${d}${bad.length ? ` (not an IP address: ${bad.join(', ')})` : ''}`;
+  }
+  const v = formatIp(via);
+  if (ownAddrs.some((a) => addrEq(a, via))) return `next hop ${v} is this node's own address`;
+  if (c.cluster.some((cl) => contains(cl, via))) return `next hop ${v} lies inside the cluster CIDR`;
+  const link = c.localNets.find((l) => !l.scoped && contains(l.net, via));
+  if (!link) return `next hop ${v} is not on a directly connected network (nodes must share an L2 segment)`;
+  const f = foreign.get(d);
+  if (f) return `the main table already has a route to ${d} that flatnet did not make (${describeRoute(f)}); flatnet does not replace it`;
+  return { node: node.name, dst, via, family: dst.family, ...(link.dev ? { dev: link.dev } : {}) };
+}
+
+function describeRoute(r: RouteState): string {
+  const parts = [r.proto !== undefined ? `proto ${r.proto}` : '', r.via ? `via ${formatIp(r.via)}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean);
+  return parts.join(' ') || 'no next hop';
+}
+
+function contestReason(dst: Cidr, r: Rivals): string {
+  const more = r.count > r.some.length ? ` and ${r.count - r.some.length} more` : '';
+  return `podCIDR ${key(dst)} is also claimed by ${r.some.join(', ')}${more}: routed to no claimant`;
+}
+
+const cmpCidr = (a: Cidr, b: Cidr): number => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0) || a.prefix - b.prefix;
+
+/** Who else claims an overlapping podCIDR: a few by name, and how many. */
+export interface Rivals {
+  some: string[];
+  count: number;
+}
+
+const NAMED_RIVALS = 3;
+
+/**
+ * Claims that overlap a claim of another node, with those rivals. CIDRs nest
+ * or are disjoint, so after sorting by start (wider first) the claims that
+ * contain the next one are exactly the stack of open ones. Claims of one
+ * destination are grouped (each from a different node: a node's own
+ * duplicates are dropped before), and rivals are counted per group, so even a
+ * thousand nodes claiming one podCIDR cost O(n log n), not O(n^2).
+ */
+export function findContests(claims: Claim[]): Map<number, Rivals> {
+  const groups = new Map<string, number[]>();
+  claims.forEach((c, i) => {
+    const g = groups.get(key(c.dst));
+    if (g) g.push(i);
+    else groups.set(key(c.dst), [i]);
+  });
+  const rivals = new Map<number, Rivals>();
+  const name = (j: number): string => `${claims[j]!.node.name} (${key(claims[j]!.dst)})`;
+  const nodesOf = new Map<number[], Set<string>>();
+  for (const g of groups.values()) nodesOf.set(g, new Set(g.map((j) => claims[j]!.node.name)));
+  // Adds the members of group `from` other than i's own node to i's rivals; O(1) per call.
+  const add = (i: number, from: number[]): void => {
+    const self = claims[i]!.node.name;
+    const count = from.length - (nodesOf.get(from)!.has(self) ? 1 : 0);
+    if (count === 0) return;
+    const r = rivals.get(i) ?? { some: [], count: 0 };
+    for (const j of from) {
+      if (r.some.length >= NAMED_RIVALS) break;
+      if (claims[j]!.node.name !== self) r.some.push(name(j));
+    }
+    r.count += count;
+    rivals.set(i, r);
+  };
+  const unique = [...groups.values()].sort((a, b) => cmpCidr(claims[a[0]!]!.dst, claims[b[0]!]!.dst));
+  const open: number[][] = [];
+  for (const g of unique) {
+    if (g.length > 1) for (const i of g) add(i, g);
+    const dst = claims[g[0]!]!.dst;
+    while (open.length && !containsCidr(claims[open.at(-1)![0]!]!.dst, dst)) open.pop();
+    for (const o of open) {
+      for (const i of g) add(i, o);
+      for (const j of o) add(j, g);
+    }
+    open.push(g);
+  }
+  return rivals;
+}
+
+const containsCidr = (outer: Cidr, inner: Cidr): boolean => outer.prefix <= inner.prefix && contains(outer, inner);
+
 const sameVia = (a: Addr | undefined, b: Addr): boolean => a !== undefined && addrEq(a, b);
 
 /** Ops that turn `actual` (our protocol's routes) into `desired`; empty when nothing differs. */

@@ -3,12 +3,16 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { Agent, DEFAULT_PROTO, readNodesFile, runFromFile } from '../agent/agent.ts';
+import { Agent, DEFAULT_PROTO } from '../agent/agent.ts';
+import { parseListenAddr } from '../agent/health.ts';
+import { runAgent } from '../agent/run.ts';
+import { FileNodeSource, type NodeSource } from '../agent/source.ts';
 import { AGENT_STATUS_FILE } from '../contract/agent-status.ts';
-import { configureLog, type LevelName, LEVELS } from '../log.ts';
+import { configureLog, type LevelName, LEVELS, log } from '../log.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { ifNameProblem } from '../net/names.ts';
 import { IpKernel } from '../sys/ip-kernel.ts';
+import { IpMonitor } from '../sys/ip-monitor.ts';
 import { type Command, DEFAULT_CONF_DIR, DEFAULT_CONF_FILE, UsageError } from './command.ts';
 
 interface AgentArgs {
@@ -27,9 +31,15 @@ interface AgentArgs {
   'status-file': string;
   'log-level'?: string;
   once: boolean;
+  'health-addr': string;
 }
 
+// yargs makes a repeated flag an array ("--node-name a --node-name b" would
+// be node "a,b"): every flag but --cluster-cidr must be given once.
+const SINGLE = ['node-name', 'nodes-file', 'kubeconfig', 'conf-dir', 'conf-file', 'network-name', 'bridge', 'ipam-data-dir', 'mtu', 'route-protocol', 'resync', 'status-file', 'log-level', 'health-addr'] as const;
+
 function check(a: AgentArgs): true {
+  for (const k of SINGLE) if (Array.isArray(a[k])) throw new UsageError(`agent: --${k} given more than once`);
   if (a['cluster-cidr'].length === 0) throw new UsageError("agent: give --cluster-cidr (the cluster's pod CIDR, e.g. 10.244.0.0/16): peer routes are only installed inside it");
   for (const c of a['cluster-cidr']) {
     const p = parseCidr(c);
@@ -42,6 +52,7 @@ function check(a: AgentArgs): true {
   if (a.mtu !== undefined && (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535)) throw new UsageError('agent: --mtu must be an integer from 68 to 65535');
   const br = ifNameProblem(a.bridge);
   if (br) throw new UsageError(`agent: --bridge ${JSON.stringify(a.bridge)}: ${br.msg}`);
+  if (a['health-addr'] !== '' && !parseListenAddr(a['health-addr'])) throw new UsageError(`agent: --health-addr ${JSON.stringify(a['health-addr'])} is not host:port (e.g. 127.0.0.1:9742, [::1]:9742, :9742), or '' for none`);
   if (a['log-level'] !== undefined && !(a['log-level'] in LEVELS)) throw new UsageError(`agent: --log-level must be one of ${Object.keys(LEVELS).join(', ')}`);
   return true;
 }
@@ -66,6 +77,7 @@ export const agentCommand: Command<AgentArgs> = {
       .option('status-file', { type: 'string', default: AGENT_STATUS_FILE, requiresArg: true })
       .option('log-level', { type: 'string', requiresArg: true, describe: 'trace|debug|info|warn|error|silent (default info; warn with --once)' })
       .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' })
+      .option('health-addr', { type: 'string', default: '127.0.0.1:9742', describe: "serve /healthz, /readyz and /metrics on host:port ('' for none)" })
       .check(check) as unknown as Argv<AgentArgs>,
   async run(a) {
     configureLog({ level: (a['log-level'] as LevelName | undefined) ?? (a.once ? 'warn' : 'info') });
@@ -86,16 +98,22 @@ export const agentCommand: Command<AgentArgs> = {
       new IpKernel(),
     );
     if (a.once) {
+      const source = new FileNodeSource(a['nodes-file']!);
+      const nodes = source.read();
+      if (!nodes) throw new Error(`cannot use ${a['nodes-file']}: ${source.status().error}`);
       const t0 = performance.now();
-      const r = await agent.sync(readNodesFile(a['nodes-file']!));
+      const r = await agent.sync(nodes);
       const ms = performance.now() - t0;
-      process.stdout.write(`${JSON.stringify({ ms, routes: r.plan.routes.length, routeWrites: r.routeWrites, skipped: r.plan.skipped.length, ready: r.ready, conflistWritten: r.conflistWritten })}\n`);
-      return 0;
+      process.stdout.write(`${JSON.stringify({ ms, routes: r.plan.routes.length, routeWrites: r.routeWrites, skipped: r.plan.skipped.length, failed: r.failed.length, ready: r.ready, conflistWritten: r.conflistWritten })}\n`);
+      return r.failed.length || r.errors.length ? 1 : 0;
     }
     const ac = new AbortController();
     for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
-    if (a['nodes-file']) await runFromFile(agent, a['nodes-file'], a.resync, ac.signal);
-    else await (await import('../agent/kube-source.ts')).runFromKube(agent, { kubeconfig: a.kubeconfig, resyncSeconds: a.resync }, ac.signal);
+    const source: NodeSource = a['nodes-file'] ? new FileNodeSource(a['nodes-file']) : new (await import('../agent/reflector.ts')).NodeReflector(await (await import('../agent/kube-api.ts')).kubeNodeApi(a.kubeconfig));
+    const health = a['health-addr'] ? parseListenAddr(a['health-addr']) : undefined;
+    await log('info', { node: a['node-name'], source: source.name, clusterCIDRs: a['cluster-cidr'], confDir: a['conf-dir'], proto: a['route-protocol'], resync: a.resync, health: a['health-addr'] || 'off', statusFile: a['status-file'] }, `flatnet agent starting for node ${a['node-name']}, nodes from ${source.name}`);
+    await runAgent(agent, source, new IpMonitor(), { resyncSeconds: a.resync, health }, ac.signal);
+    await log('info', {}, 'flatnet agent stopped');
     return 0;
   },
 };

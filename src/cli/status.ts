@@ -13,8 +13,9 @@ interface StatusArgs {
 }
 
 function render(doc: AgentStatus, allocs: AllocationRow[], conflist: string | undefined): string {
-  const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || 'not assigned yet'}`, `ready     ${doc.ready}`];
+  const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || (doc.problem ? '-' : 'not assigned yet')}`, `ready     ${doc.ready}`];
   if (doc.problem) lines.push(`problem   ${doc.problem}`);
+  if (doc.source) lines.push(`nodes     ${doc.source}`);
   lines.push('', 'PEER                 POD CIDR              VIA                STATE');
   for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
   for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);

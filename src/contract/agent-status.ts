@@ -17,6 +17,8 @@ export interface AgentStatus {
   conflist?: string;
   /** Why the node is not ready, when it is not. */
   problem?: string;
+  /** Where the node list comes from and how that is going (listing, watching, backing off after an error). */
+  source?: string;
 }
 
 export function writeAgentStatus(path: string, doc: AgentStatus): void {
@@ -36,7 +38,7 @@ export function readAgentStatus(path: string): AgentStatus {
   const bad = (what: string): Error => new Error(`${path} is not a flatnet agent status document: ${what}`);
   if (!isObject(doc)) throw bad('not a JSON object');
   if (typeof doc.ready !== 'boolean') throw bad('"ready" must be true or false');
-  for (const k of ['node', 'time', 'conflist', 'problem']) if (doc[k] !== undefined && typeof doc[k] !== 'string') throw bad(`"${k}" must be a string`);
+  for (const k of ['node', 'time', 'conflist', 'problem', 'source']) if (doc[k] !== undefined && typeof doc[k] !== 'string') throw bad(`"${k}" must be a string`);
   if (doc.podCIDRs !== undefined && !isStringArray(doc.podCIDRs)) throw bad('"podCIDRs" must be a list of strings');
   if (doc.peers !== undefined && !isArrayOf(doc.peers, ['node', 'podCIDR', 'via', 'state'])) throw bad('"peers" must be a list of {node, podCIDR, via, state}');
   if (doc.skipped !== undefined && !isArrayOf(doc.skipped, ['node', 'reason'])) throw bad('"skipped" must be a list of {node, reason}');

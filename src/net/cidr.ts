@@ -29,7 +29,8 @@ export function parseIp(s: string): Addr | undefined {
     if (a > 255 || b > 255 || c > 255 || d > 255) return undefined;
     return { family: 4, value: BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d) };
   }
-  // ipaddr.js takes a zone ("fe80::1%eth0") and drops it; Go's ParseIP refuses it, and so do we.
+  // A zone ("fe80::1%eth0") names a link, not an address: Go's net.ParseIP
+  // rejects it, and `ip` would read it as a device.
   if (!s.includes(':') || s.includes('%') || !ipaddr.isValid(s)) return undefined;
   // ipaddr.js accepts non-canonical IPv4 forms ("10.1", "0x0a.0.0.1") that Go
   // rejects; allow only dotted quads.
@@ -69,13 +70,27 @@ export function formatIp(a: Addr): string {
 
 export const formatCidr = (c: Cidr): string => `${formatIp(c)}/${c.prefix}`;
 
-const hostMask = (c: Cidr): bigint => (1n << BigInt(bitsOf(c.family) - c.prefix)) - 1n;
+// Masks per family and prefix, made once: the agent tests thousands of
+// CIDRs per sync, and building each mask with BigInt shifts was most of it.
+const HOST_MASKS: Record<Family, bigint[]> = { 4: [], 6: [] };
+const NET_MASKS: Record<Family, bigint[]> = { 4: [], 6: [] };
+for (const f of [4, 6] as const) {
+  const all = (1n << BigInt(bitsOf(f))) - 1n;
+  for (let p = 0; p <= bitsOf(f); p++) {
+    HOST_MASKS[f][p] = (1n << BigInt(bitsOf(f) - p)) - 1n;
+    NET_MASKS[f][p] = all ^ HOST_MASKS[f][p]!;
+  }
+}
+const hostMask = (c: Cidr): bigint => HOST_MASKS[c.family][c.prefix]!;
+const netMask = (c: Cidr): bigint => NET_MASKS[c.family][c.prefix]!;
 
-export const networkOf = (c: Cidr): Cidr => ({ family: c.family, prefix: c.prefix, value: c.value & ~hostMask(c) });
-export const lastOf = (c: Cidr): Addr => ({ family: c.family, value: networkOf(c).value | hostMask(c) });
+export const networkOf = (c: Cidr): Cidr => ({ family: c.family, prefix: c.prefix, value: c.value & netMask(c) });
+export const lastOf = (c: Cidr): Addr => ({ family: c.family, value: (c.value & netMask(c)) | hostMask(c) });
 
 export function contains(net: Cidr, a: Addr): boolean {
-  return net.family === a.family && (a.value & ~hostMask(net)) === networkOf(net).value;
+  if (net.family !== a.family) return false;
+  const m = netMask(net);
+  return (a.value & m) === (net.value & m);
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {

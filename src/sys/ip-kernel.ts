@@ -139,14 +139,16 @@ export class IpKernel implements Kernel {
   }
 
   routes(family: Family, ns?: Netns, filter: { proto?: number; table?: 'main' | 'all' } = {}): RouteState[] {
-    const argv = [family === 4 ? '-4' : '-6', 'route', 'show'];
+    // -N: protocols as numbers, so a number named in /etc/iproute2/rt_protos
+    // (186 is "bgp") still reads as the agent's own.
+    const argv = ['-N', family === 4 ? '-4' : '-6', 'route', 'show'];
     if (filter.table === 'all') argv.push('table', 'all');
     if (filter.proto !== undefined) argv.push('proto', String(filter.proto));
     return this.ipJson<IpJsonRoute[]>(argv, ns).flatMap((r) => toRoute(r, family) ?? []);
   }
 
   nexthops(): NexthopState[] | undefined {
-    const r = run(['ip', '-j', 'nexthop', 'show']);
+    const r = run(['ip', '-j', '-N', 'nexthop', 'show']);
     if (r.exitCode !== 0) return undefined;
     return (JSON.parse(r.stdout || '[]') as Array<{ id: number; gateway?: string; dev?: string; protocol?: string }>).map((n) => {
       const s: NexthopState = { id: n.id };

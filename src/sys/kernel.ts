@@ -44,7 +44,7 @@ export interface RouteState {
   dst: Cidr;
   via?: Addr;
   dev?: string;
-  /** Routing protocol ('kernel', 'boot', 'static', or a number as text). */
+  /** Routing protocol number as text ('2' is kernel, '4' static): never a name from rt_protos. */
   proto?: string;
   nhid?: number;
   metric?: number;
@@ -55,6 +55,7 @@ export interface NexthopState {
   id: number;
   via?: Addr;
   dev?: string;
+  /** Protocol number as text, as for routes. */
   proto?: string;
 }
 

@@ -1,10 +1,10 @@
 // A Kernel that records what it is asked to do and keeps a small model of
 // links, for unit tests of plans and rollback (as Go's fake stores). It is no
 // substitute for the namespace tests: it knows nothing of the real kernel.
-import type { Family } from '../../src/net/cidr.ts';
+import { type Family, formatCidr, networkOf } from '../../src/net/cidr.ts';
 import type { IfName } from '../../src/net/names.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
-import { type BatchOutcome, type EgressMasq, type Kernel, KernelError, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
+import { type BatchOutcome, type EgressMasq, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
 
 /** One recorded call: where (host or a namespace path) and what, printed as `ip` would get it. */
 export interface Call {
@@ -66,8 +66,8 @@ export class RecordingKernel implements Kernel {
     return [...this.ns(ns?.path ?? 'host').values()];
   }
 
-  routes(family: Family, ns?: Netns): RouteState[] {
-    return (this.routesByNs.get(ns?.path ?? 'host') ?? []).filter((r) => r.dst.family === family);
+  routes(family: Family, ns?: Netns, filter: { proto?: number } = {}): RouteState[] {
+    return (this.routesByNs.get(ns?.path ?? 'host') ?? []).filter((r) => r.dst.family === family && (filter.proto === undefined || r.proto === String(filter.proto)));
   }
 
   nexthops(): NexthopState[] | undefined {
@@ -140,9 +140,61 @@ export class RecordingKernel implements Kernel {
         if (op.master) l.master = op.master;
         break;
       }
+      case 'route-add':
+      case 'route-replace':
+      case 'route-del':
+        this.modelRoute(where, op);
+        break;
+      case 'nexthop-replace':
+      case 'nexthop-del':
+        this.modelNexthop(where, op);
+        break;
       default:
         break;
     }
+  }
+
+  /** Routes as the kernel keys them (destination, metric, table): replace overwrites whatever is there, whoever made it. */
+  private modelRoute(where: string, op: Extract<LinkOp, { op: 'route-add' | 'route-replace' | 'route-del' }>): void {
+    const list = this.routesByNs.get(where) ?? [];
+    this.routesByNs.set(where, list);
+    const err = (failure: KernelFailure, msg: string) => new KernelError(failure, op, msg, ipLine(op, 1));
+    const dst = formatCidr(networkOf(op.dst));
+    const sameKey = (r: RouteState) => formatCidr(r.dst) === dst && (op.metric === undefined || (r.metric ?? 0) === op.metric) && (r.table ?? 254) === (op.table ?? 254);
+    if (op.op === 'route-del') {
+      const i = list.findIndex((r) => sameKey(r) && (op.proto === undefined || r.proto === String(op.proto)));
+      if (i < 0) throw err('not-found', 'RTNETLINK answers: No such process');
+      list.splice(i, 1);
+      return;
+    }
+    let { via, dev } = op;
+    if (op.nhid !== undefined) {
+      const nh = this.nexthopList?.find((n) => n.id === op.nhid);
+      if (!nh) throw err('not-found', 'Error: Nexthop id does not exist.');
+      via = nh.via;
+      dev = nh.dev as IfName | undefined;
+    }
+    const i = list.findIndex(sameKey);
+    if (i >= 0 && op.op === 'route-add') throw err('exists', 'RTNETLINK answers: File exists');
+    const r: RouteState = { dst: networkOf(op.dst), ...(via ? { via } : {}), ...(dev ? { dev } : {}), ...(op.proto !== undefined ? { proto: String(op.proto) } : {}), ...(op.nhid !== undefined ? { nhid: op.nhid } : {}), ...(op.metric !== undefined ? { metric: op.metric } : {}) };
+    if (i >= 0) list[i] = r;
+    else list.push(r);
+  }
+
+  /** Nexthop objects; deleting one deletes the routes that use it, as the kernel does. */
+  private modelNexthop(where: string, op: Extract<LinkOp, { op: 'nexthop-replace' | 'nexthop-del' }>): void {
+    if (!this.nexthopList) throw new KernelError('other', op, 'Error: nexthop objects not supported', ipLine(op, 1));
+    const i = this.nexthopList.findIndex((n) => n.id === op.id);
+    if (op.op === 'nexthop-replace') {
+      const nh: NexthopState = { id: op.id, via: op.via, dev: op.dev, proto: String(op.proto) };
+      if (i >= 0) this.nexthopList[i] = nh;
+      else this.nexthopList.push(nh);
+      return;
+    }
+    if (i < 0) throw new KernelError('not-found', op, 'Error: Nexthop id does not exist.', ipLine(op, 1));
+    this.nexthopList.splice(i, 1);
+    const list = this.routesByNs.get(where) ?? [];
+    this.routesByNs.set(where, list.filter((r) => r.nhid !== op.id));
   }
 
   deleteLink(name: IfName, ns?: Netns): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromNodeList } from '../../src/agent/nodes.ts';
+import { fromNodeList, NodeListError } from '../../src/agent/nodes.ts';
 import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
 import { egressRestore } from '../../src/sys/masq-iptables.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
@@ -24,22 +24,39 @@ describe('node source parsing', () => {
       kind: 'NodeList',
       items: [
         { metadata: { name: 'a' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'Hostname', address: 'a' }, { type: 'InternalIP', address: '10.0.0.1' }] } },
-        { metadata: { name: 'b' }, spec: { podCIDRs: ['10.244.2.0/24', 'fd00:2::/64'] }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }, { type: 'InternalIP', address: 'fc00::2' }] } },
-        { kind: 'NotANode' },
+        { kind: 'Node', metadata: { name: 'b' }, spec: { podCIDRs: ['10.244.2.0/24', 'fd00:2::/64'] }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }, { type: 'InternalIP', address: 'fc00::2' }] } },
       ],
     };
     expect(fromNodeList(list)).toEqual([node('a', ['10.244.1.0/24'], ['10.0.0.1']), node('b', ['10.244.2.0/24', 'fd00:2::/64'], ['10.0.0.2', 'fc00::2'])]);
+    expect(fromNodeList({ kind: 'List', items: list.items })).toHaveLength(2); // kubectl get nodes -o json
+    expect(fromNodeList(list.items)).toHaveLength(2);
+    expect(fromNodeList({ kind: 'NodeList', items: [] })).toEqual([]);
+  });
+  // Each of these used to read as "no nodes" and withdrew every route.
+  it.each([
+    ['{}', {}],
+    ['null', null],
+    ['{"items":"x"}', { items: 'x' }],
+    ['a string', 'nodes'],
+    ['another kind of list', { kind: 'PodList', items: [] }],
+    ['an item that is not a Node', { kind: 'NodeList', items: [{ kind: 'NotANode' }] }],
+    ['an item without a name', { kind: 'NodeList', items: [{ metadata: {} }] }],
+    ['a Pod in the items', { kind: 'List', items: [{ kind: 'Pod', metadata: { name: 'p' } }] }],
+    ['a name twice', { items: [{ metadata: { name: 'a' } }, { metadata: { name: 'a' } }] }],
+  ])('rejects %s instead of reading it as no nodes', (_what, doc) => {
+    expect(() => fromNodeList(doc)).toThrow(NodeListError);
   });
 });
 
 describe('route planning', () => {
-  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: [{ net: cidr('10.0.0.0/24'), dev: 'eth0' as IfName }, { net: cidr('fc00::/64') }] };
+  const base = { selfName: 'a', clusterCIDRs: ['10.244.0.0/16'], localNets: [{ net: cidr('10.0.0.0/24'), addr: ip('10.0.0.1'), dev: 'eth0' as IfName }, { net: cidr('fc00::/64') }] };
   it('routes every peer podCIDR via its InternalIP of the same family, and skips bad peers with a reason', () => {
     const p = planRoutes({
       ...base,
+      clusterCIDRs: ['10.244.0.0/16', 'fd00::/48'],
       nodes: [
         node('a', ['10.244.1.0/24'], ['10.0.0.1']),
-        node('b', ['10.244.2.0/24', 'fd00:2::/64'], ['10.0.0.2', 'fc00::2']),
+        node('b', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2']),
         node('c', [], ['10.0.0.3']),
         node('d', ['10.244.4.0/24'], []),
         node('e', ['10.244.5.0/24'], ['10.244.9.9']),
@@ -48,20 +65,95 @@ describe('route planning', () => {
       ],
     });
     expect(p.ownPodCIDRs.map(formatCidr)).toEqual(['10.244.1.0/24']);
+    expect(p.problem).toBeUndefined();
     expect(p.routes.map(shown)).toEqual([
       { node: 'b', dst: '10.244.2.0/24', via: '10.0.0.2', family: 4, dev: 'eth0' },
-      { node: 'b', dst: 'fd00:2::/64', via: 'fc00::2', family: 6 },
+      { node: 'b', dst: 'fd00:0:0:2::/64', via: 'fc00::2', family: 6 },
     ]);
     expect(p.skipped.map((s) => [s.node, s.reason])).toEqual([
       ['c', 'no podCIDR assigned yet'],
+      ['g', 'podCIDR "nope" is not a CIDR'],
       ['d', 'no IPv4 InternalIP for podCIDR 10.244.4.0/24'],
       ['e', 'next hop 10.244.9.9 lies inside the cluster CIDR'],
       ['f', 'next hop 192.168.7.7 is not on a directly connected network (nodes must share an L2 segment)'],
-      ['g', 'podCIDR "nope" is not a CIDR'],
     ]);
   });
+  it("is ready with this node's bridge on its podCIDR, and keeps peers off that network", () => {
+    const p = planRoutes({ ...base, localNets: [...base.localNets, { net: cidr('10.244.1.0/24'), addr: ip('10.244.1.1'), dev: 'cni0' as IfName }], nodes: [node('a', ['10.244.1.0/24'], ['10.0.0.1']), node('b', ['10.244.1.0/25'], ['10.0.0.2'])] });
+    expect(p.ownPodCIDRs.map(formatCidr)).toEqual(['10.244.1.0/24']);
+    expect(p.problem).toBeUndefined();
+    expect(p.skipped).toEqual([{ node: 'b', reason: "podCIDR 10.244.1.0/25 overlaps this node's network 10.244.1.0/24 (cni0)" }]);
+  });
   it('is not ready while this node has no podCIDR', () => {
-    expect(planRoutes({ ...base, nodes: [node('a', [], ['10.0.0.1'])] }).ownPodCIDRs).toEqual([]);
+    const p = planRoutes({ ...base, nodes: [node('a', [], ['10.0.0.1'])] });
+    expect(p.ownPodCIDRs).toEqual([]);
+    expect(p.problem).toBe('node a has no podCIDR assigned yet');
+  });
+  it('says so when this node is not in the list at all, and still routes the peers', () => {
+    const p = planRoutes({ ...base, nodes: [node('b', ['10.244.2.0/24'], ['10.0.0.2'])] });
+    expect(p.problem).toBe('node a is not in the node list (set --node-name or NODE_NAME)');
+    expect(p.routes.map((r) => formatCidr(r.dst))).toEqual(['10.244.2.0/24']);
+  });
+
+  describe('hostile or broken Node objects', () => {
+    const self = node('a', ['10.244.1.0/24'], ['10.0.0.1']);
+    const good = node('ok', ['10.244.8.0/24'], ['10.0.0.8']);
+    const plan = (bad: ReturnType<typeof node>[], extra: Partial<Parameters<typeof planRoutes>[0]> = {}) => planRoutes({ ...base, clusterCIDRs: ['10.244.0.0/16', 'fd00::/48'], nodes: [self, ...bad, good], ...extra });
+    const reasons = (p: ReturnType<typeof planRoutes>) => p.skipped.map((s) => `${s.node}: ${s.reason}`);
+    const routed = (p: ReturnType<typeof planRoutes>) => p.routes.map((r) => `${r.node} ${formatCidr(r.dst)}`);
+
+    it.each([
+      ['0.0.0.0/0', 'podCIDR 0.0.0.0/0 is a default route'],
+      ['::/0', 'podCIDR ::/0 is a default route'],
+      ['192.168.0.0/24', 'podCIDR 192.168.0.0/24 is outside the cluster CIDR (10.244.0.0/16, fd00::/48)'],
+      ['10.0.0.0/24', 'podCIDR 10.0.0.0/24 is outside the cluster CIDR (10.244.0.0/16, fd00::/48)'],
+      ['10.0.0.5/32', 'podCIDR 10.0.0.5/32 is outside the cluster CIDR (10.244.0.0/16, fd00::/48)'],
+      ['10.0.0.0/8', 'podCIDR 10.0.0.0/8 is outside the cluster CIDR (10.244.0.0/16, fd00::/48)'],
+      ['10.244.0.0/16', "podCIDR 10.244.0.0/16 overlaps this node's podCIDR 10.244.1.0/24"],
+      ['10.244.1.0/24', "podCIDR 10.244.1.0/24 overlaps this node's podCIDR 10.244.1.0/24"],
+      ['10.244.1.128/25', "podCIDR 10.244.1.128/25 overlaps this node's podCIDR 10.244.1.0/24"],
+    ])('never routes podCIDR %s', (podCIDR, reason) => {
+      const p = plan([node('evil', [podCIDR], ['10.0.0.66'])]);
+      expect(reasons(p)).toEqual([`evil: ${reason}`]);
+      expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
+    });
+    it("never routes over this node's own networks, even inside the cluster CIDR", () => {
+      const p = plan([node('evil', ['10.244.250.0/24'], ['10.0.0.66'])], { localNets: [...base.localNets, { net: cidr('10.244.250.0/24'), dev: 'cni9' as IfName }] });
+      expect(reasons(p)).toEqual(["evil: podCIDR 10.244.250.0/24 overlaps this node's network 10.244.250.0/24 (cni9)"]);
+    });
+    it('routes a podCIDR two nodes claim to neither of them, and says who else claims it', () => {
+      const p = plan([node('x', ['10.244.2.0/24'], ['10.0.0.2']), node('y', ['10.244.2.0/24'], ['10.0.0.3']), node('z', ['10.244.2.128/25'], ['10.0.0.4'])]);
+      expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
+      expect(reasons(p)).toEqual([
+        'x: podCIDR 10.244.2.0/24 is also claimed by y (10.244.2.0/24), z (10.244.2.128/25): routed to no claimant',
+        'y: podCIDR 10.244.2.0/24 is also claimed by x (10.244.2.0/24), z (10.244.2.128/25): routed to no claimant',
+        'z: podCIDR 10.244.2.128/25 is also claimed by x (10.244.2.0/24), y (10.244.2.0/24): routed to no claimant',
+      ]);
+    });
+    it('does not let a claim that is invalid anyway (0.0.0.0/0) contest the others', () => {
+      expect(routed(plan([node('evil', ['0.0.0.0/0', '10.244.0.0/16'], ['10.0.0.66'])]))).toEqual(['ok 10.244.8.0/24']);
+    });
+    it("never routes via this node's own address", () => {
+      const p = plan([node('twin', ['10.244.3.0/24'], ['10.0.0.1'])]);
+      expect(reasons(p)).toEqual(["twin: next hop 10.0.0.1 is this node's own address"]);
+    });
+    it('skips an InternalIP with a zone and routes everyone else', () => {
+      const p = plan([node('zoned', ['fd00:0:0:11::/64'], ['fd00::11%eth0']), node('b', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2'])]);
+      expect(reasons(p)).toEqual(['zoned: no IPv6 InternalIP for podCIDR fd00:0:0:11::/64 (not an IP address: "fd00::11%eth0")']);
+      expect(routed(p)).toEqual(['b 10.244.2.0/24', 'b fd00:0:0:2::/64', 'ok 10.244.8.0/24']);
+    });
+    it('never writes over a route flatnet did not make', () => {
+      const foreignRoutes: RouteState[] = [{ dst: cidr('10.244.8.0/24'), via: ip('10.0.0.99'), proto: '4' }];
+      const p = plan([], { foreignRoutes });
+      expect(routed(p)).toEqual([]);
+      expect(reasons(p)).toEqual(['ok: the main table already has a route to 10.244.8.0/24 that flatnet did not make (proto 4 via 10.0.0.99); flatnet does not replace it']);
+    });
+    it("is not ready when this node's own podCIDR is unusable", () => {
+      const p = planRoutes({ ...base, nodes: [node('a', ['0.0.0.0/0'], ['10.0.0.1']), good] });
+      expect(p.ownPodCIDRs).toEqual([]);
+      expect(p.problem).toBe("this node's podCIDR 0.0.0.0/0 is a default route");
+      expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
+    });
   });
 });
 

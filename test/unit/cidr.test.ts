@@ -10,7 +10,7 @@ describe('cidr', () => {
     ['::ffff:1.2.3.4', '::ffff:102:304'],
   ])('parses and prints %s canonically', (s, want) => expect(formatIp(parseIp(s)!)).toBe(want));
 
-  it.each(['10.1', '0x0a.0.0.1', '300.1.1.1', '', 'abc', '10.0.0.1/24'])('rejects %j as an IP', (s) => expect(parseIp(s)).toBeUndefined());
+  it.each(['10.1', '0x0a.0.0.1', '300.1.1.1', '', 'abc', '10.0.0.1/24', 'fd00::11%eth0', 'fe80::1%1', 'fd00::/64%eth0'])('rejects %j as an IP', (s) => expect(parseIp(s)).toBeUndefined());
   it.each(['01.2.3.4', '1.2.3.04', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.4 ', '-1.2.3.4', '1..2.3'])('rejects the dotted quad %j as Go does', (s) => expect(parseIp(s)).toBeUndefined());
 
   it('parses IPv4 by hand exactly as ipaddr.js four-part decimal does, and prints it back', () => {
@@ -25,7 +25,7 @@ describe('cidr', () => {
       { numRuns: 3000 },
     );
   });
-  it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0.0/x', 'fd00::/129'])('rejects %j as a CIDR', (s) => expect(parseCidr(s)).toBeUndefined());
+  it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0.0/x', 'fd00::/129', 'fd00::%eth0/64'])('rejects %j as a CIDR', (s) => expect(parseCidr(s)).toBeUndefined());
 
   it('computes network, last address and containment', () => {
     const c = parseCidr('10.22.3.77/24')!;

@@ -1,0 +1,133 @@
+// NodeApi over HTTP(S): GET /api/v1/nodes and its watch stream. The
+// Kubernetes client library only loads the kubeconfig (or the in-cluster
+// service account) and puts its TLS material and credentials on each
+// request, so token files and exec plugins are re-read as the library does.
+// Loaded only when the agent runs against an API.
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { RequestOptions } from 'node:https';
+import { ApiError, type NodeApi } from './reflector.ts';
+
+/** How long a LIST may take. */
+const LIST_TIMEOUT_MS = 60_000;
+/** Asked of the server; it ends the watch after this (and the reflector resumes it). */
+const WATCH_SECONDS = 300;
+/** A watch with no byte for this long is dead (a half-open connection), even if the server never closes it. */
+const WATCH_SILENCE_MS = (WATCH_SECONDS + 30) * 1000;
+const MAX_BODY = 64 * 1024 * 1024;
+
+type Options = () => Promise<RequestOptions>;
+
+export async function kubeNodeApi(kubeconfig: string | undefined): Promise<NodeApi> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromCluster();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) throw new Error(kubeconfig ? `${kubeconfig} has no current cluster with a server` : 'no in-cluster API server (KUBERNETES_SERVICE_HOST unset)');
+  return new HttpNodeApi(new URL(cluster.server), async () => {
+    const o: RequestOptions = {};
+    await kc.applyToHTTPSOptions(o);
+    return o;
+  });
+}
+
+export class HttpNodeApi implements NodeApi {
+  readonly server: string;
+
+  constructor(
+    private readonly base: URL,
+    private readonly options: Options,
+  ) {
+    this.server = base.origin + base.pathname.replace(/\/$/, '');
+  }
+
+  async list(signal: AbortSignal): Promise<unknown> {
+    const res = await this.get('/api/v1/nodes', signal, LIST_TIMEOUT_MS);
+    const body = await readBody(res);
+    if (res.statusCode !== 200) throw statusError(res, body);
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new ApiError(`node list is not JSON: ${body.slice(0, 80)}`);
+    }
+  }
+
+  async watch(resourceVersion: string, signal: AbortSignal): Promise<AsyncIterable<unknown>> {
+    const q = new URLSearchParams({ watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(WATCH_SECONDS) });
+    const res = await this.get(`/api/v1/nodes?${q}`, signal, WATCH_SILENCE_MS);
+    if (res.statusCode !== 200) throw statusError(res, await readBody(res));
+    return events(res);
+  }
+
+  /** One GET; resolves with the response once its headers are in. `idleMs` bounds silence, not the whole stream. */
+  private async get(path: string, signal: AbortSignal, idleMs: number): Promise<IncomingMessage> {
+    const opts = await this.options();
+    const url = new URL(this.base.href);
+    const [p, q] = path.split('?');
+    url.pathname = url.pathname.replace(/\/$/, '') + p;
+    url.search = q ? `?${q}` : '';
+    const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers as OutgoingHttpHeaders | undefined), accept: 'application/json' } }, resolve);
+      const abort = (): void => void req.destroy(new ApiError('aborted'));
+      signal.addEventListener('abort', abort, { once: true });
+      req.setTimeout(idleMs, () => req.destroy(new ApiError(`no answer from ${this.server} for ${idleMs / 1000} s`)));
+      req.on('close', () => signal.removeEventListener('abort', abort));
+      req.on('error', (e) => reject(e instanceof ApiError ? e : new ApiError(`${this.server}: ${e.message}`)));
+      req.end();
+    });
+  }
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let body = '';
+  for await (const chunk of res) {
+    body += String(chunk);
+    if (body.length > MAX_BODY) {
+      res.destroy();
+      throw new ApiError(`answer larger than ${MAX_BODY} bytes`);
+    }
+  }
+  return body;
+}
+
+/** The Kubernetes Status in an error answer, as one line. */
+function statusError(res: IncomingMessage, body: string): ApiError {
+  let msg = body.trim().slice(0, 200);
+  try {
+    const s = JSON.parse(body) as { message?: unknown };
+    if (typeof s.message === 'string') msg = s.message;
+  } catch {
+    // not a Status: the text as it came
+  }
+  return new ApiError(`HTTP ${res.statusCode}${msg ? `: ${msg}` : ''}`, res.statusCode);
+}
+
+/** Watch events: one JSON object per line. */
+async function* events(res: IncomingMessage): AsyncIterable<unknown> {
+  res.setEncoding('utf8');
+  let buf = '';
+  try {
+    for await (const chunk of res) {
+      buf += String(chunk);
+      if (buf.length > MAX_BODY) throw new ApiError(`watch event larger than ${MAX_BODY} bytes`);
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) yield parseEvent(line);
+      }
+    }
+    if (buf.trim()) yield parseEvent(buf.trim());
+  } finally {
+    res.destroy();
+  }
+}
+
+function parseEvent(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new ApiError(`watch event is not JSON: ${line.slice(0, 80)}`);
+  }
+}

@@ -1,0 +1,177 @@
+// The Kubernetes node source: LIST, then WATCH from the list's
+// resourceVersion, as client-go's reflector does. Only a successful LIST
+// replaces the node set; a failed list or watch keeps the last one and
+// retries with a capped, jittered backoff; a watch the server ends normally
+// is resumed from the last resourceVersion seen; a watch answered with
+// 410 Gone (HTTP status or an ERROR event) means that version is too old,
+// so the reflector lists again. The HTTP is behind NodeApi (kube-api.ts), so
+// all of this is tested without a server.
+import { isObject } from '../cni/json.ts';
+import { log } from '../log.ts';
+import { Backoff, sleep } from './backoff.ts';
+import { fromNodeList, fromV1Node, type NodeInfo } from './nodes.ts';
+import type { NodeSource, SourceStatus } from './source.ts';
+
+/** A failed API call: `status` when the server answered. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface NodeApi {
+  /** The server, for logs. */
+  readonly server: string;
+  /** GET /api/v1/nodes: the v1.NodeList as parsed JSON. Throws on failure (ApiError with the status when there was one). */
+  list(signal: AbortSignal): Promise<unknown>;
+  /**
+   * GET /api/v1/nodes?watch=true from `resourceVersion`. Resolves once the
+   * server accepted the watch, to its events as parsed JSON, which end when
+   * the server ends the stream. Throws (or the events throw) on failure:
+   * ApiError 410 when the version is gone.
+   */
+  watch(resourceVersion: string, signal: AbortSignal): Promise<AsyncIterable<unknown>>;
+}
+
+export interface ReflectorOptions {
+  backoff?: Backoff;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** The version is too old to watch from: list again. */
+class Gone extends Error {}
+
+// A watch that ends sooner than this without an event is treated like a
+// failure (backoff), so a server that closes every watch at once is not
+// hammered.
+const MIN_QUIET_WATCH_MS = 1000;
+
+export class NodeReflector implements NodeSource {
+  readonly name: string;
+  private st: SourceStatus & { relists: number } = { state: 'listing', lists: 0, errors: 0, relists: 0 };
+  private readonly backoff: Backoff;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly now: () => number;
+  private nodes = new Map<string, NodeInfo>();
+  private rv = '';
+
+  constructor(
+    private readonly api: NodeApi,
+    o: ReflectorOptions = {},
+  ) {
+    this.name = `Kubernetes API ${api.server}`;
+    this.backoff = o.backoff ?? new Backoff();
+    this.sleep = o.sleep ?? sleep;
+    this.now = o.now ?? Date.now;
+  }
+
+  status(): SourceStatus & { relists: number } {
+    return { ...this.st };
+  }
+
+  async run(onNodes: (nodes: NodeInfo[], why: string) => void, signal: AbortSignal): Promise<void> {
+    const emit = (why: string): void => onNodes([...this.nodes.values()], why);
+    // 410s in a row with no event between them: a server that expires every
+    // version at once is not relisted in a tight loop.
+    let gones = 0;
+    while (!signal.aborted) {
+      if (!(await this.list(signal))) continue;
+      emit('node list');
+      // Watch from the list's version until the version is gone.
+      for (;;) {
+        if (signal.aborted) return;
+        const { end, events } = await this.watchOnce(signal, emit);
+        if (events > 0) gones = 0;
+        if (end === 'gone') {
+          this.st.relists++;
+          await log('info', { server: this.api.server }, 'node watch: resourceVersion gone (410), listing again');
+          if (gones++ > 0) await this.sleep(this.backoff.next(), signal);
+          break;
+        }
+        if (end === 'failed' || end === 'quiet') await this.sleep(this.backoff.next(), signal);
+      }
+    }
+  }
+
+  /** One LIST; false (after the backoff wait) when it failed. */
+  private async list(signal: AbortSignal): Promise<boolean> {
+    this.st.state = this.st.state === 'backoff' ? 'backoff' : 'listing';
+    try {
+      const doc = await this.api.list(signal);
+      const nodes = fromNodeList(doc);
+      const rv = isObject(doc) && isObject(doc.metadata) ? doc.metadata.resourceVersion : undefined;
+      if (typeof rv !== 'string' || rv === '') throw new ApiError('node list has no metadata.resourceVersion to watch from');
+      this.nodes = new Map(nodes.map((n) => [n.name, n]));
+      this.rv = rv;
+      if (this.st.error) await log('info', { server: this.api.server }, 'node list recovered');
+      this.st = { ...this.st, state: 'watching', lists: this.st.lists + 1, error: undefined };
+      this.backoff.reset();
+      return true;
+    } catch (e) {
+      if (signal.aborted) return false;
+      await this.failed('list', e);
+      await this.sleep(this.backoff.next(), signal);
+      return false;
+    }
+  }
+
+  private async failed(what: string, e: unknown): Promise<void> {
+    const error = (e as Error).message ?? String(e);
+    this.st.errors++;
+    if (error !== this.st.error) await log('error', { server: this.api.server }, `node ${what} failed (routes stay as they are; retrying): ${error}`);
+    this.st.error = error;
+    this.st.state = 'backoff';
+  }
+
+  /** One WATCH from the current version; how it ended. */
+  private async watchOnce(signal: AbortSignal, emit: (why: string) => void): Promise<{ end: 'ended' | 'quiet' | 'gone' | 'failed'; events: number }> {
+    const started = this.now();
+    let events = 0;
+    try {
+      const stream = await this.api.watch(this.rv, signal);
+      if (this.st.error) await log('info', { server: this.api.server }, 'node watch recovered');
+      this.st = { ...this.st, state: 'watching', error: undefined };
+      this.backoff.reset();
+      for await (const ev of stream) {
+        events++;
+        if (this.apply(ev)) emit('node watch event');
+      }
+    } catch (e) {
+      if (signal.aborted) return { end: 'ended', events };
+      if (e instanceof Gone || (e instanceof ApiError && e.status === 410)) return { end: 'gone', events };
+      await this.failed('watch', e);
+      return { end: 'failed', events };
+    }
+    if (events === 0 && this.now() - started < MIN_QUIET_WATCH_MS) return { end: 'quiet', events };
+    return { end: 'ended', events };
+  }
+
+  /** Applies one watch event to the node set; true when the set changed. Throws Gone or ApiError for ERROR events. */
+  private apply(ev: unknown): boolean {
+    if (!isObject(ev) || typeof ev.type !== 'string') throw new ApiError(`not a watch event: ${JSON.stringify(ev)?.slice(0, 80)}`);
+    const obj = ev.object;
+    if (ev.type === 'ERROR') {
+      const code = isObject(obj) ? obj.code : undefined;
+      const msg = isObject(obj) && typeof obj.message === 'string' ? obj.message : JSON.stringify(obj);
+      if (code === 410) throw new Gone(msg);
+      throw new ApiError(`watch error event: ${msg}`, typeof code === 'number' ? code : undefined);
+    }
+    const rv = isObject(obj) && isObject(obj.metadata) ? obj.metadata.resourceVersion : undefined;
+    if (typeof rv === 'string' && rv !== '') this.rv = rv;
+    if (ev.type === 'BOOKMARK') return false;
+    const node = fromV1Node(obj);
+    if (!node) {
+      void log('warn', { type: ev.type }, 'ignoring a watch event whose object is not a v1.Node');
+      return false;
+    }
+    if (ev.type === 'ADDED' || ev.type === 'MODIFIED') this.nodes.set(node.name, node);
+    else if (ev.type === 'DELETED') this.nodes.delete(node.name);
+    else return false;
+    return true;
+  }
+}

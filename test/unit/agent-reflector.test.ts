@@ -1,0 +1,175 @@
+// The Kubernetes node source (list+watch) against a scripted API: what it
+// hands the agent, and when. The rule under test: only a successful LIST
+// replaces the node set; every failure keeps the last one.
+import { describe, expect, it } from 'vitest';
+import { Backoff } from '../../src/agent/backoff.ts';
+import type { NodeInfo } from '../../src/agent/nodes.ts';
+import { ApiError, type NodeApi, NodeReflector } from '../../src/agent/reflector.ts';
+import { configureLog } from '../../src/log.ts';
+
+configureLog({ level: 'silent' });
+
+const v1 = (name: string, cidr: string, ip: string, rv: number) => ({ kind: 'Node', metadata: { name, resourceVersion: String(rv) }, spec: { podCIDRs: [cidr] }, status: { addresses: [{ type: 'InternalIP', address: ip }] } });
+const list = (rv: number, ...items: unknown[]) => ({ kind: 'NodeList', metadata: { resourceVersion: String(rv) }, items });
+const ev = (type: string, object: unknown) => ({ type, object });
+
+type Step = { list: unknown } | { watch: { events?: unknown[]; end?: Error } };
+
+/** An API that plays `steps` in order and records the calls; aborts the run when the script is done. */
+class ScriptedApi implements NodeApi {
+  readonly server = 'https://api.test';
+  readonly calls: string[] = [];
+  constructor(
+    private readonly steps: Step[],
+    private readonly ac: AbortController,
+  ) {}
+
+  private next(kind: 'list' | 'watch'): Step | undefined {
+    const s = this.steps.shift();
+    if (!s) {
+      this.ac.abort();
+      return undefined;
+    }
+    if (!(kind in s)) throw new Error(`script wanted ${Object.keys(s)[0]}, reflector called ${kind}`);
+    return s;
+  }
+
+  async list(): Promise<unknown> {
+    this.calls.push('list');
+    const s = this.next('list') as { list: unknown } | undefined;
+    if (!s) throw new ApiError('script done');
+    if (s.list instanceof Error) throw s.list;
+    return s.list;
+  }
+
+  async watch(rv: string): Promise<AsyncIterable<unknown>> {
+    this.calls.push(`watch from ${rv}`);
+    const s = this.next('watch') as { watch: { events?: unknown[]; end?: Error } } | undefined;
+    if (!s) throw new ApiError('script done');
+    const { events = [], end } = s.watch;
+    if (end && events.length === 0) throw end;
+    return (async function* () {
+      for (const e of events) yield e;
+      if (end) throw end;
+    })();
+  }
+}
+
+async function play(steps: Step[], random = () => 0.5) {
+  const ac = new AbortController();
+  const api = new ScriptedApi(steps, ac);
+  const sleeps: number[] = [];
+  let t = 0;
+  const r = new NodeReflector(api, { backoff: new Backoff(1000, 30_000, random), sleep: async (ms) => void sleeps.push(ms), now: () => (t += 5000) });
+  const seen: Array<{ why: string; nodes: string[] }> = [];
+  const states: string[] = [];
+  await r.run((nodes: NodeInfo[], why) => {
+    seen.push({ why, nodes: nodes.map((n) => `${n.name} ${n.podCIDRs[0]} ${n.internalIPs[0]}`).sort() });
+    states.push(r.status().state);
+  }, ac.signal);
+  return { calls: api.calls, sleeps, seen, status: r.status() };
+}
+
+const err500 = new ApiError('HTTP 500: etcd unavailable', 500);
+
+describe('Kubernetes node source', () => {
+  it('hands over nothing while the list fails, retrying with a doubling, capped, jittered delay', async () => {
+    const fails = Array.from({ length: 8 }, () => ({ list: err500 }));
+    const r = await play([...fails, { list: list(5, v1('a', '10.244.1.0/24', '10.0.0.1', 5)) }]);
+    expect(r.seen.map((s) => s.nodes)).toEqual([['a 10.244.1.0/24 10.0.0.1']]);
+    // random 0.5: three quarters of 1, 2, 4, 8, 16, 30 (cap), 30, 30 s.
+    expect(r.sleeps.slice(0, 8)).toEqual([750, 1500, 3000, 6000, 12000, 22500, 22500, 22500]);
+    expect(r.status.errors).toBe(8);
+  });
+
+  it('draws each delay from the upper half of its step', async () => {
+    const lo = await play([{ list: err500 }, { list: err500 }], () => 0);
+    const hi = await play([{ list: err500 }, { list: err500 }], () => 0.999999);
+    expect(lo.sleeps).toEqual([500, 1000]);
+    expect(hi.sleeps).toEqual([1000, 2000]);
+  });
+
+  it.each([
+    ['{}', {}],
+    ['null', null],
+    ['items that are not Nodes', { kind: 'NodeList', metadata: { resourceVersion: '3' }, items: [{ kind: 'Pod' }] }],
+    ['a list without resourceVersion', { kind: 'NodeList', items: [] }],
+  ])('takes %s from the API as a failed list, not as "no nodes"', async (_what, doc) => {
+    const r = await play([{ list: doc }]);
+    expect(r.seen).toEqual([]);
+    expect(r.status.errors).toBe(1);
+  });
+
+  it('follows watch events, and resumes a watch the server ends from the last resourceVersion seen', async () => {
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { watch: { events: [ev('ADDED', v1('b', '10.244.2.0/24', '10.0.0.2', 11)), ev('MODIFIED', v1('a', '10.244.1.0/24', '10.0.0.11', 12))] } },
+      { watch: { events: [ev('BOOKMARK', { kind: 'Node', metadata: { resourceVersion: '20' } }), ev('DELETED', v1('b', '10.244.2.0/24', '10.0.0.2', 21))] } },
+    ]);
+    expect(r.calls.slice(0, 3)).toEqual(['list', 'watch from 10', 'watch from 12']);
+    expect(r.calls[3]).toBe('watch from 21');
+    expect(r.seen.map((s) => s.nodes)).toEqual([
+      ['a 10.244.1.0/24 10.0.0.1'],
+      ['a 10.244.1.0/24 10.0.0.1', 'b 10.244.2.0/24 10.0.0.2'],
+      ['a 10.244.1.0/24 10.0.0.11', 'b 10.244.2.0/24 10.0.0.2'],
+      ['a 10.244.1.0/24 10.0.0.11'],
+    ]);
+    expect(r.sleeps).toEqual([]); // a watch that ended normally is resumed at once
+  });
+
+  it('keeps the node set through a failed watch and watches again from the same version after a delay', async () => {
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { watch: { end: new ApiError('HTTP 500', 500) } },
+      { watch: { events: [ev('ADDED', v1('b', '10.244.2.0/24', '10.0.0.2', 11))], end: new Error('socket hang up') } },
+      { watch: { events: [ev('DELETED', v1('a', '10.244.1.0/24', '10.0.0.1', 12))] } },
+    ]);
+    expect(r.calls.slice(0, 4)).toEqual(['list', 'watch from 10', 'watch from 10', 'watch from 11']);
+    expect(r.sleeps).toEqual([750, 750]);
+    expect(r.seen.map((s) => s.nodes)).toEqual([['a 10.244.1.0/24 10.0.0.1'], ['a 10.244.1.0/24 10.0.0.1', 'b 10.244.2.0/24 10.0.0.2'], ['b 10.244.2.0/24 10.0.0.2']]);
+  });
+
+  it('lists again when the version is gone (410 as an ERROR event or as the HTTP status), and the new list replaces the set', async () => {
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9), v1('b', '10.244.2.0/24', '10.0.0.2', 9)) },
+      { watch: { events: [ev('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 10 (50)' })] } },
+      { list: list(50, v1('a', '10.244.1.0/24', '10.0.0.1', 9), v1('c', '10.244.3.0/24', '10.0.0.3', 49)) },
+      { watch: { end: new ApiError('HTTP 410: gone', 410) } },
+      { list: list(60, v1('c', '10.244.3.0/24', '10.0.0.3', 49)) },
+    ]);
+    expect(r.calls.slice(0, 5)).toEqual(['list', 'watch from 10', 'list', 'watch from 50', 'list']);
+    expect(r.seen.map((s) => s.nodes)).toEqual([
+      ['a 10.244.1.0/24 10.0.0.1', 'b 10.244.2.0/24 10.0.0.2'],
+      ['a 10.244.1.0/24 10.0.0.1', 'c 10.244.3.0/24 10.0.0.3'],
+      ['c 10.244.3.0/24 10.0.0.3'],
+    ]);
+    expect(r.seen.map((s) => s.why)).toEqual(['node list', 'node list', 'node list']);
+    expect(r.status.relists).toBe(2);
+    expect(r.sleeps).toEqual([750]); // the second 410 in a row without an event waits before listing
+  });
+
+  it('recovers after an outage: list failures, then the list, then changes from the watch', async () => {
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { watch: { end: new ApiError('HTTP 503', 503) } },
+      { watch: { end: new ApiError('HTTP 503', 503) } },
+      { watch: { end: new ApiError('HTTP 410', 410) } },
+      { list: err500 },
+      { list: list(30, v1('a', '10.244.1.0/24', '10.0.0.1', 9), v1('d', '10.244.4.0/24', '10.0.0.4', 29)) },
+      { watch: { events: [ev('ADDED', v1('e', '10.244.5.0/24', '10.0.0.5', 31))] } },
+    ]);
+    expect(r.calls.slice(0, 7)).toEqual(['list', 'watch from 10', 'watch from 10', 'watch from 10', 'list', 'list', 'watch from 30']);
+    expect(r.seen.map((s) => s.nodes.map((n) => n.split(' ')[0]))).toEqual([['a'], ['a', 'd'], ['a', 'd', 'e']]);
+    expect(r.sleeps).toEqual([750, 1500, 3000]);
+  });
+
+  it('ignores an event whose object is not a Node, and treats garbage on the stream as a failed watch', async () => {
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { watch: { events: [ev('ADDED', { kind: 'Node', metadata: { resourceVersion: '11' } }), 'not an event'] } },
+      { watch: { events: [ev('ADDED', v1('b', '10.244.2.0/24', '10.0.0.2', 12))] } },
+    ]);
+    expect(r.calls.slice(0, 3)).toEqual(['list', 'watch from 10', 'watch from 11']);
+    expect(r.seen.map((s) => s.nodes.map((n) => n.split(' ')[0]))).toEqual([['a'], ['a', 'b']]);
+  });
+});
