@@ -5,7 +5,7 @@ import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
-import { type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
+import { deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
 import { mark } from '../src/profile.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
@@ -132,7 +132,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
   const host = planHost(conf, args.ifName, netns, br, l3, names);
   // Pushed before the batch: a batch that fails half-way may have made the veth.
-  undo.push(() => k.deleteLink(names.hostVeth));
+  undo.push(() => deleteLink(k, names.hostVeth));
   try {
     batches.host.send(host.ops);
     batches.host.result();

@@ -188,16 +188,6 @@ export class IpKernel implements Kernel {
     };
   }
 
-  deleteLink(name: IfName, ns?: Netns): boolean {
-    try {
-      this.apply([{ op: 'link-del', dev: name }], ns);
-      return true;
-    } catch (e) {
-      if (e instanceof KernelError && e.failure === 'not-found') return false;
-      throw e;
-    }
-  }
-
   setSysctls(entries: Sysctl[], ns?: Netns): string[] {
     return this.inNs(ns, () => {
       const missing: string[] = [];

@@ -167,8 +167,6 @@ export interface Kernel {
   apply(ops: LinkOp[], ns?: Netns, opts?: { keepGoing?: boolean }): BatchOutcome;
   /** A batch (in `ns` when given) started now and sent its ops later; apply() is prepare + send + result. */
   prepare(ns?: Netns, opts?: { keepGoing?: boolean }): PreparedBatch;
-  /** Deletes a link; false when it was not there. */
-  deleteLink(name: IfName, ns?: Netns): boolean;
   /** Writes sysctls (in `ns` when given), skipping those already set; returns the keys that do not exist. */
   setSysctls(entries: Sysctl[], ns?: Netns): string[];
 
@@ -187,3 +185,14 @@ export interface KernelEvents {
 }
 
 export type MasqBackendChoice = 'iptables' | 'nftables' | 'auto';
+
+/** Deletes a link through any Kernel; false when it was not there. */
+export function deleteLink(k: Pick<Kernel, 'apply'>, name: IfName, ns?: Netns): boolean {
+  try {
+    k.apply([{ op: 'link-del', dev: name }], ns);
+    return true;
+  } catch (e) {
+    if (e instanceof KernelError && e.failure === 'not-found') return false;
+    throw e;
+  }
+}

@@ -197,16 +197,6 @@ export class RecordingKernel implements Kernel {
     this.routesByNs.set(where, list.filter((r) => r.nhid !== op.id));
   }
 
-  deleteLink(name: IfName, ns?: Netns): boolean {
-    try {
-      this.apply([{ op: 'link-del', dev: name }], ns);
-      return true;
-    } catch (e) {
-      if (e instanceof KernelError && e.failure === 'not-found') return false;
-      throw e;
-    }
-  }
-
   setSysctls(entries: Sysctl[], ns?: Netns): string[] {
     if (entries.length) this.record(ns?.path ?? 'host', `sysctl ${entries.map((s) => `${s.key}=${s.value}`).join(' ')}`);
     return [];

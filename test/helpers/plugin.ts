@@ -45,13 +45,16 @@ export async function runPlugin(node: Netns, binary: string, conf: object | stri
     input: typeof conf === 'string' ? conf : JSON.stringify(conf),
     reject: false,
   });
-  let json: any;
+  return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr, json: jsonOf(r.stdout) };
+}
+
+/** A plugin's stdout as JSON; undefined when it printed nothing or not JSON. */
+export function jsonOf(text: string): any {
   try {
-    json = r.stdout ? JSON.parse(r.stdout) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr, json };
 }
 
 export const flatnet = join(BIN_DIR, 'flatnet');

@@ -22,7 +22,7 @@ import { execa } from 'execa';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/netns.ts';
-import { flatnetIpam, GO_DIR } from '../helpers/plugin.ts';
+import { flatnetIpam, GO_DIR, jsonOf } from '../helpers/plugin.ts';
 
 const hostLocal = join(GO_DIR, 'host-local');
 const NET = 'modelnet';
@@ -75,12 +75,7 @@ async function callIpam(impl: Impl, dataDir: string, key: string, command: strin
     input: JSON.stringify(conf(dataDir, impl, opts.version, opts.extra)),
     reject: false,
   });
-  let json: any;
-  try {
-    json = r.stdout ? JSON.parse(r.stdout) : undefined;
-  } catch {
-    json = undefined;
-  }
+  const json = jsonOf(r.stdout);
   if (r.exitCode === 0) return { code: 0, ips: (json?.ips ?? []).map((i: any) => String(i.address).split('/')[0]), text: r.stdout };
   return { code: typeof json?.code === 'number' ? json.code : -1, ips: [], text: r.stdout || r.stderr };
 }
