@@ -174,6 +174,21 @@ export const iptablesEgressMasq: EgressMasq = {
     teardownPicked(() => new Set([EGRESS_CHAIN]));
   },
   describe(): string {
-    return `iptables nat chain ${EGRESS_CHAIN} (iptables -t nat -S ${EGRESS_CHAIN})`;
+    const fams = ([4, 6] as const).flatMap((family) => {
+      const saved = run([iptablesTools(family).save, '-t', 'nat']);
+      const state = saved.exitCode === 0 ? egressChainState(saved.stdout) : undefined;
+      return state ? [`IPv${family} from ${state.from.join(', ') || 'nothing'} except to ${state.except.join(', ') || 'nothing'}`] : [];
+    });
+    if (fams.length === 0) return `iptables: no chain ${EGRESS_CHAIN}`;
+    return `iptables nat chain ${EGRESS_CHAIN}: ${fams.join('; ')} (iptables -t nat -S ${EGRESS_CHAIN}, ip6tables likewise)`;
   },
 };
+
+/** The sources jumping to the egress chain and the destinations it exempts, from an iptables-save dump; undefined without the chain. */
+export function egressChainState(saved: string): { from: string[]; except: string[] } | undefined {
+  const lines = saved.split('\n');
+  if (!lines.some((l) => l.startsWith(`:${EGRESS_CHAIN} `))) return undefined;
+  const from = lines.flatMap((l) => /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l)?.[1] ?? []);
+  const except = lines.flatMap((l) => /^-A FLATNET-MASQ -d (\S+) -j RETURN$/.exec(l)?.[1] ?? []);
+  return { from, except };
+}
