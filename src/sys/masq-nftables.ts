@@ -6,7 +6,7 @@
 // rules. Each change is one `nft -f -` transaction printed from typed values.
 import { createHash } from 'node:crypto';
 import type { PodMasq, PodMasqAttachment } from './kernel.ts';
-import { cutUtf8, NFT_COMMENT_MAX, nftAddr, nftApply, nftApplyAsync, nftList, nftPrefix, nftProto, type NftRule, nftString } from './nft.ts';
+import { cutUtf8, NFT_COMMENT_MAX, nftAddr, nftApply, nftApplyAsync, nftList, nftPrefix, nftProto, type NftRule, nftSafe, nftString } from './nft.ts';
 
 export const POD_TABLE = 'inet cni_plugins_masquerade';
 export const POD_CHAIN = 'masq_checks';
@@ -24,7 +24,7 @@ export const hashForInstance = (net: string, ifName: string, id: string): string
 // Go removes `"`; a backslash or control character (which Go would print
 // escaped and nft would keep escaped) cannot be an nft string at all, so it
 // becomes "?". Network names and container IDs never have either; an ifname may.
-const clean = (s: string): string => s.replace(/"/g, '').replace(/[\\\x00-\x1f\x7f-\x9f]/g, '?');
+const clean = (s: string): string => nftSafe(s.replace(/"/g, ''));
 
 /** Go's commentForInstance: the hash, then who it is for, cut to what nftables keeps. */
 export function commentForInstance(net: string, ifName: string, id: string): string {

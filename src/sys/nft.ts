@@ -16,16 +16,24 @@ export const nftPrefix = (c: Cidr): string => formatCidr(networkOf(c));
 /** `ip` or `ip6`: the payload protocol of a family. */
 export const nftProto = (a: Addr): 'ip' | 'ip6' => (a.family === 4 ? 'ip' : 'ip6');
 
+/** Whether nft can carry `ch` inside a quoted string: its scanner takes everything up to the next `"` literally, with no escapes. */
+function carried(ch: string): boolean {
+  const c = ch.codePointAt(0)!;
+  return ch !== '"' && ch !== '\\' && c >= 0x20 && !(c >= 0x7f && c <= 0x9f);
+}
+
 /**
- * A quoted nft string. nft's scanner takes everything up to the next `"`
- * literally (no escapes), so a quote, a backslash (which Go's %q would double
- * and nft would keep doubled) or a control character cannot be carried:
- * callers strip them first; this refuses what is left rather than print it.
+ * A quoted nft string. A quote, a backslash (which Go's %q would double and
+ * nft would keep doubled) or a control character cannot be carried: callers
+ * replace them first (nftSafe); this refuses what is left rather than print it.
  */
 export function nftString(s: string): string {
-  if (/["\\\x00-\x1f\x7f-\x9f]/.test(s)) throw new Error(`internal: ${JSON.stringify(s)} cannot be an nft string`);
+  if (![...s].every(carried)) throw new Error(`internal: ${JSON.stringify(s)} cannot be an nft string`);
   return `"${s}"`;
 }
+
+/** `s` with every character nft cannot carry in a string replaced by `?`. */
+export const nftSafe = (s: string): string => [...s].map((ch) => (carried(ch) ? ch : '?')).join('');
 
 /** The longest prefix of `s` within `max` UTF-8 bytes, never splitting a character. */
 export function cutUtf8(s: string, max: number): string {
