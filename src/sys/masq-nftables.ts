@@ -6,7 +6,7 @@
 // rules. Each change is one `nft -f -` transaction printed from typed values.
 import { createHash } from 'node:crypto';
 import type { PodMasq, PodMasqAttachment } from './kernel.ts';
-import { cutUtf8, NFT_COMMENT_MAX, nftAddr, nftApply, nftApplyAsync, nftList, nftPrefix, nftProto, type NftRule, nftSafe, nftString } from './nft.ts';
+import { cutUtf8, NFT_COMMENT_MAX, nftAddr, nftApply, nftApplyAsync, nftListLater, nftPrefix, type NftListing, nftProto, type NftRule, nftSafe, nftString } from './nft.ts';
 
 export const POD_TABLE = 'inet cni_plugins_masquerade';
 export const POD_CHAIN = 'masq_checks';
@@ -36,11 +36,15 @@ export function commentForInstance(net: string, ifName: string, id: string): str
  * its three rules, this attachment's stale rules (`stale` handles) deleted and
  * one rule per address added. `objectComments` false drops the table and
  * chain comments, as knftables does for kernels that cannot keep them.
+ * `full` false leaves out the table, chains and postrouting, for a table that
+ * is already exactly what they make: touching a base chain makes the commit
+ * wait for the kernel (~15 ms), adding a rule to masq_checks does not.
  */
-export function podSetupScript(a: PodMasqAttachment, stale: number[], objectComments = true): string {
+export function podSetupScript(a: PodMasqAttachment, stale: number[], opts: { full?: boolean; objectComments?: boolean } = {}): string {
   const T = POD_TABLE;
+  const { full = true, objectComments = true } = opts;
   const comment = nftString(commentForInstance(a.network, a.ifName, a.containerId));
-  const lines = [
+  const head = [
     objectComments ? `add table ${T} { comment ${nftString(TABLE_COMMENT)} ; }` : `add table ${T}`,
     objectComments ? `add chain ${T} ${POD_CHAIN} { comment ${nftString(CHAIN_COMMENT)} ; }` : `add chain ${T} ${POD_CHAIN}`,
     `add chain ${T} postrouting { type nat hook postrouting priority 100 ; }`,
@@ -49,10 +53,27 @@ export function podSetupScript(a: PodMasqAttachment, stale: number[], objectComm
     `add rule ${T} postrouting ip daddr == 224.0.0.0/4  return`,
     `add rule ${T} postrouting ip6 daddr == ff00::/8  return`,
     `add rule ${T} postrouting goto ${POD_CHAIN}`,
+  ];
+  const lines = [
+    ...(full ? head : []),
     ...stale.map((h) => `delete rule ${T} ${POD_CHAIN} handle ${h}`),
     ...a.addresses.map((ip) => `add rule ${T} ${POD_CHAIN} ${nftProto(ip)} saddr == ${nftAddr(ip)} ${nftProto(ip)} daddr != ${nftPrefix(ip)} masquerade comment ${comment}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+// postrouting's rules as `nft -j` prints what Go's setup adds.
+const GO_POSTROUTING = [
+  [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { prefix: { addr: '224.0.0.0', len: 4 } } } }, { return: null }],
+  [{ match: { op: '==', left: { payload: { protocol: 'ip6', field: 'daddr' } }, right: { prefix: { addr: 'ff00::', len: 8 } } } }, { return: null }],
+  [{ goto: { target: POD_CHAIN } }],
+].map((e) => JSON.stringify(e));
+
+/** Whether the listed table is already what Go's setup makes of it, but for masq_checks' rules. */
+export function podTableReady(t: NftListing): boolean {
+  const post = t.chains.find((c) => c.name === 'postrouting');
+  const rules = t.rules.filter((r) => r.chain === 'postrouting').map((r) => JSON.stringify(r.expr));
+  return t.chains.some((c) => c.name === POD_CHAIN && !c.hook) && post?.type === 'nat' && post.hook === 'postrouting' && post.prio === 100 && rules.join('\n') === GO_POSTROUTING.join('\n');
 }
 
 /** A transaction deleting the given rules of masq_checks; undefined when there are none. */
@@ -60,10 +81,22 @@ export function podDeleteScript(handles: number[]): string | undefined {
   return handles.length ? `${handles.map((h) => `delete rule ${POD_TABLE} ${POD_CHAIN} handle ${h}`).join('\n')}\n` : undefined;
 }
 
-/** The rules of masq_checks; none when the table or chain is not there (Go's findRules). */
-export function podRules(): NftRule[] {
-  return nftList(['chain', ...POD_TABLE.split(' '), POD_CHAIN])?.rules ?? [];
+/** The table as read: masq_checks' rules (none when the table or chain is not there: Go's findRules), and whether the rest is Go's already. */
+export interface PodTable {
+  rules: NftRule[];
+  ready: boolean;
 }
+
+/** Reads the table now; the returned function waits for it. */
+export function readPodTable(): () => PodTable {
+  const pending = nftListLater(['table', ...POD_TABLE.split(' ')]);
+  return () => {
+    const t = pending();
+    return { rules: t?.rules.filter((r) => r.chain === POD_CHAIN) ?? [], ready: t !== undefined && podTableReady(t) };
+  };
+}
+
+export const podRules = (): NftRule[] => readPodTable()().rules;
 
 /** Rules of one attachment: Go's DEL matches by the comment's hash prefix. */
 export const attachmentRules = (rules: NftRule[], net: string, ifName: string, id: string): NftRule[] => rules.filter((r) => r.comment?.startsWith(hashForInstance(net, ifName, id)));
@@ -77,40 +110,54 @@ export function staleNetworkRules(rules: NftRule[], net: string, valid: Array<{ 
 
 export const nftablesPodMasq: PodMasq = {
   async setup(a: PodMasqAttachment): Promise<void> {
-    // The listing is read now (handles of stale rules must be in the
+    // The table is read now (handles of stale rules must be in the
     // transaction); the transaction itself runs while the caller goes on.
-    const stale = attachmentRules(podRules(), a.network, a.ifName, a.containerId).map((r) => r.handle);
+    const t = readPodTable()();
+    const stale = attachmentRules(t.rules, a.network, a.ifName, a.containerId).map((r) => r.handle);
     try {
-      await nftApplyAsync(podSetupScript(a, stale));
+      await nftApplyAsync(podSetupScript(a, stale, { full: !t.ready }));
     } catch (e) {
-      // Kernels before 5.10 keep no table or chain comments; knftables then leaves them out.
-      try {
-        nftApply(podSetupScript(a, stale, false));
-      } catch {
-        throw e;
+      // The table changed since it was read, or the kernel (before 5.10) keeps
+      // no table or chain comments, for which knftables leaves them out.
+      for (const objectComments of [true, false]) {
+        try {
+          nftApply(podSetupScript(a, stale, { objectComments }));
+          return;
+        } catch {
+          // next way, else the first error
+        }
       }
+      throw e;
     }
   },
-  teardown(a): void {
-    deleteRules(() => attachmentRules(podRules(), a.network, a.ifName, a.containerId));
-  },
-  gc(network, valid): void {
-    deleteRules(() => staleNetworkRules(podRules(), network, valid));
-  },
+  teardown: (a) => teardownWith(readPodTable(), a),
+  gc: (network, valid) => gcWith(readPodTable(), network, valid),
 };
 
+/** DEL with the table read already (readPodTable), so the read overlaps other work. */
+export function teardownWith(table: () => PodTable, a: Omit<PodMasqAttachment, 'addresses'>): void {
+  const pick = (l: NftRule[]): NftRule[] => attachmentRules(l, a.network, a.ifName, a.containerId);
+  deleteRules(pick(table().rules), () => pick(podRules()));
+}
+
+/** GC with the table read already (readPodTable). */
+export function gcWith(table: () => PodTable, network: string, valid: Array<{ containerId: string; ifName: string }>): void {
+  const pick = (l: NftRule[]): NftRule[] => staleNetworkRules(l, network, valid);
+  deleteRules(pick(table().rules), () => pick(podRules()));
+}
+
 /**
- * Deletes the rules `pick` finds, by handle, in one transaction. A concurrent
- * DEL or GC may delete one first, which fails the whole transaction: then the
- * chain is read again and what is still there is deleted.
+ * Deletes `found` by handle in one transaction. A concurrent DEL or GC may
+ * delete one first, which fails the whole transaction: then the chain is read
+ * `again` and what is still there is deleted.
  */
-function deleteRules(pick: () => NftRule[]): void {
-  const script = podDeleteScript(pick().map((r) => r.handle));
+function deleteRules(found: NftRule[], again: () => NftRule[]): void {
+  const script = podDeleteScript(found.map((r) => r.handle));
   if (!script) return;
   try {
     nftApply(script);
   } catch {
-    const again = podDeleteScript(pick().map((r) => r.handle));
-    if (again) nftApply(again);
+    const retry = podDeleteScript(again().map((r) => r.handle));
+    if (retry) nftApply(retry);
   }
 }

@@ -6,7 +6,7 @@
 import type { EgressMasq, MasqBackendChoice, PodMasq, PodMasqAttachment } from './kernel.ts';
 import { defaultBackend, iptablesUsable, type MasqBackend, nftablesUsable, onPath } from './masq-detect.ts';
 import { iptablesEgressMasq, iptablesPodMasq } from './masq-iptables.ts';
-import { nftablesPodMasq } from './masq-nftables.ts';
+import { gcWith, nftablesPodMasq, type PodTable, readPodTable, teardownWith } from './masq-nftables.ts';
 import { nftablesEgressMasq } from './masq-nftables-egress.ts';
 
 interface Backend {
@@ -27,14 +27,28 @@ const backend = (name: MasqBackend): Backend => BACKENDS.find((b) => b.name === 
 /** Runs `fn` on every installed backend; errors of unusable backends are dropped, the rest thrown together. */
 function onEveryBackend(fn: (b: Backend) => void): void {
   const errors: string[] = [];
-  for (const b of BACKENDS) {
-    if (!onPath(b.tool)) continue;
-    try {
-      fn(b);
-    } catch (e) {
-      if (b.usable()) errors.push(`${b.name}: ${(e as Error).message}`);
-    }
+  for (const b of BACKENDS) if (onPath(b.tool)) attempt(b, () => fn(b), errors);
+  if (errors.length) throw new Error(errors.join('\n'));
+}
+
+function attempt(b: Backend, fn: () => void, errors: string[]): void {
+  try {
+    fn();
+  } catch (e) {
+    if (b.usable()) errors.push(`${b.name}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * DEL and GC of per-pod masquerade on both backends. nftables' table is read
+ * first, so nft runs while iptables works; then what it found is deleted.
+ */
+function podOnBothBackends(ipt: () => void, nft: (table: () => PodTable) => void): void {
+  const [iptables, nftables] = [backend('iptables'), backend('nftables')];
+  const table = onPath(nftables.tool) ? readPodTable() : undefined;
+  const errors: string[] = [];
+  if (onPath(iptables.tool)) attempt(iptables, ipt, errors);
+  if (table) attempt(nftables, () => nft(table), errors);
   if (errors.length) throw new Error(errors.join('\n'));
 }
 
@@ -62,8 +76,16 @@ async function autoSetup(a: PodMasqAttachment): Promise<void> {
 export function podMasq(choice: MasqBackendChoice): PodMasq {
   return {
     setup: (a) => (choice === 'auto' ? autoSetup(a) : backend(choice).pod.setup(a)),
-    teardown: (a) => onEveryBackend((b) => b.pod.teardown(a)),
-    gc: (network, valid) => onEveryBackend((b) => b.pod.gc(network, valid)),
+    teardown: (a) =>
+      podOnBothBackends(
+        () => iptablesPodMasq.teardown(a),
+        (table) => teardownWith(table, a),
+      ),
+    gc: (network, valid) =>
+      podOnBothBackends(
+        () => iptablesPodMasq.gc(network, valid),
+        (table) => gcWith(table, network, valid),
+      ),
   };
 }
 

@@ -3,7 +3,7 @@
 // Statements are printed by the callers from typed values with the helpers
 // here; nothing from outside reaches nft's input unchecked.
 import { type Addr, type Cidr, formatCidr, formatIp, networkOf, parseIp } from '../net/cidr.ts';
-import { ExecError, type RunResult, run, start } from './exec.ts';
+import { ExecError, type RunResult, run, start, startPiped } from './exec.ts';
 import { missingCommand } from './masq-detect.ts';
 
 /** nftables keeps at most 128 bytes of a rule comment (knftables.CommentLengthMax). */
@@ -96,11 +96,19 @@ export interface NftListing {
  * nft fails otherwise or prints something that is not its JSON schema 1.
  */
 export function nftList(what: string[]): NftListing | undefined {
+  return nftListLater(what)();
+}
+
+/** As nftList, with nft started now: the returned function waits for it (its run overlaps the caller's work). */
+export function nftListLater(what: string[]): () => NftListing | undefined {
   const argv = ['nft', '-j', 'list', ...what];
-  const r = run(argv);
-  if (isNoSuchObject(r) || missingCommand(r, 'nft')) return undefined;
-  if (r.exitCode !== 0) throw new ExecError(argv, r);
-  return parseNftJson(r.stdout, argv.join(' '));
+  const pending = startPiped(argv);
+  return () => {
+    const r = pending.finish();
+    if (isNoSuchObject(r) || missingCommand(r, 'nft')) return undefined;
+    if (r.exitCode !== 0) throw new ExecError(argv, r);
+    return parseNftJson(r.stdout, argv.join(' '));
+  };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

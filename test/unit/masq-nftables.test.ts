@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { parseBridgeConf } from '../../plugin/netconf.ts';
 import { type Cidr, parseCidr } from '../../src/net/cidr.ts';
 import { defaultBackend } from '../../src/sys/masq-detect.ts';
-import { attachmentRules, commentForInstance, hashForInstance, hashForNetwork, podSetupScript, staleNetworkRules } from '../../src/sys/masq-nftables.ts';
+import { attachmentRules, commentForInstance, hashForInstance, hashForNetwork, podSetupScript, podTableReady, staleNetworkRules } from '../../src/sys/masq-nftables.ts';
 import { egressScript, egressState, mergeRanges } from '../../src/sys/masq-nftables-egress.ts';
 import { cutUtf8, nftString, parseNftJson } from '../../src/sys/nft.ts';
 
@@ -41,6 +41,36 @@ describe('the Go layout (pkg/ip/ipmasq_nftables_linux.go)', () => {
       `add rule ${T} masq_checks ip6 saddr == 2001:db8::2 ip6 daddr != 2001:db8::/64 masquerade comment "6fd94d501e58f0aa-d750b2c8f0f25d5f, net: unit-test, if: eth0, id: two"`,
       '',
     ]);
+  });
+
+  it("adds only the attachment's rules to a table that is already Go's, and refills it otherwise", () => {
+    const a = { network: 'unit-test', ifName: 'eth0', containerId: 'one', addresses: [cidr('192.168.1.1/24')] };
+    expect(podSetupScript(a, [3], { full: false }).split('\n')).toEqual([
+      'delete rule inet cni_plugins_masquerade masq_checks handle 3',
+      'add rule inet cni_plugins_masquerade masq_checks ip saddr == 192.168.1.1 ip daddr != 192.168.1.0/24 masquerade comment "6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one"',
+      '',
+    ]);
+    const table = (post: object[], prio = 100) =>
+      parseNftJson(
+        JSON.stringify({
+          nftables: [
+            { metainfo: { json_schema_version: 1 } },
+            { chain: { family: 'inet', table: 'cni_plugins_masquerade', name: 'masq_checks', handle: 1 } },
+            { chain: { family: 'inet', table: 'cni_plugins_masquerade', name: 'postrouting', handle: 2, type: 'nat', hook: 'postrouting', prio, policy: 'accept' } },
+            ...post.map((expr, i) => ({ rule: { family: 'inet', table: 'cni_plugins_masquerade', chain: 'postrouting', handle: 3 + i, expr } })),
+          ],
+        }),
+      );
+    // As nft 1.0.6 prints Go's three postrouting rules.
+    const go = [
+      [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { prefix: { addr: '224.0.0.0', len: 4 } } } }, { return: null }],
+      [{ match: { op: '==', left: { payload: { protocol: 'ip6', field: 'daddr' } }, right: { prefix: { addr: 'ff00::', len: 8 } } } }, { return: null }],
+      [{ goto: { target: 'masq_checks' } }],
+    ];
+    expect(podTableReady(table(go))).toBe(true);
+    expect(podTableReady(table(go, 0))).toBe(false);
+    expect(podTableReady(table(go.slice(0, 2)))).toBe(false);
+    expect(podTableReady(table([...go, [{ accept: null }]]))).toBe(false);
   });
 
   it("cuts comments to nftables' 128 bytes and keeps only what an nft string can carry", () => {
