@@ -91,8 +91,8 @@ function restoreOk(family: Family, input: string): void {
 }
 
 /** Reads each family's nat table and removes the chains `pick` chooses. */
-function teardownPicked(pick: (saved: string) => Set<string>): void {
-  for (const family of [4, 6] as const) {
+function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6]): void {
+  for (const family of families) {
     const saved = run([iptablesTools(family).save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
     const input = teardownRules(saved.stdout, pick(saved.stdout));
@@ -133,6 +133,16 @@ export const iptablesPodMasq: PodMasq = {
     teardownPicked((saved) => new Set([...networkChains(saved, network)].filter((c) => !keep.has(c))));
   },
 };
+
+/**
+ * DEL of an attachment whose rules are most likely not in iptables (it was
+ * set up with nftables): one iptables-save per family of its addresses, and a
+ * restore only where its chain is found, instead of a restore that fails first.
+ */
+export function iptablesTeardownByReading(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void {
+  const chain = chainName(a.network, a.containerId);
+  teardownPicked(() => new Set([chain]), a.addresses?.length ? byFamily(a.addresses).map(([f]) => f) : [4, 6]);
+}
 
 export const EGRESS_CHAIN = 'FLATNET-MASQ';
 

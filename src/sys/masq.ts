@@ -5,7 +5,7 @@
 // the same), and a failure counts only where that backend is usable.
 import type { EgressMasq, MasqBackendChoice, PodMasq, PodMasqAttachment } from './kernel.ts';
 import { defaultBackend, iptablesUsable, type MasqBackend, nftablesUsable, onPath } from './masq-detect.ts';
-import { iptablesEgressMasq, iptablesPodMasq } from './masq-iptables.ts';
+import { iptablesEgressMasq, iptablesPodMasq, iptablesTeardownByReading } from './masq-iptables.ts';
 import { gcWith, nftablesPodMasq, type PodTable, readPodTable, teardownWith } from './masq-nftables.ts';
 import { nftablesEgressMasq } from './masq-nftables-egress.ts';
 
@@ -78,7 +78,8 @@ export function podMasq(choice: MasqBackendChoice): PodMasq {
     setup: (a) => (choice === 'auto' ? autoSetup(a) : backend(choice).pod.setup(a)),
     teardown: (a) =>
       podOnBothBackends(
-        () => iptablesPodMasq.teardown(a),
+        // Set up in nftables: iptables most likely holds nothing of it, so it is read rather than tried.
+        () => (choice === 'nftables' ? iptablesTeardownByReading(a) : iptablesPodMasq.teardown(a)),
         (table) => teardownWith(table, a),
       ),
     gc: (network, valid) =>
