@@ -99,7 +99,10 @@ export function readPodTable(): () => PodTable {
 export const podRules = (): NftRule[] => readPodTable()().rules;
 
 /** Rules of one attachment: Go's DEL matches by the comment's hash prefix. */
-export const attachmentRules = (rules: NftRule[], net: string, ifName: string, id: string): NftRule[] => rules.filter((r) => r.comment?.startsWith(hashForInstance(net, ifName, id)));
+export function attachmentRules(rules: NftRule[], net: string, ifName: string, id: string): NftRule[] {
+  const prefix = hashForInstance(net, ifName, id);
+  return rules.filter((r) => r.comment?.startsWith(prefix));
+}
 
 /** Rules of network `net` whose comment is no valid attachment's (Go's GC). */
 export function staleNetworkRules(rules: NftRule[], net: string, valid: Array<{ containerId: string; ifName: string }>): NftRule[] {
@@ -112,16 +115,17 @@ export const nftablesPodMasq: PodMasq = {
   async setup(a: PodMasqAttachment): Promise<void> {
     // The table is read now (handles of stale rules must be in the
     // transaction); the transaction itself runs while the caller goes on.
+    const stale = (t: PodTable): number[] => attachmentRules(t.rules, a.network, a.ifName, a.containerId).map((r) => r.handle);
     const t = readPodTable()();
-    const stale = attachmentRules(t.rules, a.network, a.ifName, a.containerId).map((r) => r.handle);
     try {
-      await nftApplyAsync(podSetupScript(a, stale, { full: !t.ready }));
+      await nftApplyAsync(podSetupScript(a, stale(t), { full: !t.ready }));
     } catch (e) {
-      // The table changed since it was read, or the kernel (before 5.10) keeps
-      // no table or chain comments, for which knftables leaves them out.
+      // The table changed since it was read (read it again), or the kernel
+      // (before 5.10) keeps no table or chain comments: knftables then leaves them out.
+      const again = stale(readPodTable()());
       for (const objectComments of [true, false]) {
         try {
-          nftApply(podSetupScript(a, stale, { objectComments }));
+          nftApply(podSetupScript(a, again, { objectComments }));
           return;
         } catch {
           // next way, else the first error
