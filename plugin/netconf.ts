@@ -57,11 +57,12 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     const v = getKey(conf, k);
     if (v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0)) throw unsupported(k, v);
   }
-  const backend = optString(conf, 'ipMasqBackend', '') || 'auto';
-  if (backend !== 'iptables' && backend !== 'auto') {
-    if (backend === 'nftables') throw unsupported('ipMasqBackend', backend);
-    throw configError(`ipMasqBackend must be "iptables" or "nftables", got ${JSON.stringify(backend)}`);
+  // Unset: the Go plugin's choice, made when masquerade is set up (src/sys/masq.ts).
+  const rawBackend = optString(conf, 'ipMasqBackend', '') ?? '';
+  if (rawBackend !== '' && rawBackend !== 'iptables' && rawBackend !== 'nftables') {
+    throw configError(`ipMasqBackend must be "iptables" or "nftables", got ${JSON.stringify(rawBackend)}`);
   }
+  const backend: MasqBackendChoice = rawBackend === '' ? 'auto' : rawBackend;
 
   // MAC precedence as in Go: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
   const rc = optObject(conf, 'runtimeConfig', '');

@@ -114,7 +114,28 @@ function bridgeOps(conf: BridgeConf, bridge: LinkState, l3: L3Plan | undefined):
     if (missing.length || bridge.addrs.some((a) => a.scope === 'global' && !l3.bridgeAddrs.some((c) => c.family === a.cidr.family && c.value === a.cidr.value && c.prefix === a.cidr.prefix))) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
   }
   if (bridge.mac && bridge.macSet !== true) ops.push({ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac });
+  if (l3) ops.push(...bridgeLinkLocalOps(conf.bridge, bridge, l3.bridgeAddrs));
   return ops;
+}
+
+/** The IPv6 link-local address the kernel derives from a MAC (modified EUI-64, RFC 4291 2.5.1). */
+export function eui64LinkLocal(mac: string): Cidr {
+  const b = mac.split(':').map((x) => BigInt(parseInt(x, 16)));
+  const iid = [b[0]! ^ 2n, b[1]!, b[2]!, 0xffn, 0xfen, b[3]!, b[4]!, b[5]!].reduce((v, x) => (v << 8n) | x, 0n);
+  return { family: 6, value: (0xfe80n << 112n) | iid, prefix: 64 };
+}
+
+/**
+ * A new bridge's IPv6 link-local address, added without DAD. The node
+ * solicits a pod's MAC (to forward to it) only from a link-local address that
+ * has passed DAD, which takes the kernel's own 1-2 s: until then the first
+ * pod on a node was unreachable over IPv6 from elsewhere. This is the address
+ * the kernel would derive from the bridge's fixed MAC; finding it present, the
+ * kernel adds no other. A bridge that has a link-local address already keeps it.
+ */
+function bridgeLinkLocalOps(name: IfName, br: LinkState, gateways: Cidr[]): LinkOp[] {
+  if (!br.mac || !gateways.some((g) => g.family === 6) || br.addrs.some((a) => a.cidr.family === 6 && a.scope === 'link')) return [];
+  return [{ op: 'addr-replace', dev: name, addr: eui64LinkLocal(br.mac), nodad: true }];
 }
 
 /** Random names and MACs of one ADD, drawn by the caller so the plan stays pure. */

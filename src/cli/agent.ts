@@ -13,6 +13,7 @@ import { parseCidr } from '../net/cidr.ts';
 import { ifNameProblem } from '../net/names.ts';
 import { IpKernel } from '../sys/ip-kernel.ts';
 import { IpMonitor } from '../sys/ip-monitor.ts';
+import type { MasqBackendChoice } from '../sys/kernel.ts';
 import { type Command, DEFAULT_CONF_DIR, DEFAULT_CONF_FILE, UsageError } from './command.ts';
 
 interface AgentArgs {
@@ -32,11 +33,13 @@ interface AgentArgs {
   'log-level'?: string;
   once: boolean;
   'health-addr': string;
+  'masquerade-backend': MasqBackendChoice;
+  'remove-masquerade-on-exit': boolean;
 }
 
 // yargs makes a repeated flag an array ("--node-name a --node-name b" would
 // be node "a,b"): every flag but --cluster-cidr must be given once.
-const SINGLE = ['node-name', 'nodes-file', 'kubeconfig', 'conf-dir', 'conf-file', 'network-name', 'bridge', 'ipam-data-dir', 'mtu', 'route-protocol', 'resync', 'status-file', 'log-level', 'health-addr'] as const;
+const SINGLE = ['node-name', 'nodes-file', 'kubeconfig', 'conf-dir', 'conf-file', 'network-name', 'bridge', 'ipam-data-dir', 'mtu', 'route-protocol', 'resync', 'status-file', 'log-level', 'health-addr', 'masquerade-backend'] as const;
 
 function check(a: AgentArgs): true {
   for (const k of SINGLE) if (Array.isArray(a[k])) throw new UsageError(`agent: --${k} given more than once`);
@@ -78,6 +81,8 @@ export const agentCommand: Command<AgentArgs> = {
       .option('log-level', { type: 'string', requiresArg: true, describe: 'trace|debug|info|warn|error|silent (default info; warn with --once)' })
       .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' })
       .option('health-addr', { type: 'string', default: '127.0.0.1:9742', describe: "serve /healthz, /readyz and /metrics on host:port ('' for none)" })
+      .option('masquerade-backend', { choices: ['auto', 'iptables', 'nftables'] as const, default: 'auto' as const, describe: 'egress masquerade in iptables (chain FLATNET-MASQ) or nftables (table inet flatnet); auto: iptables unless only nftables is usable, as the Go bridge plugin decides' })
+      .option('remove-masquerade-on-exit', { type: 'boolean', default: false, describe: 'remove the egress masquerade on SIGTERM/SIGINT (pods lose egress until an agent runs again)' })
       .check(check) as unknown as Argv<AgentArgs>,
   async run(a) {
     configureLog({ level: (a['log-level'] as LevelName | undefined) ?? (a.once ? 'warn' : 'info') });
@@ -93,7 +98,7 @@ export const agentCommand: Command<AgentArgs> = {
         mtu: a.mtu,
         proto: a['route-protocol'],
         statusFile: a['status-file'],
-        masqBackend: 'auto',
+        masqBackend: a['masquerade-backend'],
       },
       new IpKernel(),
     );
@@ -113,6 +118,7 @@ export const agentCommand: Command<AgentArgs> = {
     const health = a['health-addr'] ? parseListenAddr(a['health-addr']) : undefined;
     await log('info', { node: a['node-name'], source: source.name, clusterCIDRs: a['cluster-cidr'], confDir: a['conf-dir'], proto: a['route-protocol'], resync: a.resync, health: a['health-addr'] || 'off', statusFile: a['status-file'] }, `flatnet agent starting for node ${a['node-name']}, nodes from ${source.name}`);
     await runAgent(agent, source, new IpMonitor(), { resyncSeconds: a.resync, health }, ac.signal);
+    if (a['remove-masquerade-on-exit']) new IpKernel().egressMasq(a['masquerade-backend']).remove();
     await log('info', {}, 'flatnet agent stopped');
     return 0;
   },

@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { readConfList } from '../cni/conflist.ts';
 import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from '../contract/agent-status.ts';
 import { type AllocationRow, allocations, allocationTable } from './allocations.ts';
+import { describeEgress } from '../sys/masq.ts';
 import { type Command, fail } from './command.ts';
 
 interface StatusArgs {
@@ -12,10 +13,11 @@ interface StatusArgs {
   json: boolean;
 }
 
-function render(doc: AgentStatus, allocs: AllocationRow[], conflist: string | undefined): string {
+function render(doc: AgentStatus, allocs: AllocationRow[], conflist: string | undefined, masquerade: string[]): string {
   const lines = [`node      ${doc.node ?? '?'}  (updated ${doc.time})`, `podCIDRs  ${doc.podCIDRs.join(', ') || (doc.problem ? '-' : 'not assigned yet')}`, `ready     ${doc.ready}`];
   if (doc.problem) lines.push(`problem   ${doc.problem}`);
   if (doc.source) lines.push(`nodes     ${doc.source}`);
+  for (const m of masquerade) lines.push(`egress    ${m}`);
   lines.push('', 'PEER                 POD CIDR              VIA                STATE');
   for (const p of doc.peers) lines.push(`${p.node.padEnd(20)} ${p.podCIDR.padEnd(21)} ${p.via.padEnd(18)} ${p.state}`);
   for (const s of doc.skipped) lines.push(`${s.node.padEnd(20)} ${'-'.padEnd(21)} ${'-'.padEnd(18)} skipped: ${s.reason}`);
@@ -41,8 +43,10 @@ export const statusCommand: Command<StatusArgs> = {
     }
     const conflist = a.conflist ?? doc.conflist;
     const allocs = conflist ? allocations(readConfList(conflist)) : [];
-    if (a.json) process.stdout.write(`${JSON.stringify({ ...doc, allocations: allocs }, null, 2)}\n`);
-    else process.stdout.write(render(doc, allocs, conflist));
+    // Read from the kernel now, not from the agent's file: what is installed, in whichever backend.
+    const masquerade = describeEgress();
+    if (a.json) process.stdout.write(`${JSON.stringify({ ...doc, allocations: allocs, masquerade }, null, 2)}\n`);
+    else process.stdout.write(render(doc, allocs, conflist, masquerade));
     return 0;
   },
 };

@@ -91,8 +91,8 @@ function restoreOk(family: Family, input: string): void {
 }
 
 /** Reads each family's nat table and removes the chains `pick` chooses. */
-function teardownPicked(pick: (saved: string) => Set<string>): void {
-  for (const family of [4, 6] as const) {
+function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6]): void {
+  for (const family of families) {
     const saved = run([iptablesTools(family).save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
     const input = teardownRules(saved.stdout, pick(saved.stdout));
@@ -134,6 +134,16 @@ export const iptablesPodMasq: PodMasq = {
   },
 };
 
+/**
+ * DEL of an attachment whose rules are most likely not in iptables (it was
+ * set up with nftables): one iptables-save per family of its addresses, and a
+ * restore only where its chain is found, instead of a restore that fails first.
+ */
+export function iptablesTeardownByReading(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void {
+  const chain = chainName(a.network, a.containerId);
+  teardownPicked(() => new Set([chain]), a.addresses?.length ? byFamily(a.addresses).map(([f]) => f) : [4, 6]);
+}
+
 export const EGRESS_CHAIN = 'FLATNET-MASQ';
 
 /**
@@ -174,6 +184,21 @@ export const iptablesEgressMasq: EgressMasq = {
     teardownPicked(() => new Set([EGRESS_CHAIN]));
   },
   describe(): string {
-    return `iptables nat chain ${EGRESS_CHAIN} (iptables -t nat -S ${EGRESS_CHAIN})`;
+    const fams = ([4, 6] as const).flatMap((family) => {
+      const saved = run([iptablesTools(family).save, '-t', 'nat']);
+      const state = saved.exitCode === 0 ? egressChainState(saved.stdout) : undefined;
+      return state ? [`IPv${family} from ${state.from.join(', ') || 'nothing'} except to ${state.except.join(', ') || 'nothing'}`] : [];
+    });
+    if (fams.length === 0) return `iptables: no chain ${EGRESS_CHAIN}`;
+    return `iptables nat chain ${EGRESS_CHAIN}: ${fams.join('; ')} (iptables -t nat -S ${EGRESS_CHAIN}, ip6tables likewise)`;
   },
 };
+
+/** The sources jumping to the egress chain and the destinations it exempts, from an iptables-save dump; undefined without the chain. */
+export function egressChainState(saved: string): { from: string[]; except: string[] } | undefined {
+  const lines = saved.split('\n');
+  if (!lines.some((l) => l.startsWith(`:${EGRESS_CHAIN} `))) return undefined;
+  const from = lines.flatMap((l) => /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l)?.[1] ?? []);
+  const except = lines.flatMap((l) => /^-A FLATNET-MASQ -d (\S+) -j RETURN$/.exec(l)?.[1] ?? []);
+  return { from, except };
+}

@@ -152,7 +152,7 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     ['hairpin with promisc', () => ({ ...good(), hairpinMode: true, promiscMode: true }), {}, 7, 'cannot set hairpin mode and promiscuous mode'],
     ['vlan', () => ({ ...good(), vlan: 10 }), {}, 2, 'unsupported field "vlan"'],
     ['macspoofchk', () => ({ ...good(), macspoofchk: true }), {}, 2, 'unsupported field "macspoofchk"'],
-    ['nftables backend', () => ({ ...good(), ipMasqBackend: 'nftables' }), {}, 2, 'unsupported field "ipMasqBackend"'],
+    ['unknown masquerade backend', () => ({ ...good(), ipMasqBackend: 'pf' }), {}, 7, 'ipMasqBackend must be "iptables" or "nftables"'],
     ['bad runtime MAC', () => ({ ...good(), runtimeConfig: { mac: 'nope' } }), {}, 7, 'invalid MAC address'],
     ['ipam not an object', () => ({ ...good(), ipam: 'host-local' }), {}, 7, 'ipam must be an object'],
     ['ipam plugin missing', () => ipamWith({ type: 'no-such-ipam' }), {}, 7, 'failed to find plugin "no-such-ipam"'],
