@@ -9,8 +9,8 @@ import { ROOT } from './plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
 import { INTERNET_IP, INTERNET_IP6 } from '../../scripts/cluster.mjs';
 
-const server = join(ROOT, 'test', 'helpers', 'peer-server.mjs');
-const client = join(ROOT, 'test', 'helpers', 'peer-client.mjs');
+const server = join(ROOT, 'scripts', 'bed', 'peer-server.mjs');
+const client = join(ROOT, 'scripts', 'bed', 'peer-client.mjs');
 
 /** The probes, as tests of the describe block that calls this; `get` returns its dual-stack cluster. */
 export function podNetworkChecks(get: () => any): void {

@@ -11,8 +11,8 @@ import { ROOT } from '../helpers/plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
 import { createCluster, INTERNET_IP } from '../../scripts/cluster.mjs';
 
-const server = join(ROOT, 'test', 'helpers', 'peer-server.mjs');
-const client = join(ROOT, 'test', 'helpers', 'peer-client.mjs');
+const server = join(ROOT, 'scripts', 'bed', 'peer-server.mjs');
+const client = join(ROOT, 'scripts', 'bed', 'peer-client.mjs');
 
 describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
   let c: any;
