@@ -6,7 +6,7 @@
 // Every field it does not model either has a stated reason to be ignored
 // here or makes it throw, so a manifest change the DaemonSet test cannot
 // reproduce fails loudly instead of being run without.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
@@ -98,7 +98,9 @@ export function prepareHostPaths(pod: IPodSpec, node: PodNode): Map<string, stri
     else if (hp.type === 'FileOrCreate') {
       mkdirSync(dirname(p), { recursive: true, mode: 0o755 });
       closeSync(openSync(p, 'a', 0o644));
-    } else if (hp.type !== 'Directory' && hp.type !== 'File' && hp.type !== undefined && hp.type !== '') unsupported(`hostPath type ${hp.type}`);
+    } else if (hp.type === 'Directory' || hp.type === 'File') {
+      if (!existsSync(p)) throw new Error(`hostPath ${hp.path} (type ${hp.type}) does not exist on node ${node.name}: kubelet would not start the pod`);
+    } else if (hp.type !== undefined && hp.type !== '') unsupported(`hostPath type ${hp.type}`);
     out.set(v.name, p);
   }
   return out;
