@@ -13,8 +13,21 @@
 //   {"set": [v1.Node, ...]}             replaces the nodes; open watches (when ok) get the events
 //   {"closeWatches": true}              ends every open watch stream (the server's normal timeout)
 // Reports: {"port": N} once, then {"req": "list" | "watch", "rv": "...", "status": N} per request.
-import { createServer } from 'node:http';
+//
+// Options, for an in-cluster client (the service-account token and CA, over
+// https, as the API server has them); without them: plain http on 127.0.0.1:
+//   --listen HOST:PORT              where to listen (default 127.0.0.1:0)
+//   --tls-cert FILE --tls-key FILE  serve https with this certificate
+//   --token TOKEN                   answer 401 unless "Authorization: Bearer TOKEN"
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({ options: { listen: { type: 'string', default: '127.0.0.1:0' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, token: { type: 'string' } } });
+const listen = /^(.*):(\d+)$/.exec(opt.listen);
+if (!listen) throw new Error(`--listen ${opt.listen}: give HOST:PORT`);
 
 let rv = 1;
 let nodes = new Map();
@@ -45,10 +58,14 @@ function set(list) {
   }
 }
 
-const server = createServer((req, res) => {
+function handle(req, res) {
   const url = new URL(req.url ?? '/', 'http://x');
   const watch = url.searchParams.get('watch') === 'true';
   const json = (status, body) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  if (opt.token !== undefined && req.headers.authorization !== `Bearer ${opt.token}`) {
+    report({ req: watch ? 'watch' : 'list', status: 401, auth: req.headers.authorization ? 'wrong token' : 'none' });
+    return json(401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 401, reason: 'Unauthorized', message: 'Unauthorized' });
+  }
   if (url.pathname !== '/api/v1/nodes') return json(404, { kind: 'Status', code: 404, message: 'not found' });
   if (!watch) {
     const status = mode.list === 'ok' ? 200 : 500;
@@ -68,7 +85,9 @@ const server = createServer((req, res) => {
   for (const e of history) if (e.rv > Number(from)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
   watchers.add(res);
   req.on('close', () => watchers.delete(res));
-});
+}
+
+const server = opt['tls-cert'] ? createHttpsServer({ cert: readFileSync(opt['tls-cert']), key: readFileSync(opt['tls-key']) }, handle) : createHttpServer(handle);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (!line.trim()) return;
@@ -86,4 +105,4 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   server.close();
 });
 
-server.listen(0, '127.0.0.1', () => report({ port: server.address().port }));
+server.listen(Number(listen[2]), listen[1], () => report({ port: server.address().port }));
