@@ -101,6 +101,19 @@ export class Agent {
   }
 
   private async doSync(nodes: NodeInfo[], ctx: SyncContext): Promise<SyncReport> {
+    try {
+      return await this.syncOnce(nodes, ctx);
+    } catch (e) {
+      // A failed sync is a node not ready, in the file the plugin's STATUS
+      // reads too: never the last good sync's "ready" left standing.
+      const o = this.opts;
+      if (o.statusFile && this.last) writeStatus(o.statusFile, { ...this.last, ready: false, problem: `last sync failed: ${(e as Error).message}` }, o.nodeName, join(o.confDir, o.confFile), ctx.source);
+      else if (o.statusFile) writeAgentStatus(o.statusFile, { time: new Date().toISOString(), node: o.nodeName, podCIDRs: [], ready: false, problem: `sync failed: ${(e as Error).message}`, peers: [], skipped: [] });
+      throw e;
+    }
+  }
+
+  private async syncOnce(nodes: NodeInfo[], ctx: SyncContext): Promise<SyncReport> {
     const o = this.opts;
     const k = this.kernel;
     const localNets = localNetworks(k.links());

@@ -196,7 +196,10 @@ export class IpKernel implements Kernel {
         try {
           if (readFileSync(path, 'utf8').trim() !== value) writeFileSync(path, value);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new KernelError('other', undefined, (e as Error).message, `sysctl ${key}=${value}`);
+          const code = (e as NodeJS.ErrnoException).code;
+          // A container's /proc/sys is read-only: say where it can be set instead.
+          if (code === 'EROFS' || code === 'EACCES') throw new KernelError('other', undefined, `${key.replace(/\//g, '.')} is not ${value} and /proc/sys is read-only here (a container?): set it on the node (sysctl -w ${key.replace(/\//g, '.')}=${value}) or run this privileged`, `sysctl ${key}=${value}`);
+          if (code !== 'ENOENT') throw new KernelError('other', undefined, (e as Error).message, `sysctl ${key}=${value}`);
           missing.push(key);
         }
       }

@@ -221,6 +221,8 @@ describe.runIf(ready)('the DaemonSet (conf/kubernetes/flatnet.yaml) on two names
     await c.waitFor('a failed sync on node2', async () => /sync failed/.test((readiness = (await probe(n2, 'readinessProbe'))[0])?.body ?? ''), 30_000);
     expect(readiness).toMatchObject({ ok: false, status: 503 });
     expect(readiness!.body).toMatch(/ip_forward/);
+    // It says what to do about it.
+    expect(readiness!.body).toMatch(/set it on the node \(sysctl -w net\.ipv4\.ip_forward=1\)/);
     expect((await probe(n2, 'livenessProbe'))[0]).toMatchObject({ ok: true, status: 200 });
     // Nothing for containerd yet: kubelet keeps the node NotReady.
     expect(existsSync(conflist(n2))).toBe(false);

@@ -38,6 +38,19 @@ describe('agent sync', () => {
     expect(bed.ours()).toContain(`10.244.3.0/24 via 10.0.0.3 dev eth0 proto 201 nhid ${B + 1}`);
   });
 
+  it('a sync that fails after a good one leaves the status file not ready, with the reason (the plugin\'s STATUS reads it)', async () => {
+    bed = agentBed();
+    await bed.agent.sync([bed.self, ...peers()]);
+    expect(bed.status()).toMatchObject({ ready: true });
+    bed.kernel.fail = (c) => (c.what.startsWith('sysctl net/ipv4/ip_forward') ? new KernelError('other', undefined, 'net.ipv4.ip_forward is not 1 and /proc/sys is read-only here', c.what) : undefined);
+    await expect(bed.agent.sync([bed.self, ...peers()])).rejects.toThrow('read-only');
+    expect(bed.status()).toMatchObject({ ready: false, problem: 'last sync failed: sysctl net/ipv4/ip_forward=1: net.ipv4.ip_forward is not 1 and /proc/sys is read-only here' });
+    bed.kernel.fail = () => undefined;
+    await bed.agent.sync([bed.self, ...peers()]);
+    expect(bed.status()).toMatchObject({ ready: true });
+    expect(bed.status().problem).toBeUndefined();
+  });
+
   it('uses plain routes on a kernel without nexthop objects', async () => {
     bed = agentBed();
     bed.kernel.nexthopList = undefined;
