@@ -1,7 +1,9 @@
 // Pure IP address arithmetic on BigInt, the analogue of Go's pkg/ip/cidr.go.
-// ipaddr.js does the parsing and canonical printing (RFC 5952 for IPv6, which
-// is also what Go's net.IP.String prints and so what names the store's files).
-import ipaddr from 'ipaddr.js';
+// Addresses are parsed and printed by hand (RFC 5952 for IPv6, which is also
+// what Go's net.IP.String prints and so what names the store's files), and
+// property-tested against ipaddr.js: loading ipaddr.js cost every plugin run
+// a seventh of its start-up (it builds its regexes and range tables at load),
+// and the agent parses thousands of addresses per sync.
 
 export type Family = 4 | 6;
 
@@ -29,16 +31,48 @@ export function parseIp(s: string): Addr | undefined {
     if (a > 255 || b > 255 || c > 255 || d > 255) return undefined;
     return { family: 4, value: BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d) };
   }
-  // A zone ("fe80::1%eth0") names a link, not an address: Go's net.ParseIP
-  // rejects it, and `ip` would read it as a device.
-  if (!s.includes(':') || s.includes('%') || !ipaddr.isValid(s)) return undefined;
-  // ipaddr.js accepts non-canonical IPv4 forms ("10.1", "0x0a.0.0.1") that Go
-  // rejects; allow only dotted quads.
-  const parsed = ipaddr.parse(s);
-  const bytes = parsed.toByteArray();
+  return s.includes(':') ? parseIPv6(s) : undefined;
+}
+
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** The 16-bit groups of one side of "::" (an IPv4 dotted quad may end the address); undefined when malformed. */
+function groups(side: string, last: boolean): number[] | undefined {
+  if (side === '') return [];
+  const parts = side.split(':');
+  const out: number[] = [];
+  for (const [i, p] of parts.entries()) {
+    if (last && i === parts.length - 1 && p.includes('.')) {
+      const v4 = QUAD.exec(p);
+      const b = v4 ? [Number(v4[1]), Number(v4[2]), Number(v4[3]), Number(v4[4])] : [];
+      if (!v4 || b.some((x) => x > 255)) return undefined;
+      out.push(b[0]! * 256 + b[1]!, b[2]! * 256 + b[3]!);
+    } else if (HEX_GROUP.test(p)) out.push(parseInt(p, 16));
+    else return undefined;
+  }
+  return out;
+}
+
+// A zone ("fe80::1%eth0") names a link, not an address: Go's net.ParseIP
+// rejects it, and `ip` would read it as a device. So does this (no '%' passes HEX_GROUP).
+function parseIPv6(s: string): Addr | undefined {
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  let all: number[];
+  if (halves.length === 2) {
+    const head = groups(halves[0]!, false);
+    const tail = groups(halves[1]!, true);
+    // "::" stands for one or more zero groups.
+    if (!head || !tail || head.length + tail.length > 7) return undefined;
+    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    const only = groups(s, true);
+    if (!only || only.length !== 8) return undefined;
+    all = only;
+  }
   let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
-  return { family: parsed.kind() === 'ipv4' ? 4 : 6, value };
+  for (const g of all) value = (value << 16n) | BigInt(g);
+  return { family: 6, value };
 }
 
 export function parseCidr(s: string): Cidr | undefined {
@@ -58,14 +92,31 @@ export function formatIp(a: Addr): string {
     const v = Number(a.value);
     return `${Math.floor(v / 0x1000000) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
-  const n = 16;
-  const bytes: number[] = new Array(n);
-  let v = a.value;
-  for (let i = n - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
+  return formatIPv6(a.value);
+}
+
+/** RFC 5952: lower-case groups without leading zeros, the longest run of two or more zero groups (the first of equals) as "::". */
+function formatIPv6(value: bigint): string {
+  const g: number[] = new Array(8);
+  let v = value;
+  for (let i = 7; i >= 0; i--) {
+    g[i] = Number(v & 0xffffn);
+    v >>= 16n;
   }
-  return ipaddr.fromByteArray(bytes).toString();
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 
 export const formatCidr = (c: Cidr): string => `${formatIp(c)}/${c.prefix}`;

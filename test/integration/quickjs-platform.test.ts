@@ -7,6 +7,7 @@
 // what a runtime can do to a plugin from outside (ignore SIGCHLD, hand it an
 // unwritable stdout, pipe it 50 MB) runs against the real binaries.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,9 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
   });
   it('hashes with SHA-512 and draws random bytes', () => {
     expect(out.sha512).toBe('ddaf35a193617aba');
+    const node = (t: string) => createHash('sha512').update(t).digest('hex');
+    expect(out.sha512Lengths).toEqual([0, 1, 55, 56, 63, 64, 110, 111, 112, 113, 119, 120, 127, 128, 129, 239, 240, 255, 256, 1000, 100000].map((n) => node('x'.repeat(n))));
+    expect(out.sha512Text).toEqual(['é', 'net☃id', 'unit-testeth0:one', '\u{1f600}'.repeat(50)].map(node));
   });
 
   it('starts a piped child before its input is known, and collects what it was fed', () => {

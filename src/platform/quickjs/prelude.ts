@@ -62,7 +62,7 @@ g.setTimeout = (fn: () => void, ms = 0) => os.setTimeout(fn, ms);
 g.clearTimeout = (h: unknown) => os.clearTimeout(h);
 
 // ES2022 library functions QuickJS 2021-03-27 lacks; esbuild lowers syntax
-// only. (@noble/hashes uses Object.hasOwn.)
+// only, and the shared code may use them.
 const define = (o: object, name: string, fn: unknown): void => {
   if (!(name in o)) Object.defineProperty(o, name, { value: fn, writable: true, configurable: true });
 };

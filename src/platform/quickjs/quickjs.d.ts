@@ -65,6 +65,7 @@ declare module 'flatnet_sys' {
   export function linkInfo(name: string): [number, number, string, Array<[4 | 6, string, number]>, number] | null | number;
   export function linkDriver(name: string): [string | null, number];
   export function now(): number;
+  export function sha512Hex(s: string): string;
   export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
   export function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> | number;
 }
