@@ -95,15 +95,43 @@ function endBatches(b: Batches): void {
   }
 }
 
+/** The bridge as it is (made when absent) and the veth pair, handed to the host's `ip` at once. */
+function sendVeth(k: Kernel, conf: BridgeConf, args: CmdArgs, netns: Netns, names: AddNames, batches: Batches, deps: PluginDeps, undo: Undo[]): LinkState {
+  const br = ensureBridge(k, conf, deps.random);
+  mark('bridge');
+  // Before the batch: one that fails half-way may have made the veth.
+  undo.push(() => deleteLink(k, names.hostVeth));
+  batches.host.send(planHost(conf, args.ifName, netns, br, undefined, names).veth);
+  return br;
+}
+
+/** Masquerade depends only on the addresses: it runs alongside the rest; undo waits for it, so teardown never races it. */
+function startMasq(k: Kernel, conf: BridgeConf, args: CmdArgs, l3: L3Plan | undefined, undo: Undo[]): Promise<void> | undefined {
+  const plan = planMasq(conf, args.containerId, args.ifName, l3);
+  if (!plan) return undefined;
+  const masq = k.podMasq(conf.ipMasqBackend);
+  const setup = masq.setup(plan);
+  setup.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
+  undo.push(async () => {
+    await setup.catch(() => undefined);
+    masq.teardown(plan);
+  });
+  return setup;
+}
+
 async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches, undo: Undo[]): Promise<Result> {
   const k = deps.kernel;
   // A pod that has the interface already is a repeated ADD: refused before
   // the IPAM and the masquerade run, whose undo would take the live pod's
   // lease and chain with it (they are keyed by container and interface).
   if (k.linkSummary(args.ifName, netns)) throw interfaceExists(args);
-  // IPAM next: it validates the rest of the config, so bad input fails
-  // before the node is touched (even the bridge). Only a lease this call got
-  // is released on failure.
+  const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
+  // Bad input fails before the node is touched (even the bridge). Our own
+  // IPAM's config is checked without allocating, and then the kernel makes
+  // the veth while the IPAM allocates; an exec'd IPAM is the check, so it
+  // goes first. Only a lease this call got is released on failure.
+  const early = !conf.ipam || ((await deps.ipamPreflight?.(conf.ipam, args)) ?? false);
+  let br = early ? sendVeth(k, conf, args, netns, names, batches, deps, undo) : undefined;
   let ipam: Result | undefined;
   let l3: L3Plan | undefined;
   if (conf.ipam) {
@@ -113,28 +141,11 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
     mark('ipam');
     l3 = planL3(conf, ipam!);
   }
-  // Masquerade depends only on the addresses: it runs alongside the rest.
-  const masqPlan = planMasq(conf, args.containerId, args.ifName, l3);
-  let masqDone: Promise<void> | undefined;
-  if (masqPlan) {
-    const masq = k.podMasq(conf.ipMasqBackend);
-    const setup = masq.setup(masqPlan);
-    masqDone = setup;
-    setup.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    // Undo waits for the setup, so teardown never races it.
-    undo.push(async () => {
-      await setup.catch(() => undefined);
-      masq.teardown(masqPlan);
-    });
-  }
-  const br = ensureBridge(k, conf, deps.random);
-  mark('bridge');
-  const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
+  const masqDone = startMasq(k, conf, args, l3, undo);
+  br ??= sendVeth(k, conf, args, netns, names, batches, deps, undo);
   const host = planHost(conf, args.ifName, netns, br, l3, names);
-  // Pushed before the batch: a batch that fails half-way may have made the veth.
-  undo.push(() => deleteLink(k, names.hostVeth));
   try {
-    batches.host.send(host.ops);
+    batches.host.send(host.bridge);
     batches.host.result();
   } catch (e) {
     // Made meanwhile by a racing ADD of the same pod: the same answer.

@@ -12,9 +12,17 @@ export interface IpamTarget {
 /** Runs one verb of the IPAM plugin with this call's arguments; ADD returns its result. */
 export type IpamCall = (command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC', ipam: IpamTarget, args: CmdArgs) => Promise<Result | undefined>;
 
+/**
+ * Checks the IPAM's config without allocating, when the IPAM runs in this
+ * process: true when it did (the node may then be touched while it
+ * allocates); false when it cannot (an exec'd plugin: it must go first).
+ */
+export type IpamPreflight = (ipam: IpamTarget, args: CmdArgs) => Promise<boolean>;
+
 export interface PluginDeps {
   kernel: Kernel;
   ipam: IpamCall;
+  ipamPreflight?: IpamPreflight;
   random: (n: number) => Uint8Array;
   /** Where the agent reports this node's readiness (STATUS). */
   agentStatusFile: string;

@@ -7,7 +7,7 @@ import type { PluginFuncs } from '../src/cni/skel.ts';
 import { AGENT_STATUS_FILE, readAgentStatus } from '../src/contract/agent-status.ts';
 import { IpKernel } from '../src/sys/ip-kernel.ts';
 import type { PluginDeps } from './deps.ts';
-import { ipamCall } from './ipam.ts';
+import { ipamCall, ipamPreflight } from './ipam.ts';
 import { parseBridgeConf } from './netconf.ts';
 
 // Where a flatnet agent runs, pods can only be served once it has routed the
@@ -49,4 +49,4 @@ export function pluginFuncs(deps: PluginDeps): PluginFuncs {
   };
 }
 
-export const realDeps = (): PluginDeps => ({ kernel: new IpKernel(), ipam: ipamCall, random: (n) => randomBytes(n), agentStatusFile: AGENT_STATUS_FILE });
+export const realDeps = (): PluginDeps => ({ kernel: new IpKernel(), ipam: ipamCall, ipamPreflight, random: (n) => randomBytes(n), agentStatusFile: AGENT_STATUS_FILE });

@@ -146,29 +146,31 @@ export interface AddNames {
 }
 
 export interface HostPlan {
-  ops: LinkOp[];
+  /** The veth pair: needs neither the IPAM's result nor the bridge's state, so it can go first. */
+  veth: LinkOp[];
+  /** What the bridge still needs once the addresses are known. */
+  bridge: LinkOp[];
   sysctls: Sysctl[];
 }
 
 /**
- * The node side in one batch: the veth pair with its peer created directly in
- * the pod's namespace (never moved), attached to the bridge and up, and the
- * bridge's state (up, gateway addresses, its MAC pinned).
+ * The node side, for one batch: the veth pair with its peer created directly
+ * in the pod's namespace (never moved), attached to the bridge and up; then
+ * the bridge's state (up, gateway addresses, its MAC pinned).
  */
 export function planHost(conf: BridgeConf, ifName: IfName, netns: Netns, bridge: LinkState, l3: L3Plan | undefined, names: AddNames): HostPlan {
-  const ops: LinkOp[] = [
+  const veth: LinkOp[] = [
     { op: 'veth-add', name: names.hostVeth, mac: names.hostMac, peer: ifName, peerMac: names.podMac, peerNetns: netns, ...(conf.mtu ? { mtu: conf.mtu } : {}) },
     { op: 'link-set', dev: names.hostVeth, master: conf.bridge },
     ...(conf.hairpinMode ? [{ op: 'bridge-port', dev: names.hostVeth, hairpin: true } as const] : []),
     { op: 'link-set', dev: names.hostVeth, up: true },
-    ...bridgeOps(conf, bridge, l3),
   ];
   const sysctls: Sysctl[] = [];
   if (l3 && conf.isGateway) {
     if (l3.addrs.some((a) => a.cidr.family === 4)) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
     if (l3.addrs.some((a) => a.cidr.family === 6)) sysctls.push({ key: 'net/ipv6/conf/all/forwarding', value: '1' });
   }
-  return { ops, sysctls };
+  return { veth, bridge: bridgeOps(conf, bridge, l3), sysctls };
 }
 
 export interface PodPlan {

@@ -11,6 +11,7 @@ import { AGENT_STATUS_FILE } from '../contract/agent-status.ts';
 import { configureLog, type LevelName, LEVELS, log } from '../log.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { ifNameProblem } from '../net/names.ts';
+import { egressMasq } from '../sys/egress-masq.ts';
 import { IpKernel } from '../sys/ip-kernel.ts';
 import { IpMonitor } from '../sys/ip-monitor.ts';
 import type { MasqBackendChoice } from '../sys/kernel.ts';
@@ -100,7 +101,7 @@ export const agentCommand: Command<AgentArgs> = {
         statusFile: a['status-file'],
         masqBackend: a['masquerade-backend'],
       },
-      new IpKernel(),
+      new IpKernel({ egress: egressMasq }),
     );
     if (a.once) {
       const source = new FileNodeSource(a['nodes-file']!);
@@ -118,7 +119,7 @@ export const agentCommand: Command<AgentArgs> = {
     const health = a['health-addr'] ? parseListenAddr(a['health-addr']) : undefined;
     await log('info', { node: a['node-name'], source: source.name, clusterCIDRs: a['cluster-cidr'], confDir: a['conf-dir'], proto: a['route-protocol'], resync: a.resync, health: a['health-addr'] || 'off', statusFile: a['status-file'] }, `flatnet agent starting for node ${a['node-name']}, nodes from ${source.name}`);
     await runAgent(agent, source, new IpMonitor(), { resyncSeconds: a.resync, health }, ac.signal);
-    if (a['remove-masquerade-on-exit']) new IpKernel().egressMasq(a['masquerade-backend']).remove();
+    if (a['remove-masquerade-on-exit']) egressMasq(a['masquerade-backend']).remove();
     await log('info', {}, 'flatnet agent stopped');
     return 0;
   },

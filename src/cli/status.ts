@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { readConfList } from '../cni/conflist.ts';
 import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from '../contract/agent-status.ts';
 import { type AllocationRow, allocations, allocationTable } from './allocations.ts';
-import { describeEgress } from '../sys/masq.ts';
+import { describeEgress } from '../sys/egress-masq.ts';
 import { type Command, fail } from './command.ts';
 
 interface StatusArgs {

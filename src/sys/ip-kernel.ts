@@ -7,8 +7,8 @@ import type { IfName } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
 import { ExecError, run, type RunResult, startPiped } from './exec.ts';
 import { ipLine } from './ip-batch.ts';
-import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
-import { egressMasq, podMasq } from './masq.ts';
+import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type EgressMasq, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
+import { podMasq } from './masq.ts';
 import { closeNetns, inNetns, openNetns } from './netns.ts';
 
 interface IpJsonLink {
@@ -110,6 +110,13 @@ function batchOutcome(r: RunResult, ops: LinkOp[], lines: string[], keepGoing: b
 }
 
 export class IpKernel implements Kernel {
+  /**
+   * `egress`: the agent's egress masquerade (src/sys/egress-masq.ts), passed
+   * in so the CNI binaries, which never masquerade a node's egress, do not
+   * carry its code.
+   */
+  constructor(private readonly opts: { egress?: (backend: MasqBackendChoice) => EgressMasq } = {}) {}
+
   private inNs<T>(ns: Netns | undefined, fn: () => T): T {
     return ns ? inNetns(ns, fn) : fn();
   }
@@ -171,17 +178,20 @@ export class IpKernel implements Kernel {
     const argv = ['ip', ...(opts.keepGoing ? ['-force'] : []), '-batch', '-'];
     // Started in `ns`: the process stays there, whatever this thread does next.
     const child = this.inNs(ns, () => startPiped(argv));
-    let sent: { ops: LinkOp[]; lines: string[] } | undefined;
+    const sent: { ops: LinkOp[]; lines: string[] } = { ops: [], lines: [] };
     let outcome: BatchOutcome | KernelError | undefined;
     return {
       send(ops) {
-        if (sent) throw new Error('a prepared batch is sent once');
+        if (outcome) throw new Error('a prepared batch takes no ops after its result');
         const pid = platform.pid();
-        sent = { ops, lines: ops.map((o) => ipLine(o, pid)) };
-        if (ops.length) child.write(`${sent.lines.join('\n')}\n`);
+        const lines = ops.map((o) => ipLine(o, pid));
+        sent.ops.push(...ops);
+        sent.lines.push(...lines);
+        if (lines.length) child.write(`${lines.join('\n')}\n`);
       },
       result() {
-        outcome ??= batchOutcome(child.finish(), sent?.ops ?? [], sent?.lines ?? [], opts.keepGoing ?? false);
+        // Line numbers count across sends: `ip` reads one stream.
+        outcome ??= batchOutcome(child.finish(), sent.ops, sent.lines, opts.keepGoing ?? false);
         if (outcome instanceof KernelError) throw outcome;
         return outcome;
       },
@@ -223,7 +233,8 @@ export class IpKernel implements Kernel {
   }
 
   egressMasq(backend: MasqBackendChoice) {
-    return egressMasq(backend);
+    if (!this.opts.egress) throw new Error("egress masquerade is the agent's: this kernel was made without it");
+    return this.opts.egress(backend);
   }
 }
 

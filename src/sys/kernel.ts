@@ -102,7 +102,11 @@ export class KernelError extends Error {
  * start-up overlaps whatever the caller does before send().
  */
 export interface PreparedBatch {
-  /** Hands over the ops and returns at once; the kernel works meanwhile. Once only. */
+  /**
+   * Hands over ops and returns at once; the kernel works meanwhile. May be
+   * called again with more (a plan whose later part waits on something else);
+   * a failure of any of them surfaces at result().
+   */
   send(ops: LinkOp[]): void;
   /**
    * Waits for the batch: throws the first failure's KernelError (or, with

@@ -1,13 +1,13 @@
-// Masquerade in iptables. Per pod (`ipMasq`): the Go bridge plugin's layout
+// Per-pod masquerade (`ipMasq`) in iptables, in the Go bridge plugin's layout
 // (chain CNI-<sha512(net+id)[:24]>, comment `name: "<net>" id: "<id>"`), so
-// rules made by either plugin are found and removed by the other. Per node
-// (the agent's egress): chain FLATNET-MASQ, jumped to from POSTROUTING for each
-// pod CIDR. Every change is one iptables-restore per family; the rule text is
-// printed here from typed addresses and validated names only.
+// rules made by either plugin are found and removed by the other. Every change
+// is one iptables-restore per family; the rule text is printed here from typed
+// addresses and validated names only. The agent's egress chain is in
+// masq-iptables-egress.ts.
 import { createHash } from 'node:crypto';
 import { type Cidr, type Family, formatCidr, formatIp, networkOf } from '../net/cidr.ts';
 import { ExecError, run, start } from './exec.ts';
-import type { EgressMasq, PodMasq, PodMasqAttachment } from './kernel.ts';
+import type { PodMasq, PodMasqAttachment } from './kernel.ts';
 
 export const chainName = (net: string, id: string): string => `CNI-${createHash('sha512').update(net + id).digest('hex').slice(0, 24)}`;
 
@@ -84,14 +84,14 @@ export function networkChains(saved: string, net: string): Set<string> {
   return chains;
 }
 
-function restoreOk(family: Family, input: string): void {
+export function restoreOk(family: Family, input: string): void {
   const argv = iptablesTools(family).restore;
   const r = run(argv, input);
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
 /** Reads each family's nat table and removes the chains `pick` chooses. */
-function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6]): void {
+export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6]): void {
   for (const family of families) {
     const saved = run([iptablesTools(family).save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
@@ -142,63 +142,4 @@ export const iptablesPodMasq: PodMasq = {
 export function iptablesTeardownByReading(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void {
   const chain = chainName(a.network, a.containerId);
   teardownPicked(() => new Set([chain]), a.addresses?.length ? byFamily(a.addresses).map(([f]) => f) : [4, 6]);
-}
-
-export const EGRESS_CHAIN = 'FLATNET-MASQ';
-
-/**
- * iptables-restore input for egress masquerade: traffic from this node's pod
- * CIDRs is masqueraded unless it goes to a pod CIDR, the cluster CIDR or a
- * node IP (no NAT pod<->pod, pod<->node). The chain is rebuilt atomically;
- * jumps from POSTROUTING for other sources (an old podCIDR) are removed.
- * Undefined when nothing differs.
- */
-export function egressRestore(saved: string, podCIDRs: Cidr[], noMasq: Cidr[]): string | undefined {
-  const pods = podCIDRs.map(formatCidr);
-  const chain = [...noMasq.map((d) => `-A ${EGRESS_CHAIN} -d ${formatCidr(d)} -j RETURN`), `-A ${EGRESS_CHAIN} -j MASQUERADE`];
-  const savedLines = saved.split('\n');
-  const savedChain = savedLines.filter((l) => l.startsWith(`-A ${EGRESS_CHAIN} `));
-  const chainSame = savedLines.includes(`:${EGRESS_CHAIN} - [0:0]`) && savedChain.join('\n') === chain.join('\n');
-  const jumps: string[] = [];
-  const have = new Set<string>();
-  for (const l of savedLines) {
-    const m = /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l);
-    if (!m) continue;
-    if (pods.includes(m[1]!)) have.add(m[1]!);
-    else jumps.push(`-D POSTROUTING -s ${m[1]} -j ${EGRESS_CHAIN}`);
-  }
-  for (const c of pods) if (!have.has(c)) jumps.push(`-A POSTROUTING -s ${c} -j ${EGRESS_CHAIN}`);
-  // Nothing differs: no write, so a no-change resync touches no firewall state.
-  if (chainSame && jumps.length === 0) return undefined;
-  return ['*nat', ...(chainSame ? [] : [`:${EGRESS_CHAIN} - [0:0]`, ...chain]), ...jumps, 'COMMIT', ''].join('\n');
-}
-
-export const iptablesEgressMasq: EgressMasq = {
-  sync(family, podCIDRs, noMasq): boolean {
-    const saved = run([iptablesTools(family).save, '-t', 'nat']);
-    const input = egressRestore(saved.exitCode === 0 ? saved.stdout : '', podCIDRs, noMasq);
-    if (input) restoreOk(family, input);
-    return input !== undefined;
-  },
-  remove(): void {
-    teardownPicked(() => new Set([EGRESS_CHAIN]));
-  },
-  describe(): string {
-    const fams = ([4, 6] as const).flatMap((family) => {
-      const saved = run([iptablesTools(family).save, '-t', 'nat']);
-      const state = saved.exitCode === 0 ? egressChainState(saved.stdout) : undefined;
-      return state ? [`IPv${family} from ${state.from.join(', ') || 'nothing'} except to ${state.except.join(', ') || 'nothing'}`] : [];
-    });
-    if (fams.length === 0) return `iptables: no chain ${EGRESS_CHAIN}`;
-    return `iptables nat chain ${EGRESS_CHAIN}: ${fams.join('; ')} (iptables -t nat -S ${EGRESS_CHAIN}, ip6tables likewise)`;
-  },
-};
-
-/** The sources jumping to the egress chain and the destinations it exempts, from an iptables-save dump; undefined without the chain. */
-export function egressChainState(saved: string): { from: string[]; except: string[] } | undefined {
-  const lines = saved.split('\n');
-  if (!lines.some((l) => l.startsWith(`:${EGRESS_CHAIN} `))) return undefined;
-  const from = lines.flatMap((l) => /^-A POSTROUTING -s (\S+) -j FLATNET-MASQ$/.exec(l)?.[1] ?? []);
-  const except = lines.flatMap((l) => /^-A FLATNET-MASQ -d (\S+) -j RETURN$/.exec(l)?.[1] ?? []);
-  return { from, except };
 }

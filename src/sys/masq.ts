@@ -3,29 +3,27 @@
 // usable. Setup uses one backend; DEL and GC clean both, because the
 // attachment may have been set up by another version or config (Go does
 // the same), and a failure counts only where that backend is usable.
-import type { EgressMasq, MasqBackendChoice, PodMasq, PodMasqAttachment } from './kernel.ts';
-import { defaultBackend, iptablesUsable, type MasqBackend, nftablesUsable, onPath } from './masq-detect.ts';
-import { iptablesEgressMasq, iptablesPodMasq, iptablesTeardownByReading } from './masq-iptables.ts';
+import type { MasqBackendChoice, PodMasq, PodMasqAttachment } from './kernel.ts';
+import { iptablesUsable, type MasqBackend, nftablesUsable, onPath } from './masq-detect.ts';
+import { iptablesPodMasq, iptablesTeardownByReading } from './masq-iptables.ts';
 import { gcWith, nftablesPodMasq, type PodTable, readPodTable, teardownWith } from './masq-nftables.ts';
-import { nftablesEgressMasq } from './masq-nftables-egress.ts';
 
-interface Backend {
+export interface Backend {
   name: MasqBackend;
   pod: PodMasq;
-  egress: EgressMasq;
   /** A program whose absence means nothing of ours can be there and nothing can be removed: the backend is skipped without a process. */
   tool: string;
   usable: () => boolean;
 }
 
-const BACKENDS: Backend[] = [
-  { name: 'iptables', pod: iptablesPodMasq, egress: iptablesEgressMasq, tool: 'iptables-restore', usable: iptablesUsable },
-  { name: 'nftables', pod: nftablesPodMasq, egress: nftablesEgressMasq, tool: 'nft', usable: nftablesUsable },
+export const BACKENDS: Backend[] = [
+  { name: 'iptables', pod: iptablesPodMasq, tool: 'iptables-restore', usable: iptablesUsable },
+  { name: 'nftables', pod: nftablesPodMasq, tool: 'nft', usable: nftablesUsable },
 ];
 const backend = (name: MasqBackend): Backend => BACKENDS.find((b) => b.name === name)!;
 
 /** Runs `fn` on every installed backend; errors of unusable backends are dropped, the rest thrown together. */
-function onEveryBackend(fn: (b: Backend) => void): void {
+export function onEveryBackend(fn: (b: Backend) => void): void {
   const errors: string[] = [];
   for (const b of BACKENDS) if (onPath(b.tool)) attempt(b, () => fn(b), errors);
   if (errors.length) throw new Error(errors.join('\n'));
@@ -88,49 +86,4 @@ export function podMasq(choice: MasqBackendChoice): PodMasq {
         (table) => gcWith(table, network, valid),
       ),
   };
-}
-
-// The agent asks for its egress masquerade on every sync: the backend is
-// decided once per process, and the other backend's rules (from a run with
-// another backend) are removed at the first sync.
-let autoBackend: MasqBackend | undefined;
-let otherRemoved = false;
-
-/** The backend `choice` means on this node. */
-export function resolveBackend(choice: MasqBackendChoice): MasqBackend {
-  if (choice !== 'auto') return choice;
-  autoBackend ??= defaultBackend();
-  return autoBackend;
-}
-
-export function egressMasq(choice: MasqBackendChoice): EgressMasq {
-  const mine = backend(resolveBackend(choice));
-  return {
-    sync(family, podCIDRs, noMasq) {
-      if (!otherRemoved) {
-        otherRemoved = true;
-        try {
-          onEveryBackend((b) => {
-            if (b !== mine) b.egress.remove();
-          });
-        } catch {
-          // a leftover the other backend cannot remove is no reason to stop masquerading here
-        }
-      }
-      return mine.egress.sync(family, podCIDRs, noMasq);
-    },
-    remove: () => onEveryBackend((b) => b.egress.remove()),
-    describe: () => mine.egress.describe(),
-  };
-}
-
-/** What each installed backend holds of the agent's egress masquerade now, for `flatnet status`. */
-export function describeEgress(): string[] {
-  return BACKENDS.filter((b) => onPath(b.tool)).map((b) => {
-    try {
-      return b.egress.describe();
-    } catch (e) {
-      return `${b.name}: cannot read (${(e as Error).message.split('\n')[0]})`;
-    }
-  });
 }

@@ -79,8 +79,10 @@ export class RecordingKernel implements Kernel {
     let outcome: BatchOutcome | Error = { failed: [] };
     return {
       send: (ops) => {
+        if (outcome instanceof Error && !opts.keepGoing) return; // `ip -batch` stops at its first failure
         try {
-          outcome = this.apply(ops, ns, opts);
+          const r = this.apply(ops, ns, opts);
+          if (!(outcome instanceof Error)) outcome = { failed: [...outcome.failed, ...r.failed] };
         } catch (e) {
           outcome = e as Error;
         }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromNodeList, NodeListError } from '../../src/agent/nodes.ts';
 import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
-import { egressRestore } from '../../src/sys/masq-iptables.ts';
+import { egressRestore } from '../../src/sys/masq-iptables-egress.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
 import { formatCidr, formatIp, parseCidr, parseIp } from '../../src/net/cidr.ts';
 import type { IfName } from '../../src/net/names.ts';

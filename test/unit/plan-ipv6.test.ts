@@ -21,7 +21,7 @@ describe("the bridge's IPv6 link-local address", () => {
     const names = { hostVeth: 'veth01010101' as IfName, hostMac: '02:00:00:00:00:02' as Mac, podMac: '02:00:00:00:00:03' as Mac };
     const br: LinkState = { name: 'br0', ifindex: 3, kind: 'bridge', mac: '52:54:00:12:34:56', up: false, promisc: false, addrs: [] };
     const l3 = (gws: string[]) => ({ addrs: [], routes: [], bridgeAddrs: gws.map(cidr) });
-    const ll = (b: LinkState, gws: string[]) => planHost(conf, 'eth0' as IfName, netns, b, l3(gws), names).ops.filter((o) => o.op === 'addr-replace' && o.addr.value >> 112n === 0xfe80n);
+    const ll = (b: LinkState, gws: string[]) => planHost(conf, 'eth0' as IfName, netns, b, l3(gws), names).bridge.filter((o) => o.op === 'addr-replace' && o.addr.value >> 112n === 0xfe80n);
     expect(ll(br, ['10.0.0.1/24', 'fd00::1/64'])).toEqual([{ op: 'addr-replace', dev: 'br0', addr: cidr('fe80::5054:ff:fe12:3456/64'), nodad: true }]);
     expect(ll(br, ['10.0.0.1/24'])).toEqual([]);
     expect(ll({ ...br, addrs: [{ cidr: cidr('fe80::1/64'), scope: 'link' }] }, ['fd00::1/64'])).toEqual([]);

@@ -117,6 +117,42 @@ describe('ADD through the kernel layer', () => {
   });
 });
 
+describe('ADD with our own IPAM in-process: the veth is made while it allocates', () => {
+  it('checks the IPAM config first, then hands the veth to the host batch before the IPAM allocates', async () => {
+    const { kernel, deps } = setup();
+    let seenAtAllocation: string[] = [];
+    const ipam = deps.ipam;
+    deps.ipam = async (command, target, a) => {
+      if (command === 'ADD') seenAtAllocation = kernel.log().filter(notOpenClose);
+      return ipam(command, target, a);
+    };
+    deps.ipamPreflight = async () => true;
+    await cmdAdd(args(), conf({ ipMasq: false }), deps);
+    expect(seenAtAllocation.some((l) => l.startsWith('host: link add name "veth'))).toBe(true);
+    // The bridge's part waits for the addresses: its gateway comes after the allocation.
+    expect(seenAtAllocation.some((l) => l.includes('addr replace'))).toBe(false);
+  });
+
+  it('a config the IPAM refuses touches nothing, not even the bridge', async () => {
+    const { kernel, ipamCalls, deps } = setup({ bridge: false });
+    deps.ipamPreflight = async () => {
+      throw new CniError(7, 'no IP ranges specified');
+    };
+    await expect(cmdAdd(args(), conf(), deps)).rejects.toThrow('no IP ranges specified');
+    expect(ipamCalls).toEqual([]);
+    expect(kernel.log().filter(notOpenClose)).toEqual([]);
+  });
+
+  it('an allocation that fails after the veth was made undoes the veth, and releases nothing it did not get', async () => {
+    const { kernel, ipamCalls, deps } = setup({ ipamFails: true });
+    deps.ipamPreflight = async () => true;
+    await expect(cmdAdd(args(), conf({ ipMasq: false }), deps)).rejects.toThrow('duplicate');
+    expect(ipamCalls).toEqual(['ADD']);
+    expect(kernel.log().filter((l) => l.includes('link del'))).toEqual(['host: link del dev "veth01010101"']);
+    expect([...(kernel.state.get('/pod')?.keys() ?? [])]).toEqual([]);
+  });
+});
+
 describe('DEL through the kernel layer', () => {
   it('deletes the pod end, releases the lease, removes the masquerade with the addresses of prevResult', async () => {
     const { kernel, ipamCalls, deps } = setup();
