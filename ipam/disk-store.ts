@@ -152,16 +152,10 @@ export class DiskStore implements Store {
   }
 
   /**
-   * The store's records as (name, owner), without parsing addresses: every
-   * ADD reads every lease (as Go does), so this is one call for the whole
-   * directory and string work only. Only regular files count: a directory or
+   * The store's records as (name, owner), without parsing addresses: one C
+   * call reads the whole directory. Only regular files count: a directory or
    * symlink named like an IP is foreign (it still blocks that IP, as link(2)
    * fails on it, but is no lease).
-   */
-  /**
-   * Every record of the store as (name, owner), without parsing addresses.
-   * Only regular files count: a directory or symlink named like an IP is
-   * foreign (it still blocks that IP, as link(2) fails on it, but is no lease).
    */
   private records(): Array<{ name: string; containerId: string; ifName: string }> {
     const out: Array<{ name: string; containerId: string; ifName: string }> = [];

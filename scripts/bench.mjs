@@ -29,8 +29,18 @@ const IMPLS = {
 };
 
 
+// A run killed mid-way (kill, Ctrl-C during a spawnSync) skips its finally:
+// its namespaces are removed by the next run, once their owner is gone.
+function sweepStale() {
+  for (const line of execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n')) {
+    const m = /^(fnb-(\d+)-\S+)/.exec(line);
+    if (m && !existsSync(`/proc/${m[2]}`)) spawnSync('ip', ['netns', 'del', m[1]]);
+  }
+}
+
 async function main() {
   if (process.getuid() !== 0) throw new Error('run as root: the benchmark makes network namespaces');
+  sweepStale();
   if (!existsSync(IMPLS.flatnet.bin)) execFileSync('node', [join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
   const node = `fnb-${process.pid}-node`;
   const pods = Array.from({ length: BURST }, (_, i) => `fnb-${process.pid}-p${i}`);
