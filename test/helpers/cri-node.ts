@@ -9,7 +9,6 @@
 // /run. No registry is reachable, so the sandbox ("pause") image is a busybox
 // OCI image built here and imported with ctr; Debian has no crictl, so the
 // CRI is spoken with gRPC (test/fixtures/cri-runtime-v1.proto).
-// (buildPauseImage is the one of containerd.test.ts.)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';

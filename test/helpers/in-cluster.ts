@@ -78,8 +78,10 @@ export class KubeApiStub {
     child.on('exit', () => (this.exited = true));
   }
 
-  static async start(ns: string, o: { host: string; port: number; files: InClusterFiles }): Promise<KubeApiStub> {
-    const args = [join(ROOT, 'test', 'helpers', 'kube-api-stub.mjs'), '--listen', `${o.host}:${o.port}`, '--tls-cert', o.files.serverCert, '--tls-key', o.files.serverKey, '--token', o.files.token];
+  /** With `o`, https on host:port with that certificate and token; without, plain http on 127.0.0.1 and a free port. */
+  static async start(ns: string, o?: { host: string; port: number; files: InClusterFiles }): Promise<KubeApiStub> {
+    const tls = o ? ['--listen', `${o.host}:${o.port}`, '--tls-cert', o.files.serverCert, '--tls-key', o.files.serverKey, '--token', o.files.token] : [];
+    const args = [join(ROOT, 'test', 'helpers', 'kube-api-stub.mjs'), ...tls];
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args]);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -89,6 +91,11 @@ export class KubeApiStub {
     });
     if (stub.exited) throw new Error(`the API stand-in exited: ${stderr}`);
     return stub;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.reports.find((r) => r.port)!.port!;
   }
 
   /** Sends one command (see kube-api-stub.mjs) and waits until the stand-in has applied it. */

@@ -12,23 +12,26 @@ import { INTERNET_IP, INTERNET_IP6 } from '../../scripts/cluster.mjs';
 const server = join(ROOT, 'scripts', 'bed', 'peer-server.mjs');
 const client = join(ROOT, 'scripts', 'bed', 'peer-client.mjs');
 
+/** One ping from a pod (or node) namespace; its exit code says whether an answer came. */
+export const ping = (from: { ns: string }, ip: string) => execa('ip', ['netns', 'exec', from.ns, 'ping', '-c', '1', '-W', '2', ip], { reject: false });
+
+/** The source address a TCP server in `toNs` sees for a connection from `from`. */
+export async function tcpSource(from: { ns: string }, toNs: string, toIp: string, port: number): Promise<string> {
+  const srv = spawn('ip', ['netns', 'exec', toNs, process.execPath, server, String(port), toIp.includes(':') ? '::' : '0.0.0.0'], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 30; i++) {
+      const r = await execa('ip', ['netns', 'exec', from.ns, process.execPath, client, toIp, String(port)], { reject: false });
+      if (r.exitCode === 0) return r.stdout.trim();
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error(`no TCP answer from ${toIp}:${port}`);
+  } finally {
+    srv.kill();
+  }
+}
+
 /** The probes, as tests of the describe block that calls this; `get` returns its dual-stack cluster. */
 export function podNetworkChecks(get: () => any): void {
-  const ping = (from: any, ip: string) => execa('ip', ['netns', 'exec', from.ns, 'ping', '-c', '1', '-W', '2', ip], { reject: false });
-  async function tcpSource(from: any, toNs: string, toIp: string, port: number): Promise<string> {
-    const srv = spawn('ip', ['netns', 'exec', toNs, process.execPath, server, String(port), toIp.includes(':') ? '::' : '0.0.0.0'], { stdio: 'ignore' });
-    try {
-      for (let i = 0; i < 30; i++) {
-        const r = await execa('ip', ['netns', 'exec', from.ns, process.execPath, client, toIp, String(port)], { reject: false });
-        if (r.exitCode === 0) return r.stdout.trim();
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      throw new Error(`no TCP answer from ${toIp}:${port}`);
-    } finally {
-      srv.kill();
-    }
-  }
-
   it('every pod pings every other pod, over IPv4 and over IPv6', async () => {
     const c = get();
     const failures: string[] = [];

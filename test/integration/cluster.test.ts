@@ -1,18 +1,15 @@
 // e2e: 3 namespace-nodes x 3 pods, agents fed by one nodes file. Pods reach
 // each other by their own IPs (no NAT), egress is masqueraded to the node IP,
 // and the agents' routes follow the node list.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/netns.ts';
+import { ping, tcpSource } from '../helpers/pod-network.ts';
 import { libcniDriver } from '../helpers/libcni.ts';
 import { ROOT } from '../helpers/plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
 import { createCluster, INTERNET_IP } from '../../scripts/cluster.mjs';
-
-const server = join(ROOT, 'scripts', 'bed', 'peer-server.mjs');
-const client = join(ROOT, 'scripts', 'bed', 'peer-client.mjs');
 
 describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
   let c: any;
@@ -25,22 +22,6 @@ describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
   afterAll(async () => {
     await c?.destroy();
   }, 60_000);
-
-  const ping = (from: any, ip: string) => execa('ip', ['netns', 'exec', from.ns, 'ping', '-c', '1', '-W', '2', ip], { reject: false });
-
-  async function tcpSource(from: any, toNs: string, toIp: string, port: number): Promise<string> {
-    const srv = spawn('ip', ['netns', 'exec', toNs, process.execPath, server, String(port)], { stdio: 'ignore' });
-    try {
-      for (let i = 0; i < 30; i++) {
-        const r = await execa('ip', ['netns', 'exec', from.ns, process.execPath, client, toIp, String(port)], { reject: false });
-        if (r.exitCode === 0) return r.stdout.trim();
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      throw new Error(`no TCP answer from ${toIp}:${port}`);
-    } finally {
-      srv.kill();
-    }
-  }
 
   it('every pod pings every other pod', async () => {
     const failures: string[] = [];

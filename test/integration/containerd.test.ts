@@ -4,55 +4,21 @@
 // test-owned node namespace with its own root, state and socket in a temp dir.
 // No registry is reachable, so the sandbox image is a busybox OCI image built
 // here and imported with ctr; Debian has no crictl, so the test speaks CRI
-// gRPC itself (test/fixtures/cri-runtime-v1.proto).
+// gRPC itself (test/fixtures/cri-runtime-v1.proto). The image is the one
+// test/helpers/cri-node.ts builds; this containerd runs without that
+// helper's private /var and /run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPauseImage, PAUSE_IMAGE } from '../helpers/cri-node.ts';
 import { createNetns, deleteAllNetns, isRoot, type Netns } from '../helpers/netns.ts';
 import { BIN_DIR, GO_DIR, ROOT, tempDir } from '../helpers/plugin.ts';
 
 const ready = isRoot() && existsSync('/usr/bin/containerd') && existsSync('/usr/sbin/runc') && existsSync('/usr/bin/busybox');
-const IMAGE = 'flatnet.local/pause:1';
-
-/** A one-layer OCI image archive whose entrypoint sleeps: the pod sandbox ("pause") image. */
-async function buildPauseImage(dir: string): Promise<string> {
-  const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  copyFileSync('/usr/bin/busybox', join(rootfs, 'bin', 'busybox'));
-  for (const c of ['sleep', 'sh']) symlinkSync('busybox', join(rootfs, 'bin', c));
-  const oci = join(dir, 'oci');
-  const blobs = join(oci, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const blob = (buf: Buffer) => {
-    const digest = createHash('sha256').update(buf).digest('hex');
-    writeFileSync(join(blobs, digest), buf);
-    return { digest: `sha256:${digest}`, size: buf.length };
-  };
-  await execa('tar', ['-C', rootfs, '-cf', join(dir, 'layer.tar'), '.']);
-  const layer = blob(readFileSync(join(dir, 'layer.tar')));
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sleep', '3600'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
-  const manifest = blob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  writeFileSync(join(oci, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': IMAGE } }] }));
-  writeFileSync(join(oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const tar = join(dir, 'pause.tar');
-  await execa('tar', ['-C', oci, '-cf', tar, '.']);
-  return tar;
-}
 
 describe.runIf(ready)('containerd through its CRI', () => {
   let node: Netns;
@@ -94,7 +60,7 @@ describe.runIf(ready)('containerd through its CRI', () => {
         '[grpc]',
         `  address = "${sock}"`,
         '[plugins."io.containerd.grpc.v1.cri"]',
-        `  sandbox_image = "${IMAGE}"`,
+        `  sandbox_image = "${PAUSE_IMAGE}"`,
         '  disable_apparmor = true',
         '  restrict_oom_score_adj = true',
         '  [plugins."io.containerd.grpc.v1.cri".containerd]',

@@ -4,68 +4,19 @@
 // that fails at start changes nothing (routes of ours from before the restart
 // stay), a failing watch changes nothing, a 410 makes the agent list again,
 // and after an outage the changes made meanwhile are applied.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApiStub } from '../helpers/in-cluster.ts';
 import { isRoot } from '../helpers/netns.ts';
 import { ROOT } from '../helpers/plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
 import { createCluster } from '../../scripts/cluster.mjs';
 
-interface Report {
-  req?: 'list' | 'watch';
-  rv?: string;
-  status?: number;
-  port?: number;
-}
-
-/** The API stand-in, running in a namespace and driven over stdin/stdout. */
-class ApiStub {
-  readonly reports: Report[] = [];
-  private waiters: Array<() => void> = [];
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      this.reports.push(JSON.parse(l) as Report);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static async start(ns: string): Promise<{ stub: ApiStub; port: number }> {
-    const stub = new ApiStub(spawn('ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'test', 'helpers', 'kube-api-stub.mjs')]));
-    await stub.until('the port', () => stub.reports.some((r) => r.port));
-    return { stub, port: stub.reports.find((r) => r.port)!.port! };
-  }
-
-  send(cmd: object): void {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-  }
-
-  count(req: 'list' | 'watch', pred: (r: Report) => boolean = () => true): number {
-    return this.reports.filter((r) => r.req === req && pred(r)).length;
-  }
-
-  async until(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; API requests: ${JSON.stringify(this.reports.slice(-8))}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-
-  stop(): void {
-    this.child.stdin.end();
-  }
-}
-
 describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-in)', () => {
   let c: any;
-  let stub: ApiStub;
+  let stub: KubeApiStub;
   let n1: any;
   const routesOf = async () => (await c.routes(n1)).map((r: any) => `${r.dst} via ${r.gateway}`).sort();
   const node = (name: string, k: number, ip = `10.200.0.${10 + k}`) => c.nodeObject({ name, podCIDRs: [`10.244.${k}.0/24`], ips: [ip] });
@@ -73,15 +24,14 @@ describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-
   beforeAll(async () => {
     c = await createCluster({ nodes: 2 });
     n1 = c.nodes[0];
-    const s = await ApiStub.start(n1.ns);
-    stub = s.stub;
+    stub = await KubeApiStub.start(n1.ns);
     const kubeconfig = join(c.work, 'kubeconfig');
     writeFileSync(
       kubeconfig,
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Config',
-        clusters: [{ name: 't', cluster: { server: `http://127.0.0.1:${s.port}`, 'insecure-skip-tls-verify': true } }],
+        clusters: [{ name: 't', cluster: { server: `http://127.0.0.1:${stub.port}`, 'insecure-skip-tls-verify': true } }],
         users: [{ name: 'u', user: { token: 'test' } }],
         contexts: [{ name: 'c', context: { cluster: 't', user: 'u' } }],
         'current-context': 'c',
@@ -90,15 +40,15 @@ describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-
     n1.kubeconfig = kubeconfig;
   }, 60_000);
   afterAll(async () => {
-    stub?.stop();
+    await stub?.stop();
     await c?.destroy();
   }, 60_000);
 
   it('changes nothing while the API fails at start: no sync, routes of the previous run kept', async () => {
     // A route of ours from before the restart.
     await execa('ip', ['-n', n1.ns, 'route', 'add', '10.244.2.0/24', 'via', '10.200.0.12', 'proto', '201']);
-    stub.send({ list: 'fail' });
-    stub.send({ set: [node('node1', 1), node('node2', 2)] });
+    await stub.send({ list: 'fail' });
+    await stub.send({ set: [node('node1', 1), node('node2', 2)] });
     await c.startAgent(n1, { kubeconfig: n1.kubeconfig, resync: 1, logLevel: 'info' });
     await stub.until('three failed lists', () => stub.count('list', (r) => r.status === 500) >= 3);
     expect(await routesOf()).toEqual(['10.244.2.0/24 via 10.200.0.12']);
@@ -108,37 +58,37 @@ describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-
   });
 
   it('syncs once the list works, then follows the watch', async () => {
-    stub.send({ list: 'ok' });
+    await stub.send({ list: 'ok' });
     await c.waitFor('the first sync', () => existsSync(n1.statusFile), 20_000);
     await c.waitFor('node2 routed through a nexthop', async () => (await c.routes(n1)).some((r: any) => r.dst === '10.244.2.0/24' && r.nhid));
     await stub.until('a watch', () => stub.count('watch') > 0);
-    stub.send({ set: [node('node1', 1), node('node2', 2), node('node3', 3)] });
+    await stub.send({ set: [node('node1', 1), node('node2', 2), node('node3', 3)] });
     await c.waitFor('node3 from a watch event', async () => (await routesOf()).includes('10.244.3.0/24 via 10.200.0.13'));
   });
 
   it('keeps every route while watches fail, and applies what changed once they work again', async () => {
     const before = await routesOf();
     const failedBefore = stub.count('watch', (r) => r.status === 500);
-    stub.send({ watch: 'fail' });
-    stub.send({ closeWatches: true });
+    await stub.send({ watch: 'fail' });
+    await stub.send({ closeWatches: true });
     await stub.until('two failed watches', () => stub.count('watch', (r) => r.status === 500) >= failedBefore + 2);
     expect(await routesOf()).toEqual(before);
     // The change happens while the agent cannot watch; the next watch (from
     // the old version) replays it.
-    stub.send({ set: [node('node1', 1), node('node2', 2), node('node3', 3, '10.200.0.33')] });
+    await stub.send({ set: [node('node1', 1), node('node2', 2), node('node3', 3, '10.200.0.33')] });
     await new Promise((r) => setTimeout(r, 1500));
     expect(await routesOf()).toEqual(before);
-    stub.send({ watch: 'ok' });
+    await stub.send({ watch: 'ok' });
     await c.waitFor('node3 moved', async () => (await routesOf()).includes('10.244.3.0/24 via 10.200.0.33'), 40_000);
   });
 
   it('lists again after 410 Gone, and the new list replaces the node set', async () => {
     const lists = stub.count('list', (r) => r.status === 200);
-    stub.send({ watch: 'gone' });
-    stub.send({ set: [node('node1', 1), node('node2', 2), node('node4', 4)] }); // node3 gone, node4 new: not on any watch
-    stub.send({ closeWatches: true });
+    await stub.send({ watch: 'gone' });
+    await stub.send({ set: [node('node1', 1), node('node2', 2), node('node4', 4)] }); // node3 gone, node4 new: not on any watch
+    await stub.send({ closeWatches: true });
     await stub.until('a relist', () => stub.count('list', (r) => r.status === 200) > lists);
-    stub.send({ watch: 'ok' });
+    await stub.send({ watch: 'ok' });
     await c.waitFor('node4 routed, node3 withdrawn', async () => {
       const r = await routesOf();
       return r.includes('10.244.4.0/24 via 10.200.0.14') && !r.some((x: string) => x.startsWith('10.244.3.0/24'));
@@ -148,15 +98,15 @@ describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-
   it('rides out a full API outage without a route change, and applies the changes after it', async () => {
     const before = await routesOf();
     const lists = stub.count('list');
-    stub.send({ list: 'fail' });
-    stub.send({ watch: 'gone' }); // the outage also expires the agent's version
-    stub.send({ closeWatches: true });
+    await stub.send({ list: 'fail' });
+    await stub.send({ watch: 'gone' }); // the outage also expires the agent's version
+    await stub.send({ closeWatches: true });
     await stub.until('failed lists during the outage', () => stub.count('list', (r) => r.status === 500) >= 2 && stub.count('list') > lists);
     await new Promise((r) => setTimeout(r, 1500)); // resyncs (every 1 s) run with the last good list meanwhile
     expect(await routesOf()).toEqual(before);
-    stub.send({ set: [node('node1', 1), node('node4', 4)] });
-    stub.send({ watch: 'ok' });
-    stub.send({ list: 'ok' });
+    await stub.send({ set: [node('node1', 1), node('node4', 4)] });
+    await stub.send({ watch: 'ok' });
+    await stub.send({ list: 'ok' });
     await c.waitFor('node2 withdrawn after the outage', async () => (await routesOf()).join() === '10.244.4.0/24 via 10.200.0.14', 40_000);
     const status = JSON.parse((await execa('ip', ['netns', 'exec', n1.ns, join(ROOT, 'dist', 'bin', 'flatnet'), 'status', '--json', '--status-file', n1.statusFile])).stdout);
     expect(status).toMatchObject({ node: 'node1', ready: true });
