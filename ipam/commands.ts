@@ -97,8 +97,8 @@ export function ipamStatus(cfg: IpamConfig, store: Store): void {
   }
 }
 
-/** Releases every allocation not in the valid list; returns what it released. */
-export function ipamGc(store: Store, valid: Attachment[]): Array<{ ip: string; containerId: string; ifName: string }> {
+/** Releases every allocation not in `valid` (with dryRun, only says which). */
+export function ipamGc(store: Store, valid: Attachment[], o: { dryRun?: boolean } = {}): Array<{ ip: string; containerId: string; ifName: string }> {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const keepIds = new Set(valid.map((a) => a.containerID));
   return withLock(store, () => {
@@ -107,7 +107,7 @@ export function ipamGc(store: Store, valid: Attachment[]): Array<{ ip: string; c
       // Legacy records carry no ifname; keep them while their container is alive.
       const live = a.ifName === '' ? keepIds.has(a.containerId) : keep.has(`${a.containerId}\n${a.ifName}`);
       if (!live) {
-        store.release(a.ip);
+        if (!o.dryRun) store.release(a.ip);
         released.push({ ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName });
       }
     }

@@ -1,8 +1,10 @@
 // flatnet ipam ls|gc: the flatnet-ipam store of a network on this node.
 import type { Argv } from 'yargs';
+import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
+import { ifNameProblem } from '../net/names.ts';
 import { ipamGc } from '../../ipam/commands.ts';
-import { allocations, allocationTable, storeOf } from './allocations.ts';
+import { type AllocationRow, allocations, allocationTable, storeOf } from './allocations.ts';
 import { type Command, DEFAULT_CONF_DIR, fail, UsageError } from './command.ts';
 
 interface IpamArgs {
@@ -12,14 +14,49 @@ interface IpamArgs {
   network?: string;
   keep: string[];
   all: boolean;
+  force: boolean;
+  'dry-run': boolean;
   json: boolean;
 }
 
-const keepSpec = (k: string): { containerID: string; ifname: string } => {
-  const [containerID, ifname, extra] = k.split('/');
-  if (!containerID || extra !== undefined || ifname === '') throw new UsageError(`--keep ${JSON.stringify(k)}: give ID or ID/IFNAME`);
-  return { containerID, ifname: ifname ?? 'eth0' };
+type Keep = { containerID: string; ifname: string };
+
+// What a runtime would accept as container ID and CNI_IFNAME: anything else
+// (a comma-joined list, a space) cannot name a live attachment.
+const keepSpec = (k: string): Keep => {
+  const [containerID, ifname = 'eth0', extra] = k.split('/');
+  const usage = `--keep ${JSON.stringify(k)}: give ID or ID/IFNAME, one attachment per --keep`;
+  if (!containerID || extra !== undefined) throw new UsageError(usage);
+  try {
+    validateContainerId(containerID);
+  } catch {
+    throw new UsageError(`${usage}; ${JSON.stringify(containerID)} is not a container ID`);
+  }
+  const bad = ifNameProblem(ifname);
+  if (bad) throw new UsageError(`${usage}; ${JSON.stringify(ifname)}: ${bad.msg}`);
+  return { containerID, ifname };
 };
+
+// A --keep that names no allocation is most likely a typo (wrong case, wrong
+// ifname), and gc would then release the lease it meant to keep.
+const keepsMatchingNothing = (keep: Keep[], rows: AllocationRow[]): Keep[] =>
+  keep.filter((k) => !rows.some((r) => r.containerId === k.containerID && (r.ifName === k.ifname || r.ifName === '')));
+
+function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
+  const store = storeOf(list);
+  if (!store) return fail('ipam gc', `nothing allocated yet in network ${list.name} (${list.path})`);
+  const keep = a.keep.map(keepSpec);
+  const unmatched = a.force ? [] : keepsMatchingNothing(keep, allocations(list));
+  if (unmatched.length > 0) {
+    const names = unmatched.map((k) => `${k.containerID}/${k.ifname}`).join(', ');
+    return fail('ipam gc', `--keep ${names} matches no allocation in network ${list.name}: nothing released. IDs and ifnames are matched exactly (see flatnet ipam ls); add --force to release everything not kept anyway`);
+  }
+  const released = ipamGc(store, keep, { dryRun: a['dry-run'] });
+  const verb = a['dry-run'] ? 'would release' : 'released';
+  for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.containerId}/${r.ifName || '-'})\n`);
+  process.stdout.write(`${verb} ${released.length} allocation(s)\n`);
+  return 0;
+}
 
 export const ipamCommand: Command<IpamArgs> = {
   name: 'ipam <action>',
@@ -32,11 +69,13 @@ export const ipamCommand: Command<IpamArgs> = {
       .option('conflist', { type: 'string', requiresArg: true, describe: 'a config file, instead of --conf-dir/--network' })
       .option('keep', { type: 'string', array: true, default: [] as string[], requiresArg: true, describe: 'attachments to keep (gc)' })
       .option('all', { type: 'boolean', default: false, describe: 'gc with no --keep: release every allocation' })
+      .option('force', { type: 'boolean', default: false, describe: 'gc even when a --keep matches no allocation' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'gc: print what would be released, release nothing' })
       .option('json', { type: 'boolean', default: false })
       .check((a) => {
         if (a.action === 'gc' && a.keep.length === 0 && !a.all) throw new UsageError('ipam gc: give --keep ID[/IFNAME] for each live attachment, or --all to release everything');
         if (a.action === 'gc' && a.keep.length > 0 && a.all) throw new UsageError('ipam gc: --keep and --all exclude each other');
-        if (a.action === 'ls' && (a.keep.length > 0 || a.all)) throw new UsageError('ipam ls takes no --keep or --all');
+        if (a.action === 'ls' && (a.keep.length > 0 || a.all || a.force || a['dry-run'])) throw new UsageError('ipam ls takes no --keep, --all, --force or --dry-run');
         a.keep.forEach(keepSpec);
         return true;
       }) as unknown as Argv<IpamArgs>,
@@ -47,11 +86,6 @@ export const ipamCommand: Command<IpamArgs> = {
       process.stdout.write(a.json ? `${JSON.stringify(rows, null, 2)}\n` : `${allocationTable(rows).join('\n')}\n`);
       return 0;
     }
-    const store = storeOf(list);
-    if (!store) return fail('ipam gc', `nothing allocated yet in network ${list.name} (${list.path})`);
-    const released = ipamGc(store, a.keep.map(keepSpec));
-    for (const r of released) process.stdout.write(`released ${r.ip} (${r.containerId}/${r.ifName || '-'})\n`);
-    process.stdout.write(`released ${released.length} allocation(s)\n`);
-    return 0;
+    return gc(a, list);
   },
 };

@@ -1,7 +1,10 @@
 // A minimal CNI runtime for manual use (`flatnet add|check|del`), as cnitool
 // does it through libcni: run a conflist's plugins in order (DEL in reverse)
-// with prevResult chained, and cache the ADD result for CHECK/DEL.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+// with prevResult chained, and cache the ADD result for CHECK/DEL. The cache
+// also keeps the netns of the ADD: a CHECK or DEL given another container's
+// netns, or an ID with a typo, would otherwise delete another pod's interface
+// (DEL removes CNI_IFNAME in whatever netns it is given).
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateContainerId } from '../cni/args.ts';
 import type { ConfList } from '../cni/conflist.ts';
@@ -48,11 +51,64 @@ function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string,
   }
 }
 
-function cached(l: ConfList, a: Attachment): unknown {
+interface Cached {
+  result: unknown;
+  /** Absent in caches written before the netns was kept. */
+  netns?: string;
+  network?: string;
+  containerId?: string;
+}
+
+function readCache(file: string): Cached | undefined {
   try {
-    return JSON.parse(readFileSync(cacheFile(l, a), 'utf8'));
+    const c: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof c !== 'object' || c === null) return undefined;
+    const o = c as Record<string, unknown>;
+    if (!('flatnetCli' in o)) return { result: c };
+    const text = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+    return { result: o.result, netns: text('netns'), network: text('network'), containerId: text('containerId') };
   } catch {
     return undefined;
+  }
+}
+
+const cached = (l: ConfList, a: Attachment): unknown => readCache(cacheFile(l, a))?.result;
+
+/** Whether two netns paths name the same namespace: the same text, or the same nsfs inode. */
+function sameNetns(x: string, y: string): boolean {
+  if (x === y) return true;
+  try {
+    const [sx, sy] = [statSync(x), statSync(y)];
+    return sx.dev === sy.dev && sx.ino === sy.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a CHECK/DEL whose netns is not the one its ADD used, or that belongs to another cached attachment. */
+function guardNetns(l: ConfList, a: Attachment, verb: string): void {
+  const own = readCache(cacheFile(l, a));
+  if (own?.netns !== undefined) {
+    if (!sameNetns(own.netns, a.netns)) {
+      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `${verb}: ${a.containerId}/${a.ifName} was attached in netns ${own.netns}, not ${a.netns}: nothing done`, `give --netns ${own.netns}`);
+    }
+    return;
+  }
+  if (own !== undefined) return; // an older cache: its netns is unknown
+  const prefix = `${l.name}-`;
+  const suffix = `-${a.ifName}.json`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(a.cacheDir).filter((n) => n.startsWith(prefix) && n.endsWith(suffix));
+  } catch {
+    return; // no cache at all
+  }
+  for (const n of names) {
+    const other = readCache(join(a.cacheDir, n));
+    if (other?.netns !== undefined && other.network === l.name && sameNetns(other.netns, a.netns)) {
+      const id = other.containerId ?? n.slice(prefix.length, -suffix.length);
+      throw new CniError(ErrorCode.UnknownContainer, `${verb}: ${a.ifName} in netns ${a.netns} belongs to ${id}, not ${a.containerId}: nothing done`, `check --id (flatnet add attached ${id}/${a.ifName} there)`);
+    }
   }
 }
 
@@ -82,17 +138,19 @@ export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execR
     throw e;
   }
   mkdirSync(a.cacheDir, { recursive: true, mode: 0o700 });
-  writeAtomic(cacheFile(l, a), JSON.stringify(result), 0o600);
+  writeAtomic(cacheFile(l, a), JSON.stringify({ flatnetCli: 1, network: l.name, containerId: a.containerId, netns: a.netns, result }), 0o600);
   return result;
 }
 
 export function checkNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
+  guardNetns(l, a, 'CHECK');
   const prev = cached(l, a);
   if (prev === undefined) throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for ${a.containerId}/${a.ifName} in ${a.cacheDir}`, 'CHECK needs an ADD made with flatnet add');
   for (const p of l.plugins) exec(l, p, 'CHECK', a, prev, run);
 }
 
 export function delNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
+  guardNetns(l, a, 'DEL');
   const prev = cached(l, a);
   for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev, run);
   rmSync(cacheFile(l, a), { force: true });

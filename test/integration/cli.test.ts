@@ -58,6 +58,30 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     await cli('del', ...as('drop-me', 'eth1'));
   });
 
+  // Found from outside after the reliability fixes: a mistyped --keep kept
+  // nothing, so gc released the live pod's lease (and the next ADD reused it).
+  it('ipam gc releases nothing when a --keep names no allocation (a typo), unless --force', async () => {
+    const conf = join(confDir, '10-flatnet.conflist');
+    const as = (id: string, ifname: string) => [...common().map((x) => (x === 'cli-1' ? id : x)), '--ifname', ifname];
+    const pods = [['gc-a', 'eth0'], ['gc-b', 'eth1']] as const;
+    for (const [id, ifname] of pods) expect((await cli('add', ...as(id, ifname))).exitCode).toBe(0);
+    const leases = async () => JSON.parse((await cli('ipam', 'ls', '--conflist', conf, '--json')).stdout).map((r: any) => r.containerId).sort();
+    for (const keep of [['GC-A', 'gc-b/eth1'], ['gc-a/eth1', 'gc-b/eth1'], ['zzz', 'gc-a', 'gc-b/eth1'], ['gc-a,gc-b'], ['gc-a gc-b'], ['gc-a/'], ['gc-a/eth0/x']]) {
+      const r = await cli('ipam', 'gc', '--conflist', conf, ...keep.flatMap((k) => ['--keep', k]));
+      expect(r.exitCode, `--keep ${keep.join(' ')}: ${r.stderr}`).not.toBe(0);
+      expect(r.stdout).not.toContain('released');
+      expect(await leases()).toEqual(['gc-a', 'gc-b']);
+    }
+    const dry = await cli('ipam', 'gc', '--conflist', conf, '--keep', 'gc-a', '--dry-run');
+    expect(dry.stdout).toContain('would release 1 allocation(s)');
+    expect(await leases()).toEqual(['gc-a', 'gc-b']);
+    // A live attachment without a lease (given on purpose) needs --force.
+    const forced = await cli('ipam', 'gc', '--conflist', conf, '--keep', 'gc-a', '--keep', 'no-lease', '--force');
+    expect(forced.stdout).toContain('released 1 allocation(s)');
+    expect(await leases()).toEqual(['gc-a']);
+    for (const [id, ifname] of pods) await cli('del', ...as(id, ifname));
+  });
+
   it('reports errors on stderr with exit 1, usage errors with exit 2', async () => {
     const bad = await cli('add', '--netns', '/nonexistent', '--id', 'x', '--conf-dir', confDir, '--cni-path', CNI_PATH, '--cache-dir', join(dir.path, 'cache'));
     expect(bad.exitCode).toBe(1);

@@ -1,7 +1,7 @@
 // flatnet add|check|del's runtime (a minimal libcni) with a recording plugin
 // runner: the order of plugins, prevResult chaining, the cache, and rollback
 // of only what an ADD made.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,5 +75,59 @@ describe('the CLI runtime', () => {
   it('validates the ID and ifname that name the cache file', () => {
     expect(() => attachment({ netns: '/p', containerId: '../../etc/x', ifName: 'eth0', cniPath: '/bin', cacheDir: '/tmp' })).toThrow('invalid characters in containerID');
     expect(() => attachment({ netns: '/p', containerId: 'c', ifName: 'a/b', cniPath: '/bin', cacheDir: '/tmp' })).toThrow('interface name');
+  });
+
+  // Found from outside: `flatnet del` with another pod's --netns deleted that
+  // pod's interface; with a mistyped --id it deleted the interface and kept the lease.
+  describe('CHECK and DEL refuse a netns that is not the ADD\'s', () => {
+    const other = (a: ReturnType<typeof att>, o: Partial<{ netns: string; containerId: string }>) => attachment({ ...a, ...o });
+
+    it('the cached attachment given another netns: nothing runs', () => {
+      const a = att();
+      const r = recorder();
+      addNetwork(list, a, r.run);
+      r.calls.length = 0;
+      expect(() => delNetwork(list, other(a, { netns: '/pod2' }), r.run)).toThrow('c1/eth0 was attached in netns /pod, not /pod2: nothing done');
+      expect(() => checkNetwork(list, other(a, { netns: '/pod2' }), r.run)).toThrow('was attached in netns /pod');
+      expect(r.calls).toEqual([]);
+      delNetwork(list, a, r.run);
+      expect(r.calls).toHaveLength(3);
+    });
+
+    it('the same namespace under another path (a bind mount, a /proc path) is the same', () => {
+      const a = att();
+      const f = join(a.cacheDir, 'nsfile');
+      writeFileSync(f, '');
+      const r = recorder();
+      addNetwork(list, other(a, { netns: f }), r.run);
+      delNetwork(list, other(a, { netns: `${a.cacheDir}/./nsfile` }), r.run);
+      expect(r.calls.filter((c) => c.startsWith('DEL'))).toHaveLength(3);
+    });
+
+    it('an ID with no attachment, in a netns another cached attachment holds: nothing runs', () => {
+      const a = att();
+      const r = recorder();
+      addNetwork(list, a, r.run);
+      r.calls.length = 0;
+      expect(() => delNetwork(list, other(a, { containerId: 'c1x' }), r.run)).toThrow('eth0 in netns /pod belongs to c1, not c1x: nothing done');
+      expect(r.calls).toEqual([]);
+    });
+
+    it('an ID and netns nothing knows of: DEL runs (idempotent, and for attachments made by others)', () => {
+      const a = att();
+      const r = recorder();
+      addNetwork(list, a, r.run);
+      r.calls.length = 0;
+      delNetwork(list, other(a, { containerId: 'c9', netns: '/pod9' }), r.run);
+      expect(r.calls).toEqual(['DEL bandwidth c9/eth0', 'DEL portmap c9/eth0', 'DEL flatnet c9/eth0']);
+    });
+
+    it('a cache written before the netns was kept is still the prevResult of DEL', () => {
+      const a = att();
+      writeFileSync(join(a.cacheDir, 'net-c1-eth0.json'), JSON.stringify({ cniVersion: '1.0.0', ips: [] }));
+      const r = recorder();
+      delNetwork(list, other(a, { netns: '/anywhere' }), r.run);
+      expect(r.calls).toEqual(['DEL bandwidth +prev c1/eth0', 'DEL portmap +prev c1/eth0', 'DEL flatnet +prev c1/eth0']);
+    });
   });
 });
