@@ -56,8 +56,10 @@ function checkIn(args: CmdArgs, conf: ReturnType<typeof parseBridgeConf>, prev: 
 
   const prevIps = (prev.ips ?? []).map((ip) => ({ ip, cidr: parseCidr(ip.address) }));
   const routes: RouteState[] = [...k.routes(4, netns), ...(prevIps.some((p) => p.cidr?.family === 6) ? k.routes(6, netns) : [])];
+  // Every address, whatever interface index prevResult gives it, as Go's
+  // ValidateExpectedInterfaceIPs: an index is the runtime's input, and one
+  // pointing elsewhere must not make a lost address pass.
   for (const { ip, cidr } of prevIps) {
-    if (ip.interface !== undefined && ip.interface !== ctrIdx) continue;
     if (!cidr) throw undecodable(`prevResult address ${JSON.stringify(ip.address)} is not a CIDR`);
     if (!ctr.addrs.some((a) => sameCidr(a.cidr, cidr))) throw fail(`address ${ip.address} is missing from ${args.ifName}`, `${args.ifName} has ${ctr.addrs.map((a) => formatCidr(a.cidr)).join(', ') || 'no addresses'}`);
     const net = networkOf(cidr);

@@ -24,7 +24,9 @@ export function prevAddresses(raw: NetConfBase): Cidr[] | undefined {
 export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<void> {
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
-  const netns = args.netns ? k.openNetns(args.netns) : undefined;
+  // A netns whose mount is gone (the runtime unmounted it, its file left)
+  // holds no interface to delete: the lease and rules still go.
+  const netns = args.netns ? k.openNetns(args.netns, { unmountedIsGone: true }) : undefined;
   // Deleting the pod end deletes its host peer too. The kernel's teardown of
   // a veth (~20 ms) runs while the lease and the masquerade are released.
   const linkDel = netns && k.prepare(netns);

@@ -9,12 +9,16 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Value of `key` in `obj`, exact match first, then case-insensitive (Go's rule). */
+/**
+ * Value of `key` in `obj`, keys matched case-insensitively, the last match
+ * winning: Go decodes an object's keys in order into the field each names,
+ * so with both "ranges" and "Ranges" the later one is what Go uses.
+ */
 export function getKey(obj: JsonObject, key: string): unknown {
-  if (key in obj) return obj[key];
   const lower = key.toLowerCase();
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return obj[k];
-  return undefined;
+  let found: unknown;
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) found = obj[k];
+  return found;
 }
 
 export function optString(obj: JsonObject, key: string, where: string): string | undefined {

@@ -148,8 +148,12 @@ export interface EgressMasq {
 }
 
 export interface Kernel {
-  /** Opens a namespace by path; undefined when it does not exist; throws when the path is not a namespace. */
-  openNetns(path: string): Netns | undefined;
+  /**
+   * Opens a namespace by path; undefined when it does not exist (with
+   * `unmountedIsGone`, also when the path is an empty file: a netns mount
+   * point whose namespace was unmounted); throws when the path is not a namespace.
+   */
+  openNetns(path: string, o?: { unmountedIsGone?: boolean }): Netns | undefined;
   closeNetns(ns: Netns): void;
 
   link(name: IfName, ns?: Netns): LinkState | undefined;

@@ -15,14 +15,27 @@ const isNsFs = (type: number): boolean => type === NSFS_MAGIC || type === PROC_S
 const notNetns = (path: string, why: string): CniError =>
   new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (${why})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
 
+/** An empty regular file: what a netns mount point is once its namespace is unmounted. */
+function isEmptyFile(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** Opens the namespace at `path`; undefined when nothing is there; throws when it is not a namespace. */
-export function openNetns(path: string): Netns | undefined {
+export function openNetns(path: string, o: { unmountedIsGone?: boolean } = {}): Netns | undefined {
   if (path.includes('\0')) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'CNI_NETNS contains a NUL character');
   // The path's filesystem before anything opens it, as Go's ns.GetNS does:
   // opening a FIFO blocks for ever, and opening a device can act on it.
   try {
     const type = Number(statfsSync(path).type);
-    if (!isNsFs(type)) throw notNetns(path, `filesystem magic 0x${type.toString(16)}`);
+    if (!isNsFs(type)) {
+      if (o.unmountedIsGone && isEmptyFile(path)) return undefined;
+      throw notNetns(path, `filesystem magic 0x${type.toString(16)}`);
+    }
   } catch (e) {
     if (e instanceof CniError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -314,6 +314,7 @@ const cases: Case[] = [
   { name: 'ipam a string', conf: conf({ ipam: 'host-local' }), fn: [7, 'ipam must be an object'] },
   { name: 'ipam plugin not on CNI_PATH', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: 'no-such-ipam' } }), fn: [7, 'failed to find plugin "no-such-ipam"'] },
   { name: 'ipam type a path', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: '../../bin/sh' } }), fn: [7, 'invalid plugin name'] },
+  { name: 'ipam ranges and Ranges both given: the later key wins, as Go decodes', conf: ipamOnly({ ranges: [[{ subnet: '10.251.0.0/24' }]], Ranges: [[{ subnet: '10.252.0.0/24' }]] }), fn: 'ok', after: gotIp('10.252.0.2/24') },
   { name: 'ipam ranges empty', conf: ipamOnly({ ranges: [] }), fn: [7, 'no IP ranges specified'] },
   { name: 'ipam ranges a string', conf: ipamOnly({ ranges: 'x' }), fn: [7, 'ipam.ranges must be a list'] },
   { name: 'subnet /33', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/33' }]] }), fn: [7, 'is not a CIDR'] },
@@ -395,10 +396,14 @@ const cases: Case[] = [
   { name: 'CHECK, prevResult interface name with a newline', verb: 'CHECK', setup: setupAdd(), conf: prevWith((p) => (p.interfaces[2].name = 'eth0\nlink del lo')), fn: [999, 'prevResult has no interface eth0'] },
   { name: 'CHECK, prevResult of version 9.9.9', verb: 'CHECK', setup: setupAdd(), conf: prevWith((p) => (p.cniVersion = '9.9.9')), fn: [1, 'unsupported CNI result version'] },
   { name: 'CHECK at 0.3.1', verb: 'CHECK', setup: setupAdd(), conf: (s) => ({ ...v('0.3.1')(s), prevResult: s.prev }), fn: [1, 'config version does not allow CHECK'] },
+  // Found from outside: an interface index pointing away from the pod made a lost address pass.
+  { name: 'CHECK, pod address flushed, prevResult index at the bridge', verb: 'CHECK', setup: async (s) => { await addOk(s); await ns(s, ['ip', 'addr', 'flush', 'dev', 'eth0']); }, conf: prevWith((p) => (p.ips[0].interface = 0)), fn: [999, 'missing'] },
+  { name: 'CHECK, another address, prevResult index out of range', verb: 'CHECK', setup: setupAdd(), conf: prevWith((p) => { p.ips[0].interface = 99; p.ips[0].address = '10.250.0.99/24'; }), fn: [999, 'address 10.250.0.99/24 is missing'] },
   { name: 'CHECK after the pod interface was removed', verb: 'CHECK', setup: async (s) => { await addOk(s); await ns(s, ['ip', 'link', 'del', 'eth0']); }, conf: prevWith(() => undefined), fn: [999, 'missing'] },
   // --- spec 1.1.0 only: flatnet against the spec ---
   { name: 'GC releases what is not valid', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, 'GC kept a lease') },
   { name: 'GC keeps what is valid', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 1, 'GC released a valid lease') },
+  { name: 'GC, valid-attachments keys in another case (Go decodes them)', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerId: 'c1', IfName: 'eth0' }] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 1, 'GC released a valid lease') },
   { name: 'GC, valid-attachments not a list', verb: 'GC', go: false, conf: v('1.1.0', { 'cni.dev/valid-attachments': {} }), fn: [7, 'must be a list'] },
   { name: 'GC, an attachment without ifname', verb: 'GC', go: false, conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'c1' }] }), fn: [7, 'cni.dev/valid-attachments[0]'] },
   { name: 'GC at 1.0.0', verb: 'GC', go: false, fn: [1, 'config version does not allow GC'] },

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
 import { bridgeConf, flatnet, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -95,16 +96,21 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect((await inNs(node, ['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim()).toBe('1');
   });
 
-  it('DEL succeeds and releases everything when the netns has vanished or CNI_NETNS is empty', async () => {
-    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+  it('DEL succeeds and releases everything when the netns has vanished, was unmounted, or CNI_NETNS is empty', async () => {
+    const [p1, p2, p3] = [await createNetns('p1'), await createNetns('p2'), await createNetns('p3')];
     const conf = bridgeConf({ dataDir: data.path });
-    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path })).exitCode).toBe(0);
-    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path })).exitCode).toBe(0);
+    for (const [id, p] of [['a', p1], ['b', p2], ['c', p3]] as const) expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: id, netns: p.path })).exitCode).toBe(0);
     await deleteNetns(p1);
     const gone = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'a', netns: p1.path });
     expect(gone.exitCode, gone.stdout).toBe(0);
     const empty = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'b', netns: '' });
     expect(empty.exitCode, empty.stdout).toBe(0);
+    // Unmounted, its empty mount point left behind (found from outside: code 4, lease and rules leaked).
+    await execa('umount', [p3.path]);
+    const unmounted = await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'c', netns: p3.path });
+    expect(unmounted.exitCode, unmounted.stdout).toBe(0);
+    // Not every file is a gone netns: ADD and CHECK still refuse it.
+    expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'd', netns: p3.path })).json?.code).toBe(4);
     expect(store()).toEqual([]);
     // The Go plugin leaks these when CNI_NETNS is empty (plugins#810); we do not.
     expect(await natRules()).toEqual([]);
