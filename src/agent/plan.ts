@@ -7,7 +7,7 @@
 // never via this node itself, and never for a podCIDR two nodes claim (which
 // one is right cannot be told, so neither gets it). Every peer left out is
 // explained in `skipped`. Pure.
-import { type Addr, addrEq, type Cidr, contains, type Family, formatCidr, formatIp, networkOf, overlaps, parseCidr, parseIp } from '../net/cidr.ts';
+import { type Addr, addrEq, bitsOf, type Cidr, contains, type Family, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../net/cidr.ts';
 import type { IfName } from '../net/names.ts';
 import type { LinkOp, NexthopState, RouteState } from '../sys/kernel.ts';
 import type { NodeInfo } from './nodes.ts';
@@ -168,6 +168,12 @@ function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string
   if (c.cluster.some((cl) => contains(cl, via))) return `next hop ${v} lies inside the cluster CIDR`;
   const link = c.localNets.find((l) => !l.scoped && contains(l.net, via));
   if (!link) return `next hop ${v} is not on a directly connected network (nodes must share an L2 segment)`;
+  // No node holds these (IPv4 /31 and /32, IPv6 /127 and /128 have none):
+  // a route via one black-holes the podCIDR or floods the segment.
+  if (link.net.prefix < bitsOf(via.family) - 1) {
+    if (addrEq(via, networkOf(link.net))) return `next hop ${v} is the network address of ${key(link.net)}, not a node's`;
+    if (via.family === 4 && addrEq(via, lastOf(link.net))) return `next hop ${v} is the broadcast address of ${key(link.net)}, not a node's`;
+  }
   const f = foreign.get(d);
   if (f) return `the main table already has a route to ${d} that flatnet did not make (${describeRoute(f)}); flatnet does not replace it`;
   return { node: node.name, dst, via, family: dst.family, ...(link.dev ? { dev: link.dev } : {}) };

@@ -137,6 +137,12 @@ describe('route planning', () => {
       const p = plan([node('twin', ['10.244.3.0/24'], ['10.0.0.1'])]);
       expect(reasons(p)).toEqual(["twin: next hop 10.0.0.1 is this node's own address"]);
     });
+    // Found from outside: a route via the node network's own network address was installed.
+    it("never routes via the node network's network or broadcast address", () => {
+      const p = plan([node('net', ['10.244.3.0/24'], ['10.0.0.0']), node('bcast', ['10.244.4.0/24'], ['10.0.0.255'])]);
+      expect(reasons(p)).toEqual(['net: next hop 10.0.0.0 is the network address of 10.0.0.0/24, not a node\'s', 'bcast: next hop 10.0.0.255 is the broadcast address of 10.0.0.0/24, not a node\'s']);
+      expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
+    });
     it('skips an InternalIP with a zone and routes everyone else', () => {
       const p = plan([node('zoned', ['fd00:0:0:11::/64'], ['fd00::11%eth0']), node('b', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2'])]);
       expect(reasons(p)).toEqual(['zoned: no IPv6 InternalIP for podCIDR fd00:0:0:11::/64 (not an IP address: "fd00::11%eth0")']);
