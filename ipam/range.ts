@@ -34,6 +34,10 @@ export function canonicalizeRange(spec: RangeSpec): Range {
   if (typeof spec.subnet !== 'string' || spec.subnet === '') throw new RangeError('subnet is required, e.g. "10.22.0.0/24"');
   const subnet = parseCidr(spec.subnet);
   if (!subnet) throw new RangeError(`subnet ${JSON.stringify(spec.subnet)} is not a CIDR such as 10.22.0.0/24`);
+  // An IPv4-mapped IPv6 subnet (::ffff:a.b.c.d/n): Go reads its address as
+  // IPv4 beside an IPv6 mask and refuses it; as IPv6 it would put an address
+  // no IPv4 peer answers on the pod.
+  if (subnet.family === 6 && subnet.value >> 32n === 0xffffn) throw new RangeError('IPNet IP and Mask version mismatch');
   const bits = bitsOf(subnet.family);
   if (bits - subnet.prefix < 2) throw new RangeError(`Network ${spec.subnet} too small to allocate from`);
   const net = networkOf(subnet);

@@ -9,14 +9,16 @@ const MAX_ID_LEN = 253;
 
 export function validateContainerId(id: string): void {
   if (id === '') throw new CniError(ErrorCode.UnknownContainer, 'missing containerID');
-  if (id.length > MAX_ID_LEN || !ID_RE.test(id)) {
+  if (id.length > MAX_ID_LEN) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `containerID is ${id.length} characters long; flatnet takes at most ${MAX_ID_LEN}`, `${id.slice(0, 64)}…`);
+  if (!ID_RE.test(id)) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'invalid characters in containerID', id.length > 64 ? `${id.slice(0, 64)}…` : id);
   }
 }
 
 export function validateNetworkName(name: string): void {
   if (name === '') throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
-  if (name.length > MAX_ID_LEN || !ID_RE.test(name)) {
+  if (name.length > MAX_ID_LEN) throw new CniError(ErrorCode.InvalidNetworkConfig, `network name is ${name.length} characters long; flatnet takes at most ${MAX_ID_LEN}`, `${name.slice(0, 64)}…`);
+  if (!ID_RE.test(name)) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name.length > 64 ? `${name.slice(0, 64)}…` : name);
   }
 }

@@ -185,7 +185,16 @@ async function dispatchVerb(funcs: PluginFuncs, about: string, io: Io): Promise<
     io.stdout(JSON.stringify(error, null, 4));
     return 1;
   } finally {
-    if (args) io.logVerb(verbLogSettings(conf), { args, ...(result ? { result } : {}), ...(error ? { error } : {}), ms: platform.now() - t0 });
+    if (args) io.logVerb(verbLogSettings(conf ?? settingsOfRefused(args.stdin)), { args, ...(result ? { result } : {}), ...(error ? { error } : {}), ms: platform.now() - t0 });
+  }
+}
+
+/** A refused config's own JSON, for its logFile: the refusal belongs in the log its network names. */
+function settingsOfRefused(stdin: string | undefined): unknown {
+  try {
+    return stdin ? JSON.parse(stdin) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -207,10 +207,13 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(bad.exitCode).toBe(1);
     // The failure is said once on stderr, as a log line, besides the error object on stdout.
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    // A config refused before it is decoded (found from outside: its line went to the default log).
+    expect((await runPlugin(node, flatnet, { ...conf, cniVersion: '0.2.0' }, { command: 'ADD', containerId: 'refused', netns: pod.path })).json?.code).toBe(1);
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ level: 'info', command: 'ADD', containerId: 'logged', netns: pod.path, ifName: 'eth0', addresses: ['10.250.0.2/24'], code: 0 });
     expect(lines[0].ms).toBeGreaterThan(0);
     expect(lines[1]).toMatchObject({ level: 'error', command: 'ADD', containerId: 'bad', code: 7 });
+    expect(lines[2]).toMatchObject({ level: 'error', command: 'ADD', containerId: 'refused', code: 1 });
     // ~200 bytes a line against a 2 KiB bound: 30 more runs rotate it, and only two backups are kept.
     for (let i = 0; i < 15; i++) {
       await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: `gone${i}`, netns: pod.path });

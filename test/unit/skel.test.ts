@@ -63,6 +63,7 @@ describe('skel', () => {
     [{ cniVersion: '1.0.0' }, 7, 'missing network name'],
     [{ cniVersion: '1.0.0', name: '../etc' }, 7, 'invalid characters found in network name'],
     [{ cniVersion: '1.0.0', name: 'a/b' }, 7, 'invalid characters found in network name'],
+    [{ cniVersion: '1.0.0', name: 'n'.repeat(300) }, 7, 'network name is 300 characters long; flatnet takes at most 253'],
     [{ cniVersion: '9.9.9', name: 'n' }, 1, 'incompatible CNI versions'],
     [{ name: 'n' }, 1, 'incompatible CNI versions'],
   ])('rejects stdin %j with code %i', async (stdin, code, msg) => {
@@ -135,7 +136,7 @@ describe('identifiers and CNI_ARGS (Go rules)', () => {
   it('accepts runtime-style IDs and rejects others', () => {
     expect(() => validateContainerId('a1b2_c.d-e')).not.toThrow();
     expect(() => validateContainerId('')).toThrow('missing containerID');
-    expect(() => validateContainerId('a'.repeat(300))).toThrow('invalid characters');
+    expect(() => validateContainerId('a'.repeat(300))).toThrow('containerID is 300 characters long');
     expect(() => parseIfName('eth0')).not.toThrow();
     expect(() => parseIfName('')).toThrow('empty');
     expect(() => parseIfName('a b')).toThrow('whitespace');
