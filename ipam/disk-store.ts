@@ -2,8 +2,12 @@
 //   <dataDir>/<network>/<ip>                "<containerID>\r\n<ifname>", 0600
 //   <dataDir>/<network>/last_reserved_ip.N  the last address handed out from range set N
 //   <dataDir>/<network>/lock                flock(2)ed around every mutation
-// Where Go writes in place, we write a temp file and link(2)/rename(2) it into
-// place, so a process killed mid-write never leaves an empty or torn record.
+// Where Go writes in place, we write the record first and link(2)/rename(2) it
+// into place, so a process killed mid-write never leaves an empty or torn
+// record. A lease record is written unnamed (O_TMPFILE) where the platform
+// can: a process killed before naming it leaves no file at all (Go's CHECK
+// reads every file of the directory, names aside, and would take a named
+// temp file with a record in it for a lease).
 // The lock is held as briefly as we can: a pod's record is written before it
 // is taken (a reservation inside is then one link(2) per address, all to that
 // same file) and the round-robin hint after it is released. With 110 pods
@@ -51,8 +55,8 @@ function pidAlive(pid: number): boolean {
 export class DiskStore implements Store {
   readonly dir: string;
   private lockFd: number | undefined;
-  /** The record of the owner being allocated for, written before the lock. */
-  private pending: { owner: string; tmp: string } | undefined;
+  /** The record of the owner being allocated for, written before the lock: open unnamed (fd) or as a temp file. */
+  private pending: { owner: string; fd?: number; tmp?: string } | undefined;
   /** Round-robin hints to write once the lock is released. */
   private readonly hints = new Map<number, Addr>();
 
@@ -83,18 +87,24 @@ export class DiskStore implements Store {
       }
     }
     this.hints.clear();
-    if (this.pending) unlinkQuietly(this.pending.tmp);
+    this.dropPending();
+  }
+
+  private dropPending(): void {
+    if (this.pending?.fd !== undefined) closeSync(this.pending.fd);
+    if (this.pending?.tmp !== undefined) unlinkQuietly(this.pending.tmp);
     this.pending = undefined;
   }
 
-  /** A temp file holding the record of (id, ifName), written once per allocation. */
-  private pendingRecord(id: string, ifName: string): string {
+  /** The record of (id, ifName), written once per allocation. */
+  private pendingRecord(id: string, ifName: string): NonNullable<DiskStore['pending']> {
     const owner = formatRecord(id, ifName);
     if (this.pending?.owner !== owner) {
-      if (this.pending) unlinkQuietly(this.pending.tmp);
-      this.pending = { owner, tmp: this.writeTemp(owner) };
+      this.dropPending();
+      const fd = platform.unnamedFile(this.dir, owner, 0o600);
+      this.pending = fd !== undefined ? { owner, fd } : { owner, tmp: this.writeTemp(owner) };
     }
-    return this.pending.tmp;
+    return this.pending;
   }
 
   // Temp files of processes that died mid-write (kill -9). Names carry a
@@ -134,7 +144,10 @@ export class DiskStore implements Store {
       // link(2) fails with EEXIST atomically, like Go's O_CREAT|O_EXCL, but the
       // file appears with its full content. Every address of one ADD links to
       // the same record file.
-      linkSync(this.pendingRecord(id, ifName), join(this.dir, formatIp(ip)));
+      const rec = this.pendingRecord(id, ifName);
+      const to = join(this.dir, formatIp(ip));
+      if (rec.fd !== undefined) platform.linkUnnamed(rec.fd, to);
+      else linkSync(rec.tmp!, to);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
@@ -159,12 +172,16 @@ export class DiskStore implements Store {
    */
   private records(): Array<{ name: string; containerId: string; ifName: string }> {
     const out: Array<{ name: string; containerId: string; ifName: string }> = [];
+    const temps: string[] = [];
     for (const [name, content] of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (name.startsWith(TMP_PREFIX)) temps.push(name);
       if (!LEASE_NAME.test(name)) continue; // the lock, round-robin state, temp files, anything foreign
       const rec = parseRecord(content);
       if (rec.containerId === '') continue; // empty or blank: no owner to match, never released by ID
       out.push({ name, ...rec });
     }
+    // Under the lock (GC), what killed writers left goes too, as on ADD.
+    if (temps.length && this.lockFd !== undefined) this.sweepTemps(temps.filter((t) => join(this.dir, t) !== this.pending?.tmp));
     return out;
   }
 

@@ -25,8 +25,13 @@ for b in flatnet flatnet-ipam flatnet-cli; do
   install -m 0755 "$root/dist/bin/$b" "$bin_dir/.$b.new"
   mv -f "$bin_dir/.$b.new" "$bin_dir/$b"
 done
-if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then
+# Any config a runtime would load (.conf, .conflist, .json, as libcni reads)
+# is the node's, edited or written by the agent: never replaced.
+existing=$(find "$conf_dir" -maxdepth 1 -type f \( -name '*.conf' -o -name '*.conflist' -o -name '*.json' \) -print -quit)
+if [ -z "$existing" ]; then
   install -m 0644 "$root/conf/10-flatnet.conflist" "$conf_dir/10-flatnet.conflist"
   echo "installed $conf_dir/10-flatnet.conflist (edit its subnet to this node's podCIDR)"
+else
+  echo "kept the CNI config already in $conf_dir ($existing and any others): the example was not installed"
 fi
 echo "installed flatnet, flatnet-ipam, flatnet-cli into $bin_dir"

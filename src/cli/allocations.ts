@@ -21,8 +21,11 @@ export function storeOf(list: ConfList): DiskStore | undefined {
   return existsSync(join(dataDir, list.name)) ? new DiskStore(dataDir, list.name) : undefined;
 }
 
+/** The store's allocations in address order (the directory's order is no order). */
 export const allocations = (list: ConfList): AllocationRow[] =>
-  (storeOf(list)?.list() ?? []).map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
+  (storeOf(list)?.list() ?? [])
+    .sort((a, b) => a.ip.family - b.ip.family || (a.ip.value < b.ip.value ? -1 : a.ip.value > b.ip.value ? 1 : 0))
+    .map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName }));
 
 export const allocationTable = (rows: AllocationRow[]): string[] => [
   'ADDRESS              CONTAINER                                                         IFNAME',

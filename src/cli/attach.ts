@@ -59,7 +59,7 @@ export const delCommand: Command<AttachArgs> = {
   options,
   async run(a) {
     const { list, att } = target(a);
-    delNetwork(list, att);
+    if (!delNetwork(list, att)) process.stderr.write(`flatnet del: flatnet add made no attachment ${att.containerId}/${att.ifName} in ${list.name} (${att.cacheDir}); DEL ran anyway (it is idempotent)\n`);
     return 0;
   },
 };

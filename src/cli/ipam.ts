@@ -67,7 +67,7 @@ export const ipamCommand: Command<IpamArgs> = {
       .option('conf-dir', { type: 'string', default: DEFAULT_CONF_DIR, requiresArg: true, describe: 'CNI config directory' })
       .option('network', { type: 'string', requiresArg: true, describe: 'network name (default: the first config, as runtimes pick)' })
       .option('conflist', { type: 'string', requiresArg: true, describe: 'a config file, instead of --conf-dir/--network' })
-      .option('keep', { type: 'string', array: true, default: [] as string[], requiresArg: true, describe: 'attachments to keep (gc)' })
+      .option('keep', { type: 'string', array: true, default: [] as string[], requiresArg: true, describe: 'an attachment to keep (gc): ID/IFNAME, or ID for ID/eth0; repeat for each' })
       .option('all', { type: 'boolean', default: false, describe: 'gc with no --keep: release every allocation' })
       .option('force', { type: 'boolean', default: false, describe: 'gc even when a --keep matches no allocation' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'gc: print what would be released, release nothing' })

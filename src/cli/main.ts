@@ -17,7 +17,8 @@ const COMMANDS: Array<Command<any>> = [agentCommand, statusCommand, addCommand, 
 export function failureLine(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { details?: string };
   let line = err instanceof Error ? err.message : String(e);
-  if (e instanceof CniError && e.details) line += ` (${e.details})`;
+  // The code is what the README's troubleshooting table is keyed on.
+  if (e instanceof CniError) line += ` (CNI error ${e.code}${e.details ? `: ${e.details}` : ''})`;
   if (err.code === 'EACCES' || err.code === 'EPERM' || /Operation not permitted|Permission denied/.test(line)) line += ' — flatnet needs root (or CAP_NET_ADMIN) for this';
   return line;
 }

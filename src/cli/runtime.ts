@@ -41,7 +41,8 @@ export const execRunner: PluginRunner = (plugin, command, stdin, env, cniPath) =
 function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: Attachment, prevResult: unknown, run: PluginRunner): unknown {
   const conf: Record<string, unknown> = { ...plugin, name: l.name, cniVersion: l.cniVersion };
   if (prevResult !== undefined) conf.prevResult = prevResult;
-  const env = { ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: a.cniPath, CNI_ARGS: a.args ?? '' };
+  // The plugin's own error log line would repeat the error the CLI prints.
+  const env = { FLATNET_LOG_LEVEL: 'silent', ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: a.cniPath, CNI_ARGS: a.args ?? '' };
   try {
     return run(plugin, command, JSON.stringify(conf), env, a.cniPath);
   } catch (e) {
@@ -85,23 +86,28 @@ function sameNetns(x: string, y: string): boolean {
   }
 }
 
-/** Refuses a CHECK/DEL whose netns is not the one its ADD used, or that belongs to another cached attachment. */
-function guardNetns(l: ConfList, a: Attachment, verb: string): void {
+/**
+ * Refuses a CHECK/DEL whose netns is not the one its ADD used, or that
+ * belongs to another cached attachment. Returns the attachment to run with:
+ * the ADD's netns path when the same namespace was given under another path
+ * (prevResult names the sandbox by the ADD's path), and whether it was cached.
+ */
+function guardNetns(l: ConfList, a: Attachment, verb: string): { att: Attachment; known: boolean } {
   const own = readCache(cacheFile(l, a));
   if (own?.netns !== undefined) {
     if (!sameNetns(own.netns, a.netns)) {
       throw new CniError(ErrorCode.InvalidEnvironmentVariables, `${verb}: ${a.containerId}/${a.ifName} was attached in netns ${own.netns}, not ${a.netns}: nothing done`, `give --netns ${own.netns}`);
     }
-    return;
+    return { att: { ...a, netns: own.netns }, known: true };
   }
-  if (own !== undefined) return; // an older cache: its netns is unknown
+  if (own !== undefined) return { att: a, known: true }; // an older cache: its netns is unknown
   const prefix = `${l.name}-`;
   const suffix = `-${a.ifName}.json`;
   let names: string[] = [];
   try {
     names = readdirSync(a.cacheDir).filter((n) => n.startsWith(prefix) && n.endsWith(suffix));
   } catch {
-    return; // no cache at all
+    return { att: a, known: false }; // no cache at all
   }
   for (const n of names) {
     const other = readCache(join(a.cacheDir, n));
@@ -110,6 +116,7 @@ function guardNetns(l: ConfList, a: Attachment, verb: string): void {
       throw new CniError(ErrorCode.UnknownContainer, `${verb}: ${a.ifName} in netns ${a.netns} belongs to ${id}, not ${a.containerId}: nothing done`, `check --id (flatnet add attached ${id}/${a.ifName} there)`);
     }
   }
+  return { att: a, known: false };
 }
 
 export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): unknown {
@@ -142,16 +149,18 @@ export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execR
   return result;
 }
 
-export function checkNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
-  guardNetns(l, a, 'CHECK');
+export function checkNetwork(l: ConfList, given: Attachment, run: PluginRunner = execRunner): void {
+  const a = guardNetns(l, given, 'CHECK').att;
   const prev = cached(l, a);
   if (prev === undefined) throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for ${a.containerId}/${a.ifName} in ${a.cacheDir}`, 'CHECK needs an ADD made with flatnet add');
   for (const p of l.plugins) exec(l, p, 'CHECK', a, prev, run);
 }
 
-export function delNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): void {
-  guardNetns(l, a, 'DEL');
+/** DEL, as a runtime does it; false when flatnet add had made no such attachment (DEL ran anyway: it is idempotent). */
+export function delNetwork(l: ConfList, given: Attachment, run: PluginRunner = execRunner): boolean {
+  const { att: a, known } = guardNetns(l, given, 'DEL');
   const prev = cached(l, a);
   for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev, run);
   rmSync(cacheFile(l, a), { force: true });
+  return known;
 }

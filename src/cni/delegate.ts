@@ -21,7 +21,7 @@ export function findPlugin(name: string, cniPath: string): string {
       // not in this directory
     }
   }
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin "${name}" in path [${dirs.join(' ')}]`, 'install the plugin binary into a CNI_PATH directory or fix ipam.type');
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin "${name}" in path [${dirs.join(' ')}]`, `install ${name} into a CNI_PATH directory (Debian's Go plugins, portmap among them, are in /usr/lib/cni), or fix the type that names it`);
 }
 
 /**

@@ -75,6 +75,15 @@ export interface Platform {
    * `prefix` (not read). Throws a Node-style error when `dir` cannot be read.
    */
   findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] };
+  /**
+   * A file holding `content` in `dir` with no name yet (O_TMPFILE), open at
+   * the fd returned; undefined where the platform or filesystem has none.
+   * linkUnnamed names it, as often as needed; close the fd when done. A
+   * process killed before leaves nothing behind.
+   */
+  unnamedFile(dir: string, content: string, mode: number): number | undefined;
+  /** Gives the file of unnamedFile the name `path`; a Node-style error (code EEXIST, …) when it cannot. */
+  linkUnnamed(fd: number, path: string): void;
   /** Milliseconds on a monotonic clock, for profiles. */
   now(): number;
   /** This process's pid. */

@@ -5,7 +5,7 @@
 // addresses and validated names only. The agent's egress chain is in
 // masq-iptables-egress.ts.
 import { createHash } from 'node:crypto';
-import { type Cidr, type Family, formatCidr, formatIp, networkOf } from '../net/cidr.ts';
+import { bitsOf, type Cidr, type Family, formatCidr, formatIp, networkOf } from '../net/cidr.ts';
 import { ExecError, run, start } from './exec.ts';
 import type { PodMasq, PodMasqAttachment } from './kernel.ts';
 
@@ -26,7 +26,8 @@ export const iptablesTools = (f: Family): { save: string; restore: string[]; mca
 
 // The POSTROUTING jump of one address, without -A/-D: setup appends exactly
 // what the exact teardown deletes.
-const jumpSpec = (net: string, id: string, a: Cidr): string => `POSTROUTING -s ${formatIp(a)}/${a.family === 4 ? 32 : 128} -m comment --comment ${quoted(ruleComment(net, id))} -j ${chainName(net, id)}`;
+const hostCidr = (a: Cidr): string => `${formatIp(a)}/${bitsOf(a.family)}`;
+const jumpSpec = (net: string, id: string, a: Cidr): string => `POSTROUTING -s ${hostCidr(a)} -m comment --comment ${quoted(ruleComment(net, id))} -j ${chainName(net, id)}`;
 
 /** iptables-restore input that masquerades `addresses` (one family) leaving their subnets. */
 export function masqRules(net: string, id: string, addresses: Cidr[], family: Family): string {
@@ -46,24 +47,32 @@ export function exactTeardownRules(net: string, id: string, addresses: Cidr[]): 
   return ['*nat', ...addresses.map((a) => `-D ${jumpSpec(net, id, a)}`), `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n');
 }
 
-/** iptables-restore input deleting the given chains and every jump to them, from an iptables-save dump. */
-export function teardownRules(saved: string, chains: Set<string>): string | undefined {
-  const lines = ['*nat'];
-  let inNat = false;
+/**
+ * iptables-restore input deleting the given chains and every jump to them,
+ * from an iptables-save dump. With `sources`, only jumps from those source
+ * addresses ("10.244.1.2/32") go, and a chain another jump still uses stays:
+ * two interfaces of one container share the chain (its name hashes network
+ * and ID, as Go's), and removing one must not take the other's masquerade.
+ */
+export function teardownRules(saved: string, chains: Set<string>, sources?: Set<string>): string | undefined {
+  const deletes: string[] = [];
+  const stillUsed = new Set<string>();
   const present = new Set<string>();
+  let inNat = false;
   for (const l of saved.split('\n')) {
     if (l.startsWith('*')) inNat = l === '*nat';
     if (!inNat) continue;
     const decl = /^:(\S+) /.exec(l);
     if (decl && chains.has(decl[1]!)) present.add(decl[1]!);
     const jump = /^-A (\S+) (.*) -j (\S+)$/.exec(l);
-    if (jump && chains.has(jump[3]!) && !chains.has(jump[1]!)) lines.push(`-D ${jump[1]} ${jump[2]} -j ${jump[3]}`);
+    if (!jump || !chains.has(jump[3]!) || chains.has(jump[1]!)) continue;
+    const src = /(?:^| )-s (\S+)/.exec(jump[2]!)?.[1];
+    if (sources && !(src !== undefined && sources.has(src))) stillUsed.add(jump[3]!);
+    else deletes.push(`-D ${jump[1]} ${jump[2]} -j ${jump[3]}`);
   }
-  if (present.size === 0 && lines.length === 1) return undefined;
-  for (const ch of present) lines.push(`-F ${ch}`);
-  for (const ch of present) lines.push(`-X ${ch}`);
-  lines.push('COMMIT', '');
-  return lines.join('\n');
+  const drop = [...present].filter((ch) => !stillUsed.has(ch));
+  if (deletes.length === 0 && drop.length === 0) return undefined;
+  return ['*nat', ...deletes, ...drop.map((ch) => `-F ${ch}`), ...drop.map((ch) => `-X ${ch}`), 'COMMIT', ''].join('\n');
 }
 
 /**
@@ -90,12 +99,12 @@ export function restoreOk(family: Family, input: string): void {
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
-/** Reads each family's nat table and removes the chains `pick` chooses. */
-export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6]): void {
+/** Reads each family's nat table and removes the chains `pick` chooses (with `sources`, see teardownRules). */
+export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6], sources?: Set<string>): void {
   for (const family of families) {
     const saved = run([iptablesTools(family).save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
-    const input = teardownRules(saved.stdout, pick(saved.stdout));
+    const input = teardownRules(saved.stdout, pick(saved.stdout), sources);
     if (input) restoreOk(family, input);
   }
 }
@@ -116,17 +125,20 @@ export const iptablesPodMasq: PodMasq = {
     for (const { argv, r } of await Promise.all(runs)) if (r.exitCode !== 0) throw new ExecError(argv, r);
   },
   /**
-   * With the addresses (from prevResult) one iptables-restore per family
-   * removes exactly what setup made; when that fails (rules edited) or there
-   * are none, the nat table is read and everything jumping to the chain goes.
+   * With the addresses (from prevResult, or of the ADD being undone) one
+   * iptables-restore per family removes exactly what setup made. When that
+   * fails (rules edited, or another interface of the container still jumps
+   * to the shared chain) the nat table is read: the jumps of these addresses
+   * go, and the chain once nothing else uses it. Without addresses, every
+   * jump to the chain and the chain go (as Go's DEL).
    */
   teardown(a): void {
-    if (a.addresses?.length) {
-      const exact = byFamily(a.addresses).every(([family, mine]) => run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode === 0);
-      if (exact) return;
-    }
     const chain = chainName(a.network, a.containerId);
-    teardownPicked(() => new Set([chain]));
+    if (!a.addresses?.length) return teardownPicked(() => new Set([chain]));
+    for (const [family, mine] of byFamily(a.addresses)) {
+      if (run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode === 0) continue;
+      teardownPicked(() => new Set([chain]), [family], new Set(mine.map(hostCidr)));
+    }
   },
   gc(network, valid): void {
     const keep = new Set(valid.map((v) => chainName(network, v.containerId)));

@@ -213,8 +213,10 @@ async function runSequence(cmds: Cmd[], dataDir: string, o: RunOpts): Promise<{ 
       model.adopt(key, out.ips);
     } else if (impl === 'fn' && out.code !== want.code) problems.push(`ADD ${key} (fn): want code ${want.code}, got ${out.text}`);
   };
-  // A killed ADD may leave its temp file; the next flatnet call that takes the lock (every verb but
-  // CHECK) sweeps it. Go host-local leaves it: it reads only files named like addresses.
+  // A killed ADD may leave a temp file (a round-robin hint; a lease record only where O_TMPFILE
+  // is missing: it is written unnamed); the next flatnet call that takes the lock (every verb but
+  // CHECK) sweeps it. Go host-local leaves it. (Go's CHECK reads every file by content, names
+  // aside: a record under a temp name would pass its CHECK, which this test caught.)
   let allowTemps = false;
   const fnLocks = (c: Cmd): boolean =>
     c.t === 'gc' || ((c.t === 'add' || c.t === 'del') && o.impl(c) === 'fn') || (c.t === 'race' && c.impls.includes('fn')) || (c.t === 'par' && c.cmds.some((x) => o.impl(x) === 'fn'));

@@ -116,6 +116,33 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(await natRules()).toEqual([]);
   });
 
+  // Found by a new user: the chain's name hashes network and ID (as Go's), so
+  // a second interface's failed ADD, or its DEL, took the first one's masquerade.
+  it("two interfaces of one container share the masquerade chain: undoing or deleting one keeps the other's", async () => {
+    const pod = await createNetns('pod');
+    const conf = bridgeConf({ dataDir: data.path });
+    const rules = async () => {
+      const r = await natRules();
+      return { jumps: r.filter((l) => l.startsWith('-A POSTROUTING')).length, chain: r.filter((l) => l.startsWith('-A CNI-')).length };
+    };
+    const eth0 = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'm', netns: pod.path });
+    expect(eth0.exitCode, eth0.stdout).toBe(0);
+    expect(await rules()).toEqual({ jumps: 1, chain: 2 });
+    // net1 would add a second default route: the ADD fails and is undone.
+    const failed = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'm', netns: pod.path, ifName: 'net1' });
+    expect(failed.exitCode).toBe(1);
+    expect(await rules()).toEqual({ jumps: 1, chain: 2 });
+    const noRoutes = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } });
+    const net1 = await runPlugin(node, flatnet, noRoutes, { command: 'ADD', containerId: 'm', netns: pod.path, ifName: 'net1' });
+    expect(net1.exitCode, net1.stdout).toBe(0);
+    expect(await rules()).toEqual({ jumps: 2, chain: 2 });
+    expect((await runPlugin(node, flatnet, { ...noRoutes, prevResult: net1.json }, { command: 'DEL', containerId: 'm', netns: pod.path, ifName: 'net1' })).exitCode).toBe(0);
+    expect(await rules()).toEqual({ jumps: 1, chain: 2 });
+    expect((await runPlugin(node, flatnet, { ...conf, prevResult: eth0.json }, { command: 'DEL', containerId: 'm', netns: pod.path })).exitCode).toBe(0);
+    expect(await natRules()).toEqual([]);
+    expect(store()).toEqual([]);
+  });
+
   it('ADD of an interface name that already exists in the pod fails cleanly', async () => {
     const pod = await createNetns('pod');
     await inNs(pod, ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);

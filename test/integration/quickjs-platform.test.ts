@@ -111,6 +111,10 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.findFiles).toEqual({ byContent: [['10.0.0.2', '10.0.0.3'], ['10.0.0.5']], prefixed: ['.flatnet-tmp.1.x'] });
     expect(out.readDirFiles).toEqual(['.flatnet-tmp.1.x', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
     expect(out.findFilesNul).toBe('ERR_INVALID_ARG_VALUE');
+    // O_TMPFILE: nothing in the directory until a name is given (a kill before leaves nothing).
+    expect(out.unnamedBefore).toEqual([]);
+    expect(out.unnamedTaken).toBe('EEXIST');
+    expect(out.unnamedAfter).toEqual(['10.0.0.9="c9\\r\\neth0"', 'fd00::9="c9\\r\\neth0"']);
     expect(out.randomLength).toBe(6);
   });
 });

@@ -1,7 +1,7 @@
 // The setup step (scripts/setup.mjs): which Debian packages are missing,
 // what a user is told, when node_modules needs `npm install`; and the
 // scripts' usage lines. A fresh machine is faked with a dpkg status file.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,5 +155,24 @@ describe('usage lines', () => {
     const r = await execa('node', [SETUP, '--help']);
     expect(r.stdout).toContain('usage: node scripts/setup.mjs [--check] [GOAL...]');
     expect(r.stdout).toContain(`  build  ${DEBS.build.join(' ')}`);
+  });
+});
+
+// Found by a new user: a conf dir holding only .conflist files got the
+// example written over them (an edited subnet, or the agent's conflist, lost).
+describe.runIf(existsSync(join(ROOT, 'dist', 'bin', 'flatnet-cli')))('scripts/install.sh and the conf dir', () => {
+  const install = (bin: string, conf: string) => execa('bash', [join(ROOT, 'scripts', 'install.sh'), '--bin-dir', bin, '--conf-dir', conf]);
+  it('installs the example into an empty conf dir, and never over a config already there', async () => {
+    const [bin, conf] = [join(temp(), 'bin'), join(temp(), 'net.d')];
+    expect((await install(bin, conf)).stdout).toContain(`installed ${conf}/10-flatnet.conflist`);
+    const mine = readFileSync(join(conf, '10-flatnet.conflist'), 'utf8').replace('10.244.1.0/24', '10.244.7.0/24');
+    writeFileSync(join(conf, '10-flatnet.conflist'), mine);
+    expect((await install(bin, conf)).stdout).toContain('the example was not installed');
+    expect(readFileSync(join(conf, '10-flatnet.conflist'), 'utf8')).toBe(mine);
+    const other = join(temp(), 'net.d');
+    mkdirSync(other);
+    writeFileSync(join(other, '87-podman-bridge.conflist'), '{}');
+    await install(bin, other);
+    expect(existsSync(join(other, '10-flatnet.conflist'))).toBe(false);
   });
 });

@@ -191,6 +191,12 @@ export const platform = {
   linkSummary: () => null,
   readDirFiles,
   findFiles,
+  // Node's link(2) cannot name an O_TMPFILE file (that takes linkat with
+  // AT_SYMLINK_FOLLOW): the store writes a named temp file instead.
+  unnamedFile: () => undefined,
+  linkUnnamed() {
+    throw new Error('linkUnnamed: no unnamed files on this platform');
+  },
   now: () => performance.now(),
   pid: () => process.pid,
   builtExecutable() {

@@ -363,6 +363,59 @@ static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     return FAIL(ctx, r);
 }
 
+/* unnamedFile(dir, data, mode) -> [fd, errno]: a file in dir with data and
+ * no name (O_TMPFILE), for linkFd to give it one or more: a process killed
+ * before that leaves nothing behind. errno EOPNOTSUPP/EISDIR/EINVAL where the
+ * filesystem or kernel has no O_TMPFILE: the caller writes a named file. */
+static JSValue js_unnamed_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int mode;
+    size_t len;
+    if (JS_ToInt32(ctx, &mode, argv[2]))
+        return JS_EXCEPTION;
+    const char *dir;
+    int r = c_string(ctx, argv[0], &dir);
+    if (r)
+        return r < 0 ? JS_EXCEPTION : pair(ctx, JS_NewInt32(ctx, -1), r);
+    const char *data = JS_ToCStringLen(ctx, &len, argv[1]);
+    if (!data) {
+        JS_FreeCString(ctx, dir);
+        return JS_EXCEPTION;
+    }
+    int err = 0;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+    if (fd < 0)
+        err = errno;
+    else if ((err = write_all(fd, data, len)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    JS_FreeCString(ctx, dir);
+    JS_FreeCString(ctx, data);
+    JSValue ret = pair(ctx, JS_NewInt32(ctx, fd), err);
+    if (JS_IsException(ret) && fd >= 0)
+        close(fd);
+    return ret;
+}
+
+/* linkFd(fd, path) -> errno: a name for the file open at fd (linkat through
+ * /proc/self/fd, which needs no privilege); EEXIST when path is taken. */
+static JSValue js_link_fd(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd;
+    if (JS_ToInt32(ctx, &fd, argv[0]))
+        return JS_EXCEPTION;
+    const char *path;
+    int r = c_string(ctx, argv[1], &path);
+    if (r)
+        return FAIL(ctx, r);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    r = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+    JS_FreeCString(ctx, path);
+    return JS_NewInt32(ctx, r);
+}
+
 static JSValue js_flock(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     int fd, op;
@@ -1149,6 +1202,8 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("writeFd", 2, js_write_fd),
     JS_CFUNC_DEF("open", 3, js_open),
     JS_CFUNC_DEF("link", 2, js_link),
+    JS_CFUNC_DEF("unnamedFile", 3, js_unnamed_file),
+    JS_CFUNC_DEF("linkFd", 2, js_link_fd),
     JS_CFUNC_DEF("flock", 2, js_flock),
     JS_CFUNC_DEF("setns", 2, js_setns),
     JS_CFUNC_DEF("statfsType", 1, js_statfs_type),

@@ -108,6 +108,17 @@ export const platform = {
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return { byContent: r[0], prefixed: r[1] };
   },
+  unnamedFile(dir, content, mode) {
+    const [fd, err] = sys.unnamedFile(noNul(dir, 'path'), content, mode);
+    if (err === 0) return fd;
+    // No O_TMPFILE here (filesystem or kernel): the caller names a temp file.
+    if (['EOPNOTSUPP', 'EISDIR', 'EINVAL', 'ENOTSUP'].includes(sys.errnoName(err))) return undefined;
+    throw sysError(err, 'open', dir);
+  },
+  linkUnnamed(fd, path) {
+    const err = sys.linkFd(fd, noNul(path, 'path'));
+    if (err !== 0) throw sysError(err, 'link', path);
+  },
   now: () => sys.now(),
   pid: () => process.pid,
   builtExecutable: () => process.execPath,

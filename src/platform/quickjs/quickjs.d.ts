@@ -49,6 +49,10 @@ declare module 'flatnet_sys' {
   /** open(2) with O_CLOEXEC always added: [fd, errno]. */
   export function open(path: string, flags: number, mode: number): [number, number];
   export function link(from: string, to: string): number;
+  /** O_TMPFILE in dir, data written: [fd, errno]. */
+  export function unnamedFile(dir: string, data: string, mode: number): [number, number];
+  /** linkat of the file open at fd to path: errno. */
+  export function linkFd(fd: number, path: string): number;
   export function flock(fd: number, op: number): number;
   export function setns(fd: number, nstype: number): number;
   export function statfsType(path: string): [number, number];
