@@ -42,7 +42,9 @@ async function demo() {
     for (const n of c.nodes) console.log(`${n.name} routes:`, (await c.routes(n)).map((r) => `${r.dst} via ${r.gateway}`).join(', '));
     console.log(`pod-b saw the connection from ${await connectionSource(a, b)} (pod-a is ${a.ip}: no NAT)`);
   } finally {
+    const made = [...c.made];
     await c.destroy();
+    console.log(`cleaned up: namespaces ${made.join(' ')} and ${c.work} removed`);
   }
 }
 

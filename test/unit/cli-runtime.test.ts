@@ -94,14 +94,18 @@ describe('the CLI runtime', () => {
       expect(r.calls).toHaveLength(3);
     });
 
-    it('the same namespace under another path (a bind mount, a /proc path) is the same', () => {
+    it('the same namespace under another path (a bind mount, a /proc path) is the same, and runs with the ADD\'s path', () => {
       const a = att();
       const f = join(a.cacheDir, 'nsfile');
       writeFileSync(f, '');
       const r = recorder();
-      addNetwork(list, other(a, { netns: f }), r.run);
-      delNetwork(list, other(a, { netns: `${a.cacheDir}/./nsfile` }), r.run);
-      expect(r.calls.filter((c) => c.startsWith('DEL'))).toHaveLength(3);
+      const netnsSeen: string[] = [];
+      const run: PluginRunner = (p, c, stdin, env, path) => (netnsSeen.push(`${c} ${env.CNI_NETNS}`), r.run(p, c, stdin, env, path));
+      addNetwork(list, other(a, { netns: f }), run);
+      // prevResult names the sandbox by the ADD's path: CHECK with another path would fail in the plugin.
+      checkNetwork(list, other(a, { netns: `${a.cacheDir}/./nsfile` }), run);
+      expect(delNetwork(list, other(a, { netns: `${a.cacheDir}/./nsfile` }), run)).toBe(true);
+      expect(new Set(netnsSeen)).toEqual(new Set([`ADD ${f}`, `CHECK ${f}`, `DEL ${f}`]));
     });
 
     it('an ID with no attachment, in a netns another cached attachment holds: nothing runs', () => {
@@ -118,7 +122,7 @@ describe('the CLI runtime', () => {
       const r = recorder();
       addNetwork(list, a, r.run);
       r.calls.length = 0;
-      delNetwork(list, other(a, { containerId: 'c9', netns: '/pod9' }), r.run);
+      expect(delNetwork(list, other(a, { containerId: 'c9', netns: '/pod9' }), r.run)).toBe(false);
       expect(r.calls).toEqual(['DEL bandwidth c9/eth0', 'DEL portmap c9/eth0', 'DEL flatnet c9/eth0']);
     });
 
