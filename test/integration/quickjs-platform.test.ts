@@ -39,8 +39,54 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     };
     out = probe([exe], join(work, 'data'));
     outIgnoringSigchld = probe(ignoringSigchld([exe]), join(work, 'data-sigchld'));
+    // In a namespace of its own with many links: the summary of one link is that link's, as `ip` sees it.
+    execFileSync('ip', ['netns', 'add', linksNs]);
+    const sh = (cmd: string) => execFileSync('ip', ['-n', linksNs, '-batch', '-'], { input: cmd });
+    sh(
+      [
+        'link add br0 type bridge',
+        'link set br0 address 02:00:00:00:00:09 up',
+        'addr add 10.9.0.1/24 dev br0',
+        'addr add 10.9.0.2/24 dev br0',
+        'addr add 10.9.1.1/16 dev br0',
+        'addr add fd00:9::1/64 dev br0 nodad',
+        'link add v0 type veth peer name v1',
+        'link set v0 master br0 up',
+        'addr add 10.8.0.1/32 peer 10.8.0.2 dev v1',
+        ...Array.from({ length: 40 }, (_, i) => `link add d${i} type veth peer name e${i}\naddr add 10.7.${i}.1/24 dev d${i}`),
+        '',
+      ].join('\n'),
+    );
+    linksData = join(work, 'data-links');
+    execFileSync('mkdir', [linksData]);
+    linksOut = JSON.parse(execFileSync('ip', ['netns', 'exec', linksNs, exe], { env: { ...process.env, CHECK_DIR: linksData, CHECK_LINKS: LINKS.join(',') }, encoding: 'utf8' }));
   }, 120_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => {
+    spawnSync('ip', ['netns', 'del', linksNs]);
+    rmSync(work, { recursive: true, force: true });
+  });
+  const linksNs = `fnt-${process.pid}-links`;
+  const LINKS = ['br0', 'v0', 'v1', 'd7', 'lo', 'nope0'];
+  let linksData: string;
+  let linksOut: Record<string, any>;
+
+  it('summarises one link of a busy namespace exactly as `ip` shows it, addresses of that link only', () => {
+    const ip = JSON.parse(execFileSync('ip', ['-n', linksNs, '-j', 'addr', 'show'], { encoding: 'utf8' })) as any[];
+    for (const name of LINKS) {
+      const want = ip.find((l) => l.ifname === name);
+      const got = linksOut.summaries[name];
+      if (!want) {
+        expect(got, name).toBe('absent');
+        continue;
+      }
+      expect({ name, ifindex: got.ifindex, mac: got.mac, up: got.up, running: got.running }).toEqual({ name, ifindex: want.ifindex, mac: want.address, up: want.flags.includes('UP'), running: want.flags.includes('LOWER_UP') });
+      const addrs = (got.addrs as any[]).map((a) => `${a.address}/${a.prefixlen}`).sort();
+      expect(addrs, name).toEqual(want.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`).sort());
+    }
+    expect(linksOut.summaries.br0.driver).toBe('bridge');
+    expect(linksOut.summaries.br0.macSet).toBe(true);
+    expect(linksOut.summaries.v1.addrs).toEqual([{ family: 4, address: '10.8.0.1', prefixlen: 32 }]);
+  });
 
   it('reports filesystem errors with the codes Node uses', () => {
     expect(out).toMatchObject({ readMissing: 'ENOENT', writeExclusive: 'EEXIST', linkExisting: 'EEXIST', mkdirExisting: 'EEXIST', unlinkMissing: 'ENOENT', killMissing: 'ESRCH' });

@@ -16,9 +16,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
@@ -805,29 +806,163 @@ static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValue
 
 /*
  * linkInfo(name) -> [ifindex, flags, mac, [[family, address, prefixlen], ...]] | null (absent) | errno
- * getifaddrs(3) asks the kernel over netlink from this thread's namespace, so
- * unlike sysfs (which shows the namespace it was mounted in) it is right
- * wherever the plugin runs, and it needs no process.
+ * Asked of the kernel over netlink from this thread's namespace, so unlike
+ * sysfs (which shows the namespace it was mounted in) it is right wherever
+ * the plugin runs, and it needs no process. One link is asked for by index
+ * (RTM_GETLINK) and only its addresses are dumped (RTM_GETADDR, filtered by
+ * the kernel where it can): getifaddrs(3) dumps every link of the namespace,
+ * 0.6 ms on a node with 50 pods, twice per ADD.
  */
-static int prefix_len(const struct sockaddr *mask)
+
+/* Sends one request and hands each reply message to `each` until the dump ends; 0 or an errno. */
+static int nl_ask(int fd, void *req, size_t len, int (*each)(struct nlmsghdr *, void *), void *arg)
 {
-    const unsigned char *b;
-    size_t n;
-    if (!mask)
-        return -1;
-    if (mask->sa_family == AF_INET) {
-        b = (const unsigned char *)&((const struct sockaddr_in *)mask)->sin_addr;
-        n = 4;
-    } else if (mask->sa_family == AF_INET6) {
-        b = (const unsigned char *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
-        n = 16;
-    } else {
-        return -1;
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(fd, req, len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
+        return errno;
+    int dump = (((struct nlmsghdr *)req)->nlmsg_flags & NLM_F_DUMP) != 0;
+    uint32_t seq = ((struct nlmsghdr *)req)->nlmsg_seq;
+    static char buf[32768];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_DONE)
+                return 0;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+                if (e || !dump)
+                    return e;
+                continue;
+            }
+            int r = each(h, arg);
+            if (r || !dump)
+                return r;
+        }
     }
-    int len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += __builtin_popcount(b[i]);
-    return len;
+}
+
+struct link_reply {
+    JSContext *ctx;
+    JSValue link;
+};
+
+static int on_link(struct nlmsghdr *h, void *arg)
+{
+    struct link_reply *lr = arg;
+    if (h->nlmsg_type != RTM_NEWLINK)
+        return 0;
+    struct ifinfomsg *ifi = NLMSG_DATA(h);
+    char mac[3 * 32] = "";
+    int len = IFLA_PAYLOAD(h);
+    for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type != IFLA_ADDRESS)
+            continue;
+        const unsigned char *b = RTA_DATA(rta);
+        size_t off = 0;
+        for (size_t i = 0; i < RTA_PAYLOAD(rta) && i < 32; i++)
+            off += snprintf(mac + off, sizeof(mac) - off, i ? ":%02x" : "%02x", b[i]);
+    }
+    lr->link = JS_NewArray(lr->ctx);
+    JS_SetPropertyUint32(lr->ctx, lr->link, 0, JS_NewInt32(lr->ctx, ifi->ifi_index));
+    JS_SetPropertyUint32(lr->ctx, lr->link, 1, JS_NewUint32(lr->ctx, ifi->ifi_flags));
+    JS_SetPropertyUint32(lr->ctx, lr->link, 2, JS_NewString(lr->ctx, mac));
+    return 0;
+}
+
+struct addr_reply {
+    JSContext *ctx;
+    int ifindex;
+    JSValue addrs;
+    uint32_t n;
+};
+
+static int on_addr(struct nlmsghdr *h, void *arg)
+{
+    struct addr_reply *ar = arg;
+    if (h->nlmsg_type != RTM_NEWADDR)
+        return 0;
+    struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    /* Kernels before 4.20 ignore the filter and send every link's: skip those. */
+    if ((int)ifa->ifa_index != ar->ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+        return 0;
+    const void *local = NULL, *address = NULL;
+    int len = IFA_PAYLOAD(h);
+    for (struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type == IFA_LOCAL)
+            local = RTA_DATA(rta);
+        else if (rta->rta_type == IFA_ADDRESS)
+            address = RTA_DATA(rta);
+    }
+    /* As getifaddrs: the local address (IFA_ADDRESS is the peer's on point-to-point links). */
+    const void *a = local ? local : address;
+    char text[INET6_ADDRSTRLEN];
+    if (!a || !inet_ntop(ifa->ifa_family, a, text, sizeof text))
+        return 0;
+    JSValue one = JS_NewArray(ar->ctx);
+    JS_SetPropertyUint32(ar->ctx, one, 0, JS_NewInt32(ar->ctx, ifa->ifa_family == AF_INET ? 4 : 6));
+    JS_SetPropertyUint32(ar->ctx, one, 1, JS_NewString(ar->ctx, text));
+    JS_SetPropertyUint32(ar->ctx, one, 2, JS_NewInt32(ar->ctx, ifa->ifa_prefixlen));
+    JS_SetPropertyUint32(ar->ctx, ar->addrs, ar->n++, one);
+    return 0;
+}
+
+static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx);
+
+static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    const char *name;
+    int r = c_string(ctx, argv[0], &name);
+    if (r)
+        return FAIL(ctx, r);
+    int ifindex = (int)if_nametoindex(name);
+    if (!ifindex) {
+        int err = errno;
+        JS_FreeCString(ctx, name);
+        return err == ENODEV || err == ENXIO ? JS_NULL : JS_NewInt32(ctx, err);
+    }
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+        int err = errno;
+        JS_FreeCString(ctx, name);
+        return JS_NewInt32(ctx, err);
+    }
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one); /* absent before 4.20: then filtered here */
+    struct {
+        struct nlmsghdr nh;
+        struct ifinfomsg ifi;
+    } lreq = { .nh = { .nlmsg_len = sizeof lreq, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 }, .ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex } };
+    struct link_reply lr = { ctx, JS_NULL };
+    int err = nl_ask(fd, &lreq, sizeof lreq, on_link, &lr);
+    JSValue addrs = JS_NewArray(ctx);
+    struct addr_reply ar = { ctx, ifindex, addrs, 0 };
+    if (!err && !JS_IsNull(lr.link)) {
+        struct {
+            struct nlmsghdr nh;
+            struct ifaddrmsg ifa;
+        } areq = { .nh = { .nlmsg_len = sizeof areq, .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 2 }, .ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (unsigned)ifindex } };
+        err = nl_ask(fd, &areq, sizeof areq, on_addr, &ar);
+    }
+    close(fd);
+    if (err || JS_IsNull(lr.link)) {
+        JS_FreeCString(ctx, name);
+        JS_FreeValue(ctx, addrs);
+        JS_FreeValue(ctx, lr.link);
+        /* Gone between the index and the question: absent, as before it. */
+        return err == ENODEV || (!err && JS_IsNull(lr.link)) ? JS_NULL : JS_NewInt32(ctx, err);
+    }
+    JSValue link = lr.link;
+    JS_SetPropertyUint32(ctx, link, 3, addrs);
+    JS_SetPropertyUint32(ctx, link, 4, JS_NewInt32(ctx, sysfs_assign_type(name, link, ctx)));
+    JS_FreeCString(ctx, name);
+    return link;
 }
 
 /* A small sysfs attribute of a link, trailing newline cut; -1 when unreadable. */
@@ -872,60 +1007,6 @@ static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx
     return same ? atoi(type) : -1;
 }
 
-static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
-{
-    const char *name;
-    int r = c_string(ctx, argv[0], &name);
-    if (r)
-        return FAIL(ctx, r);
-    struct ifaddrs *all;
-    if (getifaddrs(&all) < 0) {
-        int err = errno;
-        JS_FreeCString(ctx, name);
-        return JS_NewInt32(ctx, err);
-    }
-    JSValue link = JS_NULL, addrs = JS_NewArray(ctx);
-    uint32_t naddrs = 0;
-    for (struct ifaddrs *a = all; a; a = a->ifa_next) {
-        if (strcmp(a->ifa_name, name) != 0 || !a->ifa_addr)
-            continue;
-        if (JS_IsNull(link)) {
-            link = JS_NewArray(ctx);
-            JS_SetPropertyUint32(ctx, link, 0, JS_NewInt32(ctx, (int32_t)if_nametoindex(name)));
-            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, ""));
-        }
-        /* The link-layer entry carries the link's own flags and MAC. */
-        if (a->ifa_addr->sa_family == AF_PACKET) {
-            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
-            char mac[3 * 8] = "";
-            size_t off = 0;
-            for (int i = 0; i < ll->sll_halen && i < 8; i++)
-                off += snprintf(mac + off, sizeof(mac) - off, i ? ":%02x" : "%02x", ll->sll_addr[i]);
-            JS_SetPropertyUint32(ctx, link, 1, JS_NewUint32(ctx, a->ifa_flags));
-            JS_SetPropertyUint32(ctx, link, 2, JS_NewString(ctx, mac));
-        } else if (a->ifa_addr->sa_family == AF_INET || a->ifa_addr->sa_family == AF_INET6) {
-            char text[INET6_ADDRSTRLEN];
-            const void *src = a->ifa_addr->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)a->ifa_addr)->sin_addr : (const void *)&((const struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
-            if (inet_ntop(a->ifa_addr->sa_family, src, text, sizeof(text))) {
-                JSValue one = JS_NewArray(ctx);
-                JS_SetPropertyUint32(ctx, one, 0, JS_NewInt32(ctx, a->ifa_addr->sa_family == AF_INET ? 4 : 6));
-                JS_SetPropertyUint32(ctx, one, 1, JS_NewString(ctx, text));
-                JS_SetPropertyUint32(ctx, one, 2, JS_NewInt32(ctx, prefix_len(a->ifa_netmask)));
-                JS_SetPropertyUint32(ctx, addrs, naddrs++, one);
-            }
-        }
-    }
-    freeifaddrs(all);
-    if (JS_IsNull(link)) {
-        JS_FreeCString(ctx, name);
-        JS_FreeValue(ctx, addrs);
-        return JS_NULL;
-    }
-    JS_SetPropertyUint32(ctx, link, 3, addrs);
-    JS_SetPropertyUint32(ctx, link, 4, JS_NewInt32(ctx, sysfs_assign_type(name, link, ctx)));
-    JS_FreeCString(ctx, name);
-    return link;
-}
 
 /* linkDriver(name) -> [driver, errno]: the kernel driver of a link ("bridge", "veth"), by ethtool. */
 static JSValue js_link_driver(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
