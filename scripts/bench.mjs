@@ -247,6 +247,30 @@ function floors(pods, n) {
   return { add, del };
 }
 
+/** A process fed `input`, resolved when it exits (the burst floor's unit). */
+function exited(argv, input = '') {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('close', resolve);
+    child.stdin.end(input);
+  });
+}
+
+/** The floor of a burst: every pod's two batches at once (each pod's in order), then every delete at once. */
+async function burstFloors(pods) {
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    pods.map(async (p, i) => {
+      await exited(['ip', '-batch', '-'], `link add name fnbf${i} type veth peer name eth0 netns /var/run/netns/${p}\nlink set dev fnbf${i} master fnbfl\nlink set dev fnbf${i} up\n`);
+      await exited(['ip', '-n', p, '-batch', '-'], 'addr add 10.252.0.5/24 dev eth0\nlink set dev eth0 up\nroute add default via 10.252.0.1 dev eth0\n');
+    }),
+  );
+  const addWall = ms(t0);
+  const t1 = process.hrtime.bigint();
+  await Promise.all(pods.map((_, i) => exited(['ip', 'link', 'del', `fnbf${i}`])));
+  return { addWall, delWall: ms(t1) };
+}
+
 /** Whether the Go bridge masquerades in nftables when asked (older ones ignore ipMasqBackend and use iptables). */
 function goHasNftables(pods, work) {
   const c = conf('go', work, 'nft');
@@ -290,8 +314,8 @@ async function worker() {
   const pods = process.env.FNB_PODS.split(',');
   const work = process.env.FNB_WORK;
   const n = Number(process.env.FNB_N);
-  const floor = floors(pods, n);
-  const summary = { floor: { add_p50: pct(floor.add, 50), add_p95: pct(floor.add, 95), del_p50: pct(floor.del, 50), del_p95: pct(floor.del, 95) } };
+  const floor = { ...floors(pods, n), burst: await burstFloors(pods) };
+  const summary = { floor: { add_p50: pct(floor.add, 50), add_p95: pct(floor.add, 95), del_p50: pct(floor.del, 50), del_p95: pct(floor.del, 95), burst_addWall: floor.burst.addWall, burst_delWall: floor.burst.delWall } };
   console.log(`${'metric'.padEnd(34)} ${'go'.padStart(9)} ${'flatnet'.padStart(9)} ${'ratio'.padStart(8)} ${'floor'.padStart(9)}`);
   const row = (label, g, f, fl, unit = 'ms') => console.log(`${label.padEnd(34)} ${fmt(g)} ${fmt(f)} ${(Number.isFinite(g) ? `${(f / g).toFixed(2)}x` : '-').padStart(8)} ${fmt(fl)}  ${unit}`);
   const goNft = goHasNftables(pods, work);
@@ -307,7 +331,7 @@ async function worker() {
       s[`${k}_p${p}`] = { go: g, flatnet: f, ratio: f / g };
     }
     for (const k of ['addWall', 'delWall']) {
-      row(`${pods.length} concurrent ${k === 'addWall' ? 'ADDs' : 'DELs'}, wall`, burst.go[k], burst.flatnet[k]);
+      row(`${pods.length} concurrent ${k === 'addWall' ? 'ADDs' : 'DELs'}, wall`, burst.go[k], burst.flatnet[k], summary.floor[`burst_${k}`]);
       s[`burst_${k}`] = { go: burst.go[k], flatnet: burst.flatnet[k], ratio: burst.flatnet[k] / burst.go[k] };
     }
     row('peak RSS per plugin process', burst.go.peakRssKb / 1024, burst.flatnet.peakRssKb / 1024, undefined, 'MiB');
@@ -317,7 +341,7 @@ async function worker() {
     if (!withGo) s.go = 'no nftables backend in this Go bridge';
     summary[kind] = s;
   }
-  console.log('floor: two `ip -batch` processes for a veth with its peer in the pod, on the bridge, addressed and routed; DEL: `ip link del`');
+  console.log('floor: two `ip -batch` processes for a veth with its peer in the pod, on the bridge, addressed and routed; DEL: `ip link del`; bursts: all pods at once');
   console.log(JSON.stringify({ bench: 'flatnet-vs-go', ...summary }));
 }
 
