@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the flatnet image with buildah (daemonless) from Debian packages
-# only: a debootstrap'd minbase rootfs with iproute2 and iptables (what the
-# binaries exec), plus the standalone binaries. No image registry is needed.
+# only: a debootstrap'd minbase rootfs with iproute2, iptables and nftables
+# (what the binaries exec; nft for the nftables masquerade backends), plus
+# the standalone binaries. No image registry is needed.
 # The result is a docker-archive, what `kind load image-archive`,
 # `docker load` and `podman load` take, with the image named
 # docker.io/library/flatnet:<version>: the name the DaemonSet's
@@ -50,10 +51,10 @@ cleanup() {
 trap cleanup EXIT
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-echo "flatnet: image: debootstrap bookworm minbase + iproute2, iptables from $mirror (about a minute) ..." >&2
+echo "flatnet: image: debootstrap bookworm minbase + iproute2, iptables, nftables from $mirror (about a minute) ..." >&2
 # debootstrap says what it does on stdout, a line per package and step
 # ("I: Retrieving libc6 2.36-9"): keep its stage lines and count the rest.
-debootstrap --variant=minbase --include=iproute2,iptables bookworm "$work/rootfs" "$mirror" | awk '
+debootstrap --variant=minbase --include=iproute2,iptables,nftables bookworm "$work/rootfs" "$mirror" | awk '
   $1 != "I:" { print "  image: " $0; fflush(); next }
   $2 == "Validating" { next }
   ($2 == "Retrieving" && NF == 4) || ($2 ~ /^(Extracting|Unpacking|Configuring)$/ && NF == 3) {

@@ -73,8 +73,8 @@ describe.runIf(ready)('the image archive for kind (scripts/image.sh)', () => {
     expect(String(r.stdout).trim()).toMatch(new RegExp(`^flatnet ${version.replace(/\./g, '\\.')} \\(CNI `));
   }, 120_000);
 
-  it('carries the binaries of dist/bin and what they exec (ip, iptables)', async () => {
-    const r = await run('--entrypoint', '/bin/sh', NAME, '-c', 'cd /usr/local/bin && sha256sum flatnet flatnet-ipam flatnet-cli && ip -V && iptables -V');
+  it('carries the binaries of dist/bin and what they exec (ip, iptables, nft)', async () => {
+    const r = await run('--entrypoint', '/bin/sh', NAME, '-c', 'cd /usr/local/bin && sha256sum flatnet flatnet-ipam flatnet-cli && ip -V && iptables -V && nft -v');
     expect(r.exitCode, String(r.stderr)).toBe(0);
     for (const b of ['flatnet', 'flatnet-ipam', 'flatnet-cli']) {
       const sum = createHash('sha256').update(readFileSync(join(BIN_DIR, b))).digest('hex');
@@ -82,5 +82,6 @@ describe.runIf(ready)('the image archive for kind (scripts/image.sh)', () => {
     }
     expect(String(r.stdout)).toMatch(/iproute2/);
     expect(String(r.stdout)).toMatch(/iptables v/);
+    expect(String(r.stdout)).toMatch(/nftables v/);
   }, 120_000);
 });
