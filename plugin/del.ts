@@ -6,7 +6,7 @@ import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { mark } from '../src/profile.ts';
-import { KernelError, type PreparedBatch } from '../src/sys/kernel.ts';
+import { KernelError, type Netns, type PodMasqTeardown, type PreparedBatch } from '../src/sys/kernel.ts';
 import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
@@ -35,7 +35,7 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   try {
     if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
     mark('ipam');
-    if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown({ network: conf.name, containerId: args.containerId, ifName: args.ifName, addresses: prevAddresses(raw) });
+    if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown(masqOf(k, conf.name, args, prevAddresses(raw), netns));
   } catch (e) {
     failure = e;
   }
@@ -45,6 +45,21 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   mark('link-del');
   if (failure !== undefined) throw failure;
   if (linkFailure) throw linkFailure;
+}
+
+/**
+ * What the masquerade teardown knows: prevResult's addresses; else, with the
+ * pod's namespace still there, the addresses of the container's other
+ * interfaces (their rules share its chain in iptables and must stay, as they
+ * must when this DEL cleans up after an ADD that failed). A namespace that is
+ * gone took every interface of the container with it.
+ */
+function masqOf(k: PluginDeps['kernel'], network: string, args: CmdArgs, addresses: Cidr[] | undefined, netns: Netns | undefined): PodMasqTeardown {
+  const a = { network, containerId: args.containerId, ifName: args.ifName };
+  if (addresses) return { ...a, addresses };
+  if (!netns) return a;
+  const others = k.links(netns).filter((l) => l.name !== args.ifName).flatMap((l) => l.addrs.map((x) => x.cidr));
+  return { ...a, others };
 }
 
 /** The link delete's outcome: undefined when the link is gone (or was never there), else its error. */

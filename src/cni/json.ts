@@ -9,15 +9,21 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Go's encoding/json folds keys as Unicode simple folding does: besides case,
+// 'ſ' (U+017F) is 's' and the Kelvin sign (U+212A, which toLowerCase maps) is 'k'.
+const fold = (k: string): string => k.toLowerCase().replace(/\u017f/g, 's');
+
 /**
  * Value of `key` in `obj`, keys matched case-insensitively, the last match
  * winning: Go decodes an object's keys in order into the field each names,
- * so with both "ranges" and "Ranges" the later one is what Go uses.
+ * so with both "ranges" and "Ranges" the later one is what Go uses. A later
+ * null does not undo an earlier value (Go leaves a string, number, bool or
+ * struct field as it was on null); a null alone is returned as null.
  */
 export function getKey(obj: JsonObject, key: string): unknown {
-  const lower = key.toLowerCase();
+  const want = fold(key);
   let found: unknown;
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) found = obj[k];
+  for (const k of Object.keys(obj)) if (fold(k) === want && (obj[k] !== null || found === undefined)) found = obj[k];
   return found;
 }
 

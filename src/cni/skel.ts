@@ -3,7 +3,7 @@
 // the error object. Handlers never see raw env or write to stdout.
 import { validateContainerId, validateNetworkName } from './args.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
-import { isObject } from './json.ts';
+import { getKey, isObject } from './json.ts';
 import { logVerb, type VerbLog, verbLogSettings, type VerbOutcome } from './verb-log.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
 import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
@@ -85,16 +85,23 @@ export function decodeConf(stdin: string, command: string): NetConfBase {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`, 'stdin must hold the network config as JSON');
   }
   if (!isObject(raw)) throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config: not a JSON object');
-  const version = raw.cniVersion ?? '0.1.0';
+  // Keys as Go decodes them, case-insensitively: {"Name": …} is the name.
+  const version = getKey(raw, 'cniVersion') ?? '0.1.0';
+  const name = getKey(raw, 'name');
+  const prevResult = getKey(raw, 'prevResult');
   if (typeof version !== 'string') throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: cniVersion must be a string, got ${JSON.stringify(version)}`);
-  if (raw.name !== undefined && typeof raw.name !== 'string') throw new CniError(ErrorCode.InvalidNetworkConfig, `network name must be a string, got ${JSON.stringify(raw.name)}`);
-  validateNetworkName((raw.name as string | undefined) ?? '');
+  if (name !== undefined && name !== null && typeof name !== 'string') throw new CniError(ErrorCode.InvalidNetworkConfig, `network name must be a string, got ${JSON.stringify(name)}`);
+  validateNetworkName(typeof name === 'string' ? name : '');
   assertSupported(version);
   const min = MIN_VERSION[command as Verb];
   if (min && compareVersions(version, min) < 0) {
     throw new CniError(ErrorCode.IncompatibleCniVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${min} or later; the config has "${version}"`);
   }
-  return { ...raw, cniVersion: version, name: raw.name as string };
+  const conf: NetConfBase = { ...raw, cniVersion: version, name: name as string };
+  // Go reads a null prevResult as none.
+  if (prevResult !== undefined && prevResult !== null) conf.prevResult = prevResult;
+  else delete conf.prevResult;
+  return conf;
 }
 
 // A stale /proc/<pid>/ns/net can point at the plugin's own namespace; acting on

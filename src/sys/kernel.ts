@@ -128,11 +128,18 @@ export interface PodMasqAttachment {
   addresses: Cidr[];
 }
 
+/** What a DEL knows of an attachment's masquerade: its addresses (prevResult), or else the addresses still in use beside it. */
+export type PodMasqTeardown = Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[]; others?: Cidr[] };
+
 export interface PodMasq {
   /** Sets up masquerade for the addresses; resolves when done (runs alongside other work). */
   setup(a: PodMasqAttachment): Promise<void>;
-  /** Removes it; fine when already gone. Without addresses, found by name. */
-  teardown(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void;
+  /**
+   * Removes it; fine when already gone. Without addresses, found by name;
+   * then `others` are the addresses of the container's other live interfaces,
+   * whose rules (in a layout shared per container, as iptables') stay.
+   */
+  teardown(a: PodMasqTeardown): void;
   /** Removes the masquerade of every attachment of `network` not in `valid`. */
   gc(network: string, valid: Array<{ containerId: string; ifName: string }>): void;
 }

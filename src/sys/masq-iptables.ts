@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { bitsOf, type Cidr, type Family, formatCidr, formatIp, networkOf } from '../net/cidr.ts';
 import { ExecError, run, start } from './exec.ts';
-import type { PodMasq, PodMasqAttachment } from './kernel.ts';
+import type { PodMasq, PodMasqAttachment, PodMasqTeardown } from './kernel.ts';
 
 export const chainName = (net: string, id: string): string => `CNI-${createHash('sha512').update(net + id).digest('hex').slice(0, 24)}`;
 
@@ -49,12 +49,12 @@ export function exactTeardownRules(net: string, id: string, addresses: Cidr[]): 
 
 /**
  * iptables-restore input deleting the given chains and every jump to them,
- * from an iptables-save dump. With `sources`, only jumps from those source
- * addresses ("10.244.1.2/32") go, and a chain another jump still uses stays:
+ * from an iptables-save dump. With `drop`, only jumps whose source address
+ * ("10.244.1.2/32") it accepts go, and a chain another jump still uses stays:
  * two interfaces of one container share the chain (its name hashes network
  * and ID, as Go's), and removing one must not take the other's masquerade.
  */
-export function teardownRules(saved: string, chains: Set<string>, sources?: Set<string>): string | undefined {
+export function teardownRules(saved: string, chains: Set<string>, drop?: (source: string | undefined) => boolean): string | undefined {
   const deletes: string[] = [];
   const stillUsed = new Set<string>();
   const present = new Set<string>();
@@ -67,12 +67,12 @@ export function teardownRules(saved: string, chains: Set<string>, sources?: Set<
     const jump = /^-A (\S+) (.*) -j (\S+)$/.exec(l);
     if (!jump || !chains.has(jump[3]!) || chains.has(jump[1]!)) continue;
     const src = /(?:^| )-s (\S+)/.exec(jump[2]!)?.[1];
-    if (sources && !(src !== undefined && sources.has(src))) stillUsed.add(jump[3]!);
+    if (drop && !drop(src)) stillUsed.add(jump[3]!);
     else deletes.push(`-D ${jump[1]} ${jump[2]} -j ${jump[3]}`);
   }
-  const drop = [...present].filter((ch) => !stillUsed.has(ch));
-  if (deletes.length === 0 && drop.length === 0) return undefined;
-  return ['*nat', ...deletes, ...drop.map((ch) => `-F ${ch}`), ...drop.map((ch) => `-X ${ch}`), 'COMMIT', ''].join('\n');
+  const gone = [...present].filter((ch) => !stillUsed.has(ch));
+  if (deletes.length === 0 && gone.length === 0) return undefined;
+  return ['*nat', ...deletes, ...gone.map((ch) => `-F ${ch}`), ...gone.map((ch) => `-X ${ch}`), 'COMMIT', ''].join('\n');
 }
 
 /**
@@ -99,12 +99,12 @@ export function restoreOk(family: Family, input: string): void {
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
-/** Reads each family's nat table and removes the chains `pick` chooses (with `sources`, see teardownRules). */
-export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6], sources?: Set<string>): void {
+/** Reads each family's nat table and removes the chains `pick` chooses (with `drop`, see teardownRules). */
+export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6], drop?: (source: string | undefined) => boolean): void {
   for (const family of families) {
     const saved = run([iptablesTools(family).save, '-t', 'nat']);
     if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
-    const input = teardownRules(saved.stdout, pick(saved.stdout), sources);
+    const input = teardownRules(saved.stdout, pick(saved.stdout), drop);
     if (input) restoreOk(family, input);
   }
 }
@@ -129,15 +129,16 @@ export const iptablesPodMasq: PodMasq = {
    * iptables-restore per family removes exactly what setup made. When that
    * fails (rules edited, or another interface of the container still jumps
    * to the shared chain) the nat table is read: the jumps of these addresses
-   * go, and the chain once nothing else uses it. Without addresses, every
-   * jump to the chain and the chain go (as Go's DEL).
+   * go, and the chain once nothing else uses it. Without them, see
+   * teardownByName.
    */
   teardown(a): void {
+    if (!a.addresses) return teardownByName(a);
     const chain = chainName(a.network, a.containerId);
-    if (!a.addresses?.length) return teardownPicked(() => new Set([chain]));
     for (const [family, mine] of byFamily(a.addresses)) {
       if (run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode === 0) continue;
-      teardownPicked(() => new Set([chain]), [family], new Set(mine.map(hostCidr)));
+      const sources = new Set(mine.map(hostCidr));
+      teardownPicked(() => new Set([chain]), [family], (src) => src !== undefined && sources.has(src));
     }
   },
   gc(network, valid): void {
@@ -147,11 +148,23 @@ export const iptablesPodMasq: PodMasq = {
 };
 
 /**
+ * The container's chain found by name: every jump to it goes but those from
+ * `others` (addresses of its other interfaces, still in use), and the chain
+ * once no jump is left. With the pod's namespace gone, there are no others.
+ */
+function teardownByName(a: PodMasqTeardown): void {
+  const keep = new Set((a.others ?? []).map(hostCidr));
+  teardownPicked(() => new Set([chainName(a.network, a.containerId)]), [4, 6], (src) => src === undefined || !keep.has(src));
+}
+
+/**
  * DEL of an attachment whose rules are most likely not in iptables (it was
  * set up with nftables): one iptables-save per family of its addresses, and a
  * restore only where its chain is found, instead of a restore that fails first.
  */
-export function iptablesTeardownByReading(a: Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[] }): void {
+export function iptablesTeardownByReading(a: PodMasqTeardown): void {
+  if (!a.addresses) return teardownByName(a);
   const chain = chainName(a.network, a.containerId);
-  teardownPicked(() => new Set([chain]), a.addresses?.length ? byFamily(a.addresses).map(([f]) => f) : [4, 6]);
+  const sources = new Set(a.addresses.map(hostCidr));
+  teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), (src) => src !== undefined && sources.has(src));
 }

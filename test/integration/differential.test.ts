@@ -314,6 +314,12 @@ const cases: Case[] = [
   { name: 'ipam a string', conf: conf({ ipam: 'host-local' }), fn: [7, 'ipam must be an object'] },
   { name: 'ipam plugin not on CNI_PATH', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: 'no-such-ipam' } }), fn: [7, 'failed to find plugin "no-such-ipam"'] },
   { name: 'ipam type a path', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: '../../bin/sh' } }), fn: [7, 'invalid plugin name'] },
+  // Found from outside: the top-level keys were read by their exact names.
+  { name: 'network name given as "Name"', conf: (s) => { const { name, ...rest } = baseConf(s); return { ...rest, Name: name }; }, fn: 'ok', after: async (s) => expectTrue(leases(s).length === 1, 'no lease under the network Name names') },
+  { name: 'name and NAME both given: the later one is the network', conf: (s) => ({ ...baseConf(s), NAME: 'fntother' }), fn: 'ok', after: async (s) => expectTrue(leases(s, 'fntother').length === 1 && leases(s).length === 0, 'the lease is not under NAME') },
+  { name: 'cniVersion and CNIVersion both given: the later one', conf: (s) => ({ ...baseConf(s, { version: '0.3.1' }), CNIVersion: '1.0.0' }), fn: 'ok', after: async (s, o) => expectTrue(o.result?.cniVersion === '1.0.0', `result version ${o.result?.cniVersion}`) },
+  { name: 'bridge then Bridge null: the bridge named first', conf: (s) => ({ ...baseConf(s), Bridge: null }), fn: 'ok', after: async (s, o) => expectTrue(o.result?.interfaces?.[0]?.name === 'fnbr0', `attached to ${o.result?.interfaces?.[0]?.name}`) },
+  { name: 'subnet spelled with the long s (U+017F), as Go folds keys', conf: ipamOnly({ ranges: [[{ \u017fubnet: '10.251.0.0/24' }]] }), fn: 'ok', after: gotIp('10.251.0.2/24') },
   { name: 'ipam ranges and Ranges both given: the later key wins, as Go decodes', conf: ipamOnly({ ranges: [[{ subnet: '10.251.0.0/24' }]], Ranges: [[{ subnet: '10.252.0.0/24' }]] }), fn: 'ok', after: gotIp('10.252.0.2/24') },
   { name: 'ipam ranges empty', conf: ipamOnly({ ranges: [] }), fn: [7, 'no IP ranges specified'] },
   { name: 'ipam ranges a string', conf: ipamOnly({ ranges: 'x' }), fn: [7, 'ipam.ranges must be a list'] },
@@ -400,6 +406,7 @@ const cases: Case[] = [
   // Found from outside: an interface index pointing away from the pod made a lost address pass.
   { name: 'CHECK, pod address flushed, prevResult index at the bridge', verb: 'CHECK', setup: async (s) => { await addOk(s); await ns(s, ['ip', 'addr', 'flush', 'dev', 'eth0']); }, conf: prevWith((p) => (p.ips[0].interface = 0)), fn: [999, 'missing'] },
   { name: 'CHECK, another address, prevResult index out of range', verb: 'CHECK', setup: setupAdd(), conf: prevWith((p) => { p.ips[0].interface = 99; p.ips[0].address = '10.250.0.99/24'; }), fn: [999, 'address 10.250.0.99/24 is missing'] },
+  { name: 'CHECK with the result as "PrevResult"', verb: 'CHECK', setup: setupAdd(), conf: (s) => ({ ...baseConf(s), PrevResult: s.prev }), fn: 'ok' },
   { name: 'CHECK after the pod interface was removed', verb: 'CHECK', setup: async (s) => { await addOk(s); await ns(s, ['ip', 'link', 'del', 'eth0']); }, conf: prevWith(() => undefined), fn: [999, 'missing'] },
   // --- spec 1.1.0 only: flatnet against the spec ---
   { name: 'GC releases what is not valid', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, 'GC kept a lease') },

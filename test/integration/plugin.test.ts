@@ -125,20 +125,27 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
       const r = await natRules();
       return { jumps: r.filter((l) => l.startsWith('-A POSTROUTING')).length, chain: r.filter((l) => l.startsWith('-A CNI-')).length };
     };
-    const eth0 = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'm', netns: pod.path });
+    const call = (c: object, command: string, ifName = 'eth0') => runPlugin(node, flatnet, c, { command, containerId: 'm', netns: pod.path, ifName });
+    const eth0 = await call(conf, 'ADD');
     expect(eth0.exitCode, eth0.stdout).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    // net1 would add a second default route: the ADD fails and is undone.
-    const failed = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'm', netns: pod.path, ifName: 'net1' });
-    expect(failed.exitCode).toBe(1);
+    // net1 would add a second default route: the ADD fails and is undone; the
+    // runtime's cleanup DEL (no prevResult: there was no result) keeps eth0's too.
+    expect((await call(conf, 'ADD', 'net1')).exitCode).toBe(1);
+    expect(await rules()).toEqual({ jumps: 1, chain: 2 });
+    expect((await call(conf, 'DEL', 'net1')).exitCode).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
     const noRoutes = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } });
-    const net1 = await runPlugin(node, flatnet, noRoutes, { command: 'ADD', containerId: 'm', netns: pod.path, ifName: 'net1' });
+    const net1 = await call(noRoutes, 'ADD', 'net1');
     expect(net1.exitCode, net1.stdout).toBe(0);
+    expect((await call(noRoutes, 'ADD', 'net2')).exitCode).toBe(0);
+    expect(await rules()).toEqual({ jumps: 3, chain: 2 });
+    // With prevResult: exactly its own jump. Without: everything but what the other live interfaces use.
+    expect((await call({ ...noRoutes, prevResult: net1.json }, 'DEL', 'net1')).exitCode).toBe(0);
     expect(await rules()).toEqual({ jumps: 2, chain: 2 });
-    expect((await runPlugin(node, flatnet, { ...noRoutes, prevResult: net1.json }, { command: 'DEL', containerId: 'm', netns: pod.path, ifName: 'net1' })).exitCode).toBe(0);
+    expect((await call(noRoutes, 'DEL', 'net2')).exitCode).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    expect((await runPlugin(node, flatnet, { ...conf, prevResult: eth0.json }, { command: 'DEL', containerId: 'm', netns: pod.path })).exitCode).toBe(0);
+    expect((await call({ ...conf, prevResult: eth0.json }, 'DEL')).exitCode).toBe(0);
     expect(await natRules()).toEqual([]);
     expect(store()).toEqual([]);
   });
