@@ -138,13 +138,14 @@ export function planRoutes(inp: PlanInput): Plan {
       else claims.push({ node, dst });
     }
   }
+  const sharedVia = nodesByInternalIP(inp.nodes.filter((n) => n.name !== inp.selfName));
   const contested = findContests(claims);
   const foreign = new Map<string, RouteState>();
   for (const r of inp.foreignRoutes ?? []) if (!foreign.has(key(networkOf(r.dst)))) foreign.set(key(networkOf(r.dst)), r);
   const routes: PeerRoute[] = [];
   claims.forEach((claim, i) => {
     const rivals = contested.get(i);
-    const r = rivals ? undefined : routeFor(claim, checks, ownAddrs, foreign);
+    const r = rivals ? undefined : routeFor(claim, checks, ownAddrs, foreign, sharedVia);
     if (rivals) skipped.push({ node: claim.node.name, reason: contestReason(claim.dst, rivals) });
     else if (typeof r === 'string') skipped.push({ node: claim.node.name, reason: r });
     else if (r) routes.push(r);
@@ -153,8 +154,25 @@ export function planRoutes(inp: PlanInput): Plan {
   return { self, ownPodCIDRs: own.cidrs, ...(own.problem ? { problem: own.problem } : {}), routes, skipped, routedNodeIPs };
 }
 
+/** The first InternalIP of each family (the next hop routeFor picks) -> the nodes that give it. */
+function nodesByInternalIP(nodes: NodeInfo[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const node of nodes) {
+    const ips = node.internalIPs.flatMap((s) => parseIp(s) ?? []);
+    for (const family of [4, 6] as const) {
+      const a = ips.find((x) => x.family === family);
+      if (!a) continue;
+      const k = formatIp(a);
+      const names = out.get(k) ?? [];
+      if (!names.includes(node.name)) names.push(node.name);
+      out.set(k, names);
+    }
+  }
+  return out;
+}
+
 /** The route for an uncontested claim, or why there is none. */
-function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string, RouteState>): PeerRoute | string {
+function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string, RouteState>, sharedVia: Map<string, string[]>): PeerRoute | string {
   const { node, dst } = claim;
   const d = key(dst);
   const parsed = node.internalIPs.map((s) => ({ s, a: parseIp(s) }));
@@ -165,6 +183,13 @@ function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string
   }
   const v = formatIp(via);
   if (ownAddrs.some((a) => addrEq(a, via))) return `next hop ${v} is this node's own address`;
+  // Which node holds the address cannot be told: routing either podCIDR
+  // there could deliver one node's pods to another.
+  const sharers = (sharedVia.get(v) ?? []).filter((n) => n !== node.name);
+  if (sharers.length) {
+    const more = sharers.length > NAMED_RIVALS ? ` and ${sharers.length - NAMED_RIVALS} more` : '';
+    return `InternalIP ${v} is also given by ${sharers.slice(0, NAMED_RIVALS).join(', ')}${more}: routed via neither`;
+  }
   if (c.cluster.some((cl) => contains(cl, via))) return `next hop ${v} lies inside the cluster CIDR`;
   const link = c.localNets.find((l) => !l.scoped && contains(l.net, via));
   if (!link) return `next hop ${v} is not on a directly connected network (nodes must share an L2 segment)`;

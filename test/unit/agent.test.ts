@@ -137,6 +137,12 @@ describe('route planning', () => {
       const p = plan([node('twin', ['10.244.3.0/24'], ['10.0.0.1'])]);
       expect(reasons(p)).toEqual(["twin: next hop 10.0.0.1 is this node's own address"]);
     });
+    // Found from outside: two Nodes giving one InternalIP both got routes via it (one node's pods sent to the other).
+    it('routes via neither of two nodes that give the same InternalIP, in either family', () => {
+      const p = plan([node('x', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2']), node('y', ['10.244.3.0/24', 'fd00:0:0:3::/64'], ['10.0.0.2', 'fc00::3'])]);
+      expect(reasons(p)).toEqual(['x: InternalIP 10.0.0.2 is also given by y: routed via neither', 'y: InternalIP 10.0.0.2 is also given by x: routed via neither']);
+      expect(routed(p)).toEqual(['x fd00:0:0:2::/64', 'y fd00:0:0:3::/64', 'ok 10.244.8.0/24']);
+    });
     // Found from outside: a route via the node network's own network address was installed.
     it("never routes via the node network's network or broadcast address", () => {
       const p = plan([node('net', ['10.244.3.0/24'], ['10.0.0.0']), node('bcast', ['10.244.4.0/24'], ['10.0.0.255'])]);
