@@ -7,8 +7,8 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { ApiError, type NodeApi } from './reflector.ts';
 
-/** How long a LIST may take. */
-const LIST_TIMEOUT_MS = 60_000;
+/** How long a LIST may stay silent (FLATNET_API_TIMEOUT_MS overrides it, e.g. for a slow API server or a test). */
+const LIST_TIMEOUT_MS = Number(process.env.FLATNET_API_TIMEOUT_MS) > 0 ? Number(process.env.FLATNET_API_TIMEOUT_MS) : 60_000;
 /** Asked of the server; it ends the watch after this (and the reflector resumes it). */
 const WATCH_SECONDS = 300;
 /** A watch with no byte for this long is dead (a half-open connection), even if the server never closes it. */
@@ -68,12 +68,26 @@ export class HttpNodeApi implements NodeApi {
     url.search = q ? `?${q}` : '';
     const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers as OutgoingHttpHeaders | undefined), accept: 'application/json' } }, resolve);
+      const silent = (): ApiError => new ApiError(`no answer from ${this.server} for ${idleMs / 1000} s`);
+      // Until the answer's headers, our own timer as well: Bun's request
+      // timeout (the agent runs on Bun) never fires while a TLS handshake
+      // stalls, and a stopped API server then held the first LIST for ever.
+      const headers = setTimeout(() => req.destroy(silent()), idleMs);
+      const req = mod.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers as OutgoingHttpHeaders | undefined), accept: 'application/json' } }, (res) => {
+        clearTimeout(headers);
+        resolve(res);
+      });
       const abort = (): void => void req.destroy(new ApiError('aborted'));
       signal.addEventListener('abort', abort, { once: true });
-      req.setTimeout(idleMs, () => req.destroy(new ApiError(`no answer from ${this.server} for ${idleMs / 1000} s`)));
-      req.on('close', () => signal.removeEventListener('abort', abort));
-      req.on('error', (e) => reject(e instanceof ApiError ? e : new ApiError(`${this.server}: ${e.message}`)));
+      req.setTimeout(idleMs, () => req.destroy(silent()));
+      req.on('close', () => {
+        clearTimeout(headers);
+        signal.removeEventListener('abort', abort);
+      });
+      req.on('error', (e) => {
+        clearTimeout(headers);
+        reject(e instanceof ApiError ? e : new ApiError(`${this.server}: ${e.message}`));
+      });
       req.end();
     });
   }

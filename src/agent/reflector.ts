@@ -39,6 +39,8 @@ export interface NodeApi {
 
 export interface ReflectorOptions {
   backoff?: Backoff;
+  /** Waits between relists while every watch ends in 410 at once (a successful LIST does not reset it). */
+  goneBackoff?: Backoff;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
 }
@@ -55,6 +57,7 @@ export class NodeReflector implements NodeSource {
   readonly name: string;
   private st: SourceStatus & { relists: number } = { state: 'listing', lists: 0, errors: 0, relists: 0 };
   private readonly backoff: Backoff;
+  private readonly goneBackoff: Backoff;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly now: () => number;
   private nodes = new Map<string, NodeInfo>();
@@ -66,6 +69,7 @@ export class NodeReflector implements NodeSource {
   ) {
     this.name = `Kubernetes API ${api.server}`;
     this.backoff = o.backoff ?? new Backoff();
+    this.goneBackoff = o.goneBackoff ?? new Backoff();
     this.sleep = o.sleep ?? sleep;
     this.now = o.now ?? Date.now;
   }
@@ -77,7 +81,8 @@ export class NodeReflector implements NodeSource {
   async run(onNodes: (nodes: NodeInfo[], why: string) => void, signal: AbortSignal): Promise<void> {
     const emit = (why: string): void => onNodes([...this.nodes.values()], why);
     // 410s in a row with no event between them: a server that expires every
-    // version at once is not relisted in a tight loop.
+    // version at once is relisted after a growing wait, not in a tight loop
+    // (a successful LIST does not reset this one: only a watch event does).
     let gones = 0;
     while (!signal.aborted) {
       if (!(await this.list(signal))) continue;
@@ -86,11 +91,17 @@ export class NodeReflector implements NodeSource {
       for (;;) {
         if (signal.aborted) return;
         const { end, events } = await this.watchOnce(signal, emit);
-        if (events > 0) gones = 0;
+        if (events > 0) {
+          gones = 0;
+          this.goneBackoff.reset();
+        }
         if (end === 'gone') {
           this.st.relists++;
-          await log('info', { server: this.api.server }, 'node watch: resourceVersion gone (410), listing again');
-          if (gones++ > 0) await this.sleep(this.backoff.next(), signal);
+          if (gones++ > 0) {
+            const wait = this.goneBackoff.next();
+            await log('warn', { server: this.api.server, gonesInARow: gones }, `node watch: resourceVersion gone (410) again with no event between; listing again in ${wait} ms`);
+            await this.sleep(wait, signal);
+          } else await log('info', { server: this.api.server }, 'node watch: resourceVersion gone (410), listing again');
           break;
         }
         if (end === 'failed' || end === 'quiet') await this.sleep(this.backoff.next(), signal);
@@ -138,8 +149,9 @@ export class NodeReflector implements NodeSource {
       this.st = { ...this.st, state: 'watching', error: undefined };
       this.backoff.reset();
       for await (const ev of stream) {
-        events++;
+        // Counted once applied: an ERROR event (a 410 among them) is no progress.
         if (this.apply(ev)) emit('node watch event');
+        events++;
       }
     } catch (e) {
       if (signal.aborted) return { end: 'ended', events };

@@ -4,6 +4,7 @@
 // that fails at start changes nothing (routes of ours from before the restart
 // stay), a failing watch changes nothing, a 410 makes the agent list again,
 // and after an outage the changes made meanwhile are applied.
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -112,4 +113,33 @@ describe.runIf(isRoot())('agent with nodes from the Kubernetes API (local stand-
     expect(status).toMatchObject({ node: 'node1', ready: true });
     expect(status.source).toMatch(/^Kubernetes API http:\/\/127\.0\.0\.1:\d+: following changes$/);
   });
+
+  // Found from outside: against an API server that accepts the connection and
+  // never answers (a stopped process), the first LIST over https waited for
+  // ever in Bun (its request timeout does not fire during a TLS handshake).
+  it('gives up a LIST the API never answers (and retries it, as the unit tests show)', async () => {
+    await c.stopAgent(n1);
+    const silent = spawn('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "require('net').createServer(() => {}).listen(6444, '127.0.0.1')"], { stdio: 'ignore' });
+    const kubeconfig = join(c.work, 'kubeconfig-silent');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 't', cluster: { server: 'https://127.0.0.1:6444', 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: { token: 'test' } }],
+        contexts: [{ name: 'c', context: { cluster: 't', user: 'u' } }],
+        'current-context': 'c',
+      }),
+    );
+    process.env.FLATNET_API_TIMEOUT_MS = '1500';
+    try {
+      await c.startAgent(n1, { kubeconfig, logLevel: 'info' });
+      await c.waitFor('the LIST to time out', () => /node list failed .*no answer from https:\/\/127\.0\.0\.1:6444 for 1\.5 s/.test(n1.agentLog), 20_000);
+    } finally {
+      delete process.env.FLATNET_API_TIMEOUT_MS;
+      await c.stopAgent(n1);
+      silent.kill();
+    }
+  }, 40_000);
 });

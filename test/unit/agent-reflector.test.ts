@@ -60,7 +60,7 @@ async function play(steps: Step[], random = () => 0.5) {
   const api = new ScriptedApi(steps, ac);
   const sleeps: number[] = [];
   let t = 0;
-  const r = new NodeReflector(api, { backoff: new Backoff(1000, 30_000, random), sleep: async (ms) => void sleeps.push(ms), now: () => (t += 5000) });
+  const r = new NodeReflector(api, { backoff: new Backoff(1000, 30_000, random), goneBackoff: new Backoff(1000, 30_000, random), sleep: async (ms) => void sleeps.push(ms), now: () => (t += 5000) });
   const seen: Array<{ why: string; nodes: string[] }> = [];
   const states: string[] = [];
   await r.run((nodes: NodeInfo[], why) => {
@@ -146,6 +146,28 @@ describe('Kubernetes node source', () => {
     expect(r.seen.map((s) => s.why)).toEqual(['node list', 'node list', 'node list']);
     expect(r.status.relists).toBe(2);
     expect(r.sleeps).toEqual([750]); // the second 410 in a row without an event waits before listing
+  });
+
+  // Found from outside: an ERROR event counted as progress, so a server that
+  // answered every watch with a 410 event was listed ~100 times a second.
+  it('waits longer and longer while every watch ends in a 410 event, until a watch brings an event', async () => {
+    const gone = { watch: { events: [ev('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old' })] } };
+    const r = await play([
+      { list: list(10, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      gone,
+      { list: list(11, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      gone,
+      { list: list(12, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      gone,
+      { list: list(13, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      gone,
+      { list: list(14, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { watch: { events: [ev('ADDED', v1('b', '10.244.2.0/24', '10.0.0.2', 15))] } },
+      { watch: { events: [ev('ERROR', { kind: 'Status', code: 410, message: 'too old' })] } },
+      { list: list(20, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+    ]);
+    expect(r.sleeps).toEqual([750, 1500, 3000]); // the first 410 relists at once; after an event, again at once
+    expect(r.status.relists).toBe(5);
   });
 
   it('recovers after an outage: list failures, then the list, then changes from the watch', async () => {
