@@ -121,7 +121,9 @@ export class Agent {
     const mine = (r: RouteState): boolean => r.proto === String(o.proto);
     const ours = main.filter(mine);
     const plan = planRoutes({ selfName: o.nodeName, nodes, clusterCIDRs: o.clusterCIDRs, localNets, foreignRoutes: main.filter((r) => !mine(r)) });
-    const routes = this.syncRoutes(plan, ours);
+    // Routes of others through our nexthops (the kernel would delete them with the nexthop).
+    const usedByOthers = new Set(main.flatMap((r) => (!mine(r) && r.nhid !== undefined ? [r.nhid] : [])));
+    const routes = this.syncRoutes(plan, ours, usedByOthers);
     const ready = plan.ownPodCIDRs.length > 0;
     let conflistWritten = false;
     if (ready) {
@@ -147,14 +149,14 @@ export class Agent {
    * nexthop cannot be made on a link without carrier, where a plain route
    * can (it waits, "linkdown").
    */
-  private syncRoutes(plan: Plan, ours: RouteState[]): RouteOutcome {
+  private syncRoutes(plan: Plan, ours: RouteState[], usedByOthers: ReadonlySet<number>): RouteOutcome {
     const k = this.kernel;
     const proto = this.opts.proto;
     const out: RouteOutcome = { writes: 0, failed: new Map(), plain: new Map(), errors: [] };
     const nexthops = k.nexthops();
     let plain: PeerRoute[] | undefined;
     if (nexthops) {
-      const ops = diffNexthopRoutes(plan.routes, ours, nexthops, proto);
+      const ops = diffNexthopRoutes(plan.routes, ours, nexthops, proto, usedByOthers);
       out.writes += ops.length;
       const nhFailed = new Map<number, string>();
       const failures = k.apply(ops, undefined, { keepGoing: true }).failed;

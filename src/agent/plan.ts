@@ -301,8 +301,10 @@ export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
  * `nexthops` is every nexthop in the kernel (ours and others', so new ids
  * never collide). A route without a known link stays a plain route.
  */
-export function diffNexthopRoutes(desired: PeerRoute[], actual: RouteState[], nexthops: NexthopState[], proto: number): LinkOp[] {
-  const own = nexthops.filter((n) => n.proto === String(proto));
+export function diffNexthopRoutes(desired: PeerRoute[], actual: RouteState[], nexthops: NexthopState[], proto: number, usedByOthers: ReadonlySet<number> = new Set()): LinkOp[] {
+  // Ours: our protocol and an id of our range (a nexthop someone else tagged
+  // with our protocol is still theirs).
+  const own = nexthops.filter((n) => n.proto === String(proto) && n.id >= NEXTHOP_ID_BASE && n.id < NEXTHOP_ID_BASE + 2 ** 24);
   const ours = new Map<string, number>();
   const taken = new Set(nexthops.map((n) => n.id));
   const nhKey = (via: Addr, dev: string): string => `${formatIp(via)} ${dev}`;
@@ -332,7 +334,9 @@ export function diffNexthopRoutes(desired: PeerRoute[], actual: RouteState[], ne
   }
   const want = new Set(desired.map((r) => key(r.dst)));
   const delOps: LinkOp[] = actual.filter((r) => !want.has(key(r.dst))).map((r) => ({ op: 'route-del', dst: r.dst, proto }));
-  const nhDel: LinkOp[] = own.filter((n) => !needed.has(n.id)).map((n) => ({ op: 'nexthop-del', id: n.id }));
+  // Deleting a nexthop deletes every route through it: one that a route of
+  // someone else's uses stays (and is reported by the caller).
+  const nhDel: LinkOp[] = own.filter((n) => !needed.has(n.id) && !usedByOthers.has(n.id)).map((n) => ({ op: 'nexthop-del', id: n.id }));
   // Nexthops before the routes that use them; unused ones after the routes left them.
   return [...nhOps, ...routeOps, ...delOps, ...nhDel];
 }

@@ -207,31 +207,45 @@ describe('route diff through nexthop objects', () => {
   });
   it('writes nothing when routes and nexthops are as wanted', () => {
     const nhs = [
-      { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
-      { id: 8, via: '10.0.0.3', dev: 'eth0', proto: '201' },
-      { id: 9, via: 'fc00::3', dev: 'eth1', proto: '201' },
+      { id: B + 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
+      { id: B + 8, via: '10.0.0.3', dev: 'eth0', proto: '201' },
+      { id: B + 9, via: 'fc00::3', dev: 'eth1', proto: '201' },
     ].map(knh);
     const routes = [
-      { dst: '10.244.2.0/24', via: '10.0.0.2', nhid: 7 },
-      { dst: '10.244.3.0/24', via: '10.0.0.3', nhid: 8 },
-      { dst: 'fd00:3::/64', via: 'fc00::3', nhid: 9 },
+      { dst: '10.244.2.0/24', via: '10.0.0.2', nhid: B + 7 },
+      { dst: '10.244.3.0/24', via: '10.0.0.3', nhid: B + 8 },
+      { dst: 'fd00:3::/64', via: 'fc00::3', nhid: B + 9 },
     ].map(kroute);
     expect(diffNexthopRoutes(want, routes, nhs, 201)).toEqual([]);
   });
   it('moves plain routes onto nexthops, deletes unwanted routes, then our unused nexthops, never foreign ones', () => {
     const nhs = [
-      { id: 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
-      { id: 8, via: '10.0.0.9', dev: 'eth0', proto: '201' },
+      { id: B + 7, via: '10.0.0.2', dev: 'eth0', proto: '201' },
+      { id: B + 8, via: '10.0.0.9', dev: 'eth0', proto: '201' },
       { id: 5, via: '10.0.0.9', dev: 'eth0' },
     ].map(knh);
     const routes = [
       { dst: '10.244.2.0/24', via: '10.0.0.2' },
-      { dst: '10.244.9.0/24', via: '10.0.0.9', nhid: 8 },
+      { dst: '10.244.9.0/24', via: '10.0.0.9', nhid: B + 8 },
     ].map(kroute);
     expect(lines(diffNexthopRoutes(want.slice(0, 1), routes, nhs, 201))).toEqual([
-      'route replace 10.244.2.0/24 nhid 7 proto 201',
+      `route replace 10.244.2.0/24 nhid ${B + 7} proto 201`,
       'route del 10.244.9.0/24 proto 201',
-      'nexthop del id 8',
+      `nexthop del id ${B + 8}`,
+    ]);
+  });
+  // Found from outside: deleting our nexthop deleted an admin's route through it; a proto-201 nexthop of
+  // someone else's (outside our id range) was adopted.
+  it('keeps a nexthop of ours that a route of someone else uses, and never takes a nexthop outside its id range', () => {
+    const nhs = [
+      { id: B + 8, via: '10.0.0.9', dev: 'eth0', proto: '201' },
+      { id: 77, via: '10.0.0.2', dev: 'eth0', proto: '201' },
+    ].map(knh);
+    const routes = [{ dst: '10.244.9.0/24', via: '10.0.0.9', nhid: B + 8 }].map(kroute);
+    expect(lines(diffNexthopRoutes(want.slice(0, 1), routes, nhs, 201, new Set([B + 8])))).toEqual([
+      `nexthop replace id ${B} via 10.0.0.2 dev "eth0" proto 201`,
+      `route replace 10.244.2.0/24 nhid ${B} proto 201`,
+      'route del 10.244.9.0/24 proto 201',
     ]);
   });
   it('uses a plain route where the next hop has no known link', () => {
