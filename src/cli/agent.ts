@@ -9,6 +9,7 @@ import { runAgent } from '../agent/run.ts';
 import { FileNodeSource, type NodeSource } from '../agent/source.ts';
 import { AGENT_STATUS_FILE } from '../contract/agent-status.ts';
 import { configureLog, type LevelName, LEVELS, log } from '../log.ts';
+import { validateNetworkName } from '../cni/args.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { ifNameProblem } from '../net/names.ts';
 import { egressMasq } from '../sys/egress-masq.ts';
@@ -50,8 +51,21 @@ function check(a: AgentArgs): true {
     if (!p || p.prefix === 0) throw new UsageError(`agent: --cluster-cidr ${JSON.stringify(c)} is not a CIDR such as 10.244.0.0/16`);
   }
   if (a['nodes-file'] !== undefined && a['nodes-file'] === '') throw new UsageError('agent: --nodes-file needs a path');
+  // Found from outside: '' was taken (the conflist went to the working
+  // directory, no status file was written, a conflist without a name).
+  for (const k of ['node-name', 'conf-dir', 'status-file', 'kubeconfig', 'ipam-data-dir'] as const) {
+    if (a[k] !== undefined && a[k] === '') throw new UsageError(`agent: --${k} needs a value`);
+  }
+  if (a['nodes-file'] !== undefined && a.kubeconfig !== undefined) throw new UsageError('agent: --nodes-file and --kubeconfig exclude each other (one node source)');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*\.conflist$/.test(a['conf-file'])) throw new UsageError(`agent: --conf-file ${JSON.stringify(a['conf-file'])} must be a file name ending in .conflist, inside --conf-dir`);
+  try {
+    validateNetworkName(a['network-name']);
+  } catch (e) {
+    throw new UsageError(`agent: --network-name ${JSON.stringify(a['network-name'])}: ${(e as Error).message}`);
+  }
+  if (a.once && a['remove-masquerade-on-exit']) throw new UsageError('agent: --remove-masquerade-on-exit applies to a running agent, not to --once');
   if (a.once && a['nodes-file'] === undefined) throw new UsageError('agent: --once needs --nodes-file');
-  if (!Number.isFinite(a.resync) || a.resync <= 0) throw new UsageError(`agent: --resync must be a positive number of seconds, got ${JSON.stringify(a.resync)}`);
+  if (!Number.isFinite(a.resync) || a.resync < 1) throw new UsageError(`agent: --resync must be a number of seconds, at least 1, got ${Number.isNaN(a.resync) ? 'something that is not a number' : a.resync}`);
   if (!Number.isInteger(a['route-protocol']) || a['route-protocol'] < 5 || a['route-protocol'] > 255) throw new UsageError('agent: --route-protocol must be an integer from 5 to 255 (0-4 are the kernel\'s own)');
   if (a.mtu !== undefined && (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535)) throw new UsageError('agent: --mtu must be an integer from 68 to 65535');
   const br = ifNameProblem(a.bridge);

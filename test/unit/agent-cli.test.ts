@@ -21,6 +21,17 @@ describe('flatnet agent flags', () => {
     [[...ok, '--cluster-cidr', '10.244.0.0/16', '--resync', '2', '--resync', '3600'], '--resync given more than once'],
     [[...ok, '--cluster-cidr', '10.244.0.0/16', '--health-addr', 'localhost'], '--health-addr "localhost" is not host:port'],
     [[...ok, '--cluster-cidr', '10.244.0.0/16', '--health-addr', '1.2.3.4:99999'], 'is not host:port'],
+    // Found from outside: each of these was accepted.
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--conf-dir', ''], '--conf-dir needs a value'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--status-file', ''], '--status-file needs a value'],
+    [['--node-name', '', '--nodes-file', '/x', '--cluster-cidr', '10.244.0.0/16'], '--node-name needs a value'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--network-name', ''], '--network-name ""'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--conf-file', '../escape.conflist'], 'must be a file name ending in .conflist'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--conf-file', '/tmp/abs.conflist'], 'must be a file name ending in .conflist'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--kubeconfig', '/k'], '--nodes-file and --kubeconfig exclude each other'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--resync', '0.001'], '--resync must be a number of seconds, at least 1, got 0.001'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--resync', 'abc'], 'got something that is not a number'],
+    [[...ok, '--cluster-cidr', '10.244.0.0/16', '--once', '--remove-masquerade-on-exit'], 'not to --once'],
   ])('refuses %j', async (argv, msg) => {
     expect(await run(...argv)).toBe(2);
     expect(stderr).toContain(msg);
