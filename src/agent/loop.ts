@@ -48,6 +48,7 @@ export class AgentLoop {
   private due = Infinity;
   private why = '';
   private running = false;
+  private stopped = false;
   private runningSince = 0;
   private again?: { why: string; kernelEvent: boolean };
   private lastEnd = 0;
@@ -94,6 +95,9 @@ export class AgentLoop {
         this.request(why, this.o.debounceMs ?? 100);
       }, signal);
     } finally {
+      // No sync starts after this (one asked for while the last one ran would
+      // otherwise come after the caller's clean-up, e.g. the masquerade removal).
+      this.stopped = true;
       clearInterval(resync);
       stopEvents?.();
       clearTimeout(this.timer);
@@ -104,6 +108,7 @@ export class AgentLoop {
 
   /** Asks for a sync within `delayMs` (sooner if one is already due sooner). */
   request(why: string, delayMs: number, kernelEvent = false): void {
+    if (this.stopped) return;
     if (this.running) {
       this.again ??= { why, kernelEvent };
       return;
@@ -125,7 +130,7 @@ export class AgentLoop {
   private async fire(): Promise<void> {
     this.timer = undefined;
     this.due = Infinity;
-    if (!this.nodes) return; // before the first complete list: never sync
+    if (!this.nodes || this.stopped) return; // before the first complete list: never sync
     this.running = true;
     this.runningSince = this.now();
     const why = this.why;

@@ -97,7 +97,7 @@ export const agentCommand: Command<AgentArgs> = {
       .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' })
       .option('health-addr', { type: 'string', default: '127.0.0.1:9742', describe: "serve /healthz, /readyz and /metrics on host:port ('' for none)" })
       .option('masquerade-backend', { choices: ['auto', 'iptables', 'nftables'] as const, default: 'auto' as const, describe: 'egress masquerade in iptables (chain FLATNET-MASQ) or nftables (table inet flatnet); auto: iptables unless only nftables is usable, as the Go bridge plugin decides' })
-      .option('remove-masquerade-on-exit', { type: 'boolean', default: false, describe: 'remove the egress masquerade on SIGTERM/SIGINT (pods lose egress until an agent runs again)' })
+      .option('remove-masquerade-on-exit', { type: 'boolean', default: false, describe: 'remove the egress masquerade on SIGTERM/SIGINT/SIGHUP (pods lose egress until an agent runs again)' })
       .check(check) as unknown as Argv<AgentArgs>,
   async run(a) {
     configureLog({ level: (a['log-level'] as LevelName | undefined) ?? (a.once ? 'warn' : 'info') });
@@ -128,13 +128,21 @@ export const agentCommand: Command<AgentArgs> = {
       return r.failed.length || r.errors.length ? 1 : 0;
     }
     const ac = new AbortController();
-    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => ac.abort());
+    // SIGHUP too (a closed terminal, or someone expecting a reload): the agent
+    // has nothing to reload, and a stop it does not log looks like a crash.
+    let stoppedBy = '';
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(s, () => {
+        stoppedBy = s;
+        ac.abort();
+      });
+    }
     const source: NodeSource = a['nodes-file'] ? new FileNodeSource(a['nodes-file']) : new (await import('../agent/reflector.ts')).NodeReflector(await (await import('../agent/kube-api.ts')).kubeNodeApi(a.kubeconfig));
     const health = a['health-addr'] ? parseListenAddr(a['health-addr']) : undefined;
     await log('info', { node: a['node-name'], source: source.name, clusterCIDRs: a['cluster-cidr'], confDir: a['conf-dir'], proto: a['route-protocol'], resync: a.resync, health: a['health-addr'] || 'off', statusFile: a['status-file'] }, `flatnet agent starting for node ${a['node-name']}, nodes from ${source.name}`);
     await runAgent(agent, source, new IpMonitor(), { resyncSeconds: a.resync, health }, ac.signal);
     if (a['remove-masquerade-on-exit']) egressMasq(a['masquerade-backend']).remove();
-    await log('info', {}, 'flatnet agent stopped');
+    await log('info', { signal: stoppedBy }, `flatnet agent stopped (${stoppedBy})`);
     return 0;
   },
 };

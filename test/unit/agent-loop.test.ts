@@ -135,6 +135,32 @@ describe('agent loop', () => {
     expect(s.overlapped()).toBe(false);
   });
 
+  // Found from outside: SIGTERM during a sync, with a change that came meanwhile, ran one more
+  // sync after run() had returned, i.e. after --remove-masquerade-on-exit had removed the rules.
+  it('once stopped, waits for the sync in flight and starts none after it', async () => {
+    let release!: () => void;
+    const s = recordingSyncer(async (n) => {
+      if (n === 1) await new Promise<void>((r) => (release = r));
+      return okReport();
+    });
+    const src = new HandSource();
+    const ev = new HandEvents();
+    const { done } = start(s, src, ev);
+    await until('source', () => !!src.push && !!ev.fire);
+    src.push!([node('a', [], [])], 'node list');
+    await until('first sync', () => s.calls.length === 1);
+    ev.fire!('route'); // asks for another sync while this one runs
+    stop!.abort();
+    let returned = false;
+    void done.then(() => (returned = true));
+    await tick();
+    expect(returned).toBe(false); // the sync in flight is waited for
+    release();
+    await done;
+    await tick(50);
+    expect(s.calls).toHaveLength(1);
+  });
+
   it('retries a failed sync with backoff and reports it as not ready, then recovers', async () => {
     const s = recordingSyncer(async (n) => {
       if (n <= 2) throw new Error('ip: cannot talk to the kernel');
