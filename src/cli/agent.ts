@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { Agent, DEFAULT_PROTO } from '../agent/agent.ts';
 import { parseListenAddr } from '../agent/health.ts';
 import { runAgent } from '../agent/run.ts';
+import { claimNetns } from '../agent/singleton.ts';
 import { FileNodeSource, type NodeSource } from '../agent/source.ts';
 import { AGENT_STATUS_FILE } from '../contract/agent-status.ts';
 import { configureLog, type LevelName, LEVELS, log } from '../log.ts';
@@ -117,6 +118,7 @@ export const agentCommand: Command<AgentArgs> = {
       },
       new IpKernel({ egress: egressMasq }),
     );
+    await claimNetns();
     if (a.once) {
       const source = new FileNodeSource(a['nodes-file']!);
       const nodes = source.read();

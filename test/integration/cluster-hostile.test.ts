@@ -2,6 +2,7 @@
 // cluster. Each of these once took over a route or withdrew every route; now
 // each is skipped with its reason in `flatnet status`, the good peers stay
 // routed, and routes flatnet did not make are never touched.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +125,17 @@ describe.runIf(isRoot())('hostile node lists', () => {
     expect(await routes()).toEqual(['10.244.2.0/24 via 10.200.0.12']);
     c.writeNodes();
     await c.waitFor('ready again', async () => (await status()).ready === true);
+  });
+
+  // Found from outside: two agents in one namespace (health off, so no port clash)
+  // each applied its own node list, and a podCIDR pointed at the wrong node half the time.
+  it('a second agent in the same network namespace refuses to start, changing nothing', async () => {
+    const before = await routes();
+    const other = join(c.work, 'other-nodes.json');
+    writeFileSync(other, JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', items: [evil('node1', ['10.244.1.0/24'], ['10.200.0.11']), evil('node2', ['10.244.2.0/24'], ['10.200.0.99'])] }));
+    const second = await execa('ip', ['netns', 'exec', n1.ns, flatnet, 'agent', '--node-name', 'node1', '--nodes-file', other, '--cluster-cidr', '10.244.0.0/16', '--conf-dir', join(c.work, 'second-netd'), '--status-file', join(c.work, 'second.json'), '--health-addr', ''], { reject: false, timeout: 20_000 });
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toContain('another flatnet agent runs in this network namespace');
+    expect(await routes()).toEqual(before);
   });
 });
