@@ -5,6 +5,8 @@ import { readConfList } from '../cni/conflist.ts';
 import { AGENT_STATUS_FILE, type AgentStatus, readAgentStatus } from '../contract/agent-status.ts';
 import { type AllocationRow, allocations, allocationTable } from './allocations.ts';
 import { describeEgress } from '../sys/egress-masq.ts';
+import { formatCidr, formatIp } from '../net/cidr.ts';
+import { IpKernel } from '../sys/ip-kernel.ts';
 import { type Command, fail } from './command.ts';
 
 interface StatusArgs {
@@ -26,6 +28,24 @@ function render(doc: AgentStatus, allocs: AllocationRow[], conflist: string | un
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The agent's peers as the main table has them now: a route deleted or
+ * changed since the agent's last sync (or while no agent runs) is shown so,
+ * not as the file says.
+ */
+function peersAsInstalled(peers: AgentStatus['peers']): AgentStatus['peers'] {
+  const k = new IpKernel();
+  const routes = new Map([...k.routes(4), ...k.routes(6)].map((r) => [formatCidr(r.dst), r]));
+  return peers.map((p) => {
+    if (p.state !== 'installed') return p;
+    const r = routes.get(p.podCIDR);
+    if (!r) return { ...p, state: 'missing from the routing table now' };
+    const via = r.via ? formatIp(r.via) : undefined;
+    if (via !== p.via) return { ...p, state: `now ${via ? `via ${via}` : `on ${r.dev ?? '?'}`}${r.proto ? ` (proto ${r.proto})` : ''}` };
+    return p;
+  });
+}
+
 export const statusCommand: Command<StatusArgs> = {
   name: 'status',
   describe: "this node's podCIDR, peers and their routes, skipped nodes, allocations",
@@ -45,6 +65,7 @@ export const statusCommand: Command<StatusArgs> = {
     const allocs = conflist ? allocations(readConfList(conflist)) : [];
     // Read from the kernel now, not from the agent's file: what is installed, in whichever backend.
     const masquerade = describeEgress();
+    doc = { ...doc, peers: peersAsInstalled(doc.peers) };
     if (a.json) process.stdout.write(`${JSON.stringify({ ...doc, allocations: allocs, masquerade }, null, 2)}\n`);
     else process.stdout.write(render(doc, allocs, conflist, masquerade));
     return 0;

@@ -138,4 +138,12 @@ describe.runIf(isRoot())('hostile node lists', () => {
     expect(second.stderr).toContain('another flatnet agent runs in this network namespace');
     expect(await routes()).toEqual(before);
   });
+
+  // Found from outside: with the agent stopped, `flatnet status` kept saying a deleted route was installed.
+  it('flatnet status shows a peer route as the routing table has it now, not as the agent last left it', async () => {
+    await c.stopAgent(n1);
+    await execa('ip', ['-n', n1.ns, 'route', 'del', '10.244.2.0/24']);
+    const table = await execa('ip', ['netns', 'exec', n1.ns, flatnet, 'status', '--status-file', n1.statusFile]);
+    expect(table.stdout).toMatch(/node2\s+10\.244\.2\.0\/24\s+10\.200\.0\.12\s+missing from the routing table now/);
+  });
 });
