@@ -69,6 +69,16 @@ function recordingSyncer(behave: (n: number) => Promise<SyncReport> = async () =
   };
 }
 
+/** A syncer whose first sync waits until release() is called, with a hand-driven source and kernel events. */
+function firstSyncHeld() {
+  let done!: () => void;
+  const s = recordingSyncer(async (n) => {
+    if (n === 1) await new Promise<void>((r) => (done = r));
+    return okReport();
+  });
+  return { s, src: new HandSource(), ev: new HandEvents(), release: () => done() };
+}
+
 const opts = { resyncMs: 3_600_000, debounceMs: 5, eventGapMs: 0 };
 const fast = () => new Backoff(10, 40, () => 0.5);
 
@@ -113,13 +123,7 @@ describe('agent loop', () => {
   });
 
   it('coalesces a burst into one sync, never runs two at once, and runs once more for triggers that came during a sync', async () => {
-    let release!: () => void;
-    const s = recordingSyncer(async (n) => {
-      if (n === 1) await new Promise<void>((r) => (release = r));
-      return okReport();
-    });
-    const src = new HandSource();
-    const ev = new HandEvents();
+    const { s, src, ev, release } = firstSyncHeld();
     start(s, src, ev);
     await until('source', () => !!src.push && !!ev.fire);
     for (let i = 0; i < 5; i++) src.push!([node(`n${i}`, [], [])], 'node list');
@@ -138,13 +142,7 @@ describe('agent loop', () => {
   // Found from outside: SIGTERM during a sync, with a change that came meanwhile, ran one more
   // sync after run() had returned, i.e. after --remove-masquerade-on-exit had removed the rules.
   it('once stopped, waits for the sync in flight and starts none after it', async () => {
-    let release!: () => void;
-    const s = recordingSyncer(async (n) => {
-      if (n === 1) await new Promise<void>((r) => (release = r));
-      return okReport();
-    });
-    const src = new HandSource();
-    const ev = new HandEvents();
+    const { s, src, ev, release } = firstSyncHeld();
     const { done } = start(s, src, ev);
     await until('source', () => !!src.push && !!ev.fire);
     src.push!([node('a', [], [])], 'node list');
