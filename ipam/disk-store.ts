@@ -107,10 +107,13 @@ export class DiskStore implements Store {
     return this.pending;
   }
 
-  // Temp files of processes that died mid-write (kill -9). Names carry a
-  // random part, so a live process never reuses one that is being swept.
+  // Temp files of processes that died mid-write (kill -9), swept only under
+  // the lock and never our own pending one. Names carry a random part, so a
+  // live process never reuses one that is being swept.
   private sweepTemps(names: string[]): void {
+    if (this.lockFd === undefined) return;
     for (const name of names) {
+      if (join(this.dir, name) === this.pending?.tmp) continue;
       const pid = Number(name.slice(TMP_PREFIX.length).split('.')[0]);
       if (!Number.isInteger(pid) || !pidAlive(pid)) unlinkQuietly(join(this.dir, name));
     }
@@ -181,7 +184,7 @@ export class DiskStore implements Store {
       out.push({ name, ...rec });
     }
     // Under the lock (GC), what killed writers left goes too, as on ADD.
-    if (temps.length && this.lockFd !== undefined) this.sweepTemps(temps.filter((t) => join(this.dir, t) !== this.pending?.tmp));
+    this.sweepTemps(temps);
     return out;
   }
 
@@ -203,7 +206,7 @@ export class DiskStore implements Store {
    */
   findByOwner(id: string, ifName: string): Allocation[] {
     const { byContent, prefixed } = platform.findFiles(this.dir, [formatRecord(id, ifName).trim(), id.trim()], TMP_PREFIX, RECORD_MAX);
-    if (prefixed.length && this.lockFd !== undefined) this.sweepTemps(prefixed.filter((t) => join(this.dir, t) !== this.pending?.tmp));
+    this.sweepTemps(prefixed);
     const [exact = [], legacy = []] = byContent;
     return exact.length ? exact.flatMap((n) => this.lease(n, id, ifName)) : legacy.flatMap((n) => this.lease(n, id, ''));
   }

@@ -4,7 +4,8 @@ import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
 import { ifNameProblem } from '../net/names.ts';
 import { ipamGc } from '../../ipam/commands.ts';
-import { type AllocationRow, allocations, allocationTable, storeOf } from './allocations.ts';
+import type { Allocation } from '../../ipam/store.ts';
+import { allocations, allocationTable, storeOf } from './allocations.ts';
 import { type Command, DEFAULT_CONF_DIR, fail, UsageError } from './command.ts';
 
 interface IpamArgs {
@@ -39,14 +40,14 @@ const keepSpec = (k: string): Keep => {
 
 // A --keep that names no allocation is most likely a typo (wrong case, wrong
 // ifname), and gc would then release the lease it meant to keep.
-const keepsMatchingNothing = (keep: Keep[], rows: AllocationRow[]): Keep[] =>
+const keepsMatchingNothing = (keep: Keep[], rows: Allocation[]): Keep[] =>
   keep.filter((k) => !rows.some((r) => r.containerId === k.containerID && (r.ifName === k.ifname || r.ifName === '')));
 
 function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
   const store = storeOf(list);
   if (!store) return fail('ipam gc', `nothing allocated yet in network ${list.name} (${list.path})`);
   const keep = a.keep.map(keepSpec);
-  const unmatched = a.force ? [] : keepsMatchingNothing(keep, allocations(list));
+  const unmatched = a.force ? [] : keepsMatchingNothing(keep, store.list());
   if (unmatched.length > 0) {
     const names = unmatched.map((k) => `${k.containerID}/${k.ifname}`).join(', ');
     return fail('ipam gc', `--keep ${names} matches no allocation in network ${list.name}: nothing released. IDs and ifnames are matched exactly (see flatnet ipam ls); add --force to release everything not kept anyway`);

@@ -27,6 +27,11 @@ export const iptablesTools = (f: Family): { save: string; restore: string[]; mca
 // The POSTROUTING jump of one address, without -A/-D: setup appends exactly
 // what the exact teardown deletes.
 const hostCidr = (a: Cidr): string => `${formatIp(a)}/${bitsOf(a.family)}`;
+/** teardownRules' choice of the jumps from `addresses`. */
+const fromAddresses = (addresses: Cidr[]): ((source: string | undefined) => boolean) => {
+  const sources = new Set(addresses.map(hostCidr));
+  return (src) => src !== undefined && sources.has(src);
+};
 const jumpSpec = (net: string, id: string, a: Cidr): string => `POSTROUTING -s ${hostCidr(a)} -m comment --comment ${quoted(ruleComment(net, id))} -j ${chainName(net, id)}`;
 
 /** iptables-restore input that masquerades `addresses` (one family) leaving their subnets. */
@@ -137,8 +142,7 @@ export const iptablesPodMasq: PodMasq = {
     const chain = chainName(a.network, a.containerId);
     for (const [family, mine] of byFamily(a.addresses)) {
       if (run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode === 0) continue;
-      const sources = new Set(mine.map(hostCidr));
-      teardownPicked(() => new Set([chain]), [family], (src) => src !== undefined && sources.has(src));
+      teardownPicked(() => new Set([chain]), [family], fromAddresses(mine));
     }
   },
   gc(network, valid): void {
@@ -165,6 +169,5 @@ function teardownByName(a: PodMasqTeardown): void {
 export function iptablesTeardownByReading(a: PodMasqTeardown): void {
   if (!a.addresses) return teardownByName(a);
   const chain = chainName(a.network, a.containerId);
-  const sources = new Set(a.addresses.map(hostCidr));
-  teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), (src) => src !== undefined && sources.has(src));
+  teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), fromAddresses(a.addresses));
 }
