@@ -33,6 +33,11 @@ export const DEBS = {
   test: ['nftables', 'containernetworking-plugins', 'golang-go', 'golang-github-appc-cni-dev', 'podman', 'runc', 'busybox-static', 'containerd'],
   // scripts/image.sh: the image's rootfs and the image itself, daemonless.
   image: ['buildah', 'debootstrap'],
+  // The Kubernetes harness (scripts/kube/): Go and rsync build Kubernetes
+  // from Debian's source package; etcd, containerd, runc and conntrack (for
+  // kube-proxy) run it; busybox, curl and openssl for its images, probes and
+  // certificates; the Go plugins a kind node carries beside flatnet.
+  kube: ['golang-go', 'rsync', 'etcd-server', 'containerd', 'runc', 'conntrack', 'busybox-static', 'curl', 'openssl', 'containernetworking-plugins'],
 };
 
 /** Which groups each goal needs, and the command a user typed for it. */
@@ -40,7 +45,8 @@ export const GOALS = {
   npm: { groups: [], command: 'npm install' },
   build: { groups: ['build'], command: 'npm run build' },
   demo: { groups: ['build', 'demo'], command: 'npm run demo', root: true },
-  test: { groups: ['build', 'demo', 'test', 'image'], command: 'npm test' },
+  test: { groups: ['build', 'demo', 'test', 'image', 'kube'], command: 'npm test', kube: true },
+  kube: { groups: ['build', 'demo', 'image', 'kube'], command: 'npm run demo:k8s', root: true, kube: true },
   image: { groups: ['image'], command: 'scripts/image.sh', root: true },
 };
 
@@ -147,6 +153,11 @@ export async function setup(goals, { check = false } = {}) {
     await runStep({ name: 'npm install', what: `installing npm dependencies, ${stale} (npm install, about 20 s)`, inherit: true, every: 10, cwd: root }, 'npm', ['install', '--no-audit', '--no-fund']);
     const again = npmStale();
     if (again) process.stderr.write(`flatnet: after npm install: ${again}\n`);
+  }
+  // Kubernetes itself, built once from source and cached outside the clone.
+  if (isRoot && !check && goals.some((goal) => GOALS[goal].kube) && process.env.FLATNET_KUBE !== 'off') {
+    const { ensureKube } = await import('./kube/build.mjs');
+    await ensureKube();
   }
 }
 

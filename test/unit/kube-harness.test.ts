@@ -1,0 +1,62 @@
+// The Kubernetes harness's pure parts (scripts/kube/): what its daemons are
+// told, so that a node never writes the machine's global settings, and how
+// an e2e report becomes the printed table.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JS module shared with the demo
+import { containerdConfig, kubeletArgs, kubeletConfig, kubeProxyConfig } from '../../scripts/kube/configs.mjs';
+// @ts-expect-error: plain JS module shared with npm run e2e:k8s
+import { formatTable, readJunit } from '../../scripts/kube/e2e.mjs';
+
+describe('harness node configuration', () => {
+  it('kubelet checks the global sysctls instead of writing them, and makes no QoS cgroups', () => {
+    const k = kubeletConfig({ clientCAFile: '/ca.crt' });
+    expect(k.protectKernelDefaults).toBe(true);
+    expect(k.cgroupsPerQOS).toBe(false);
+    expect(k.enforceNodeAllocatable).toEqual([]);
+    expect(k.authentication.anonymous.enabled).toBe(false);
+    expect(kubeletArgs({ config: 'c', kubeconfig: 'k', nodeIp: '10.201.0.11', name: 'worker', controlPlane: false })).not.toContain('--register-with-taints=node-role.kubernetes.io/master=:NoSchedule');
+    expect(kubeletArgs({ config: 'c', kubeconfig: 'k', nodeIp: '10.201.0.10', name: 'cp', controlPlane: true })).toContain('--register-with-taints=node-role.kubernetes.io/master=:NoSchedule');
+  });
+
+  it('kube-proxy leaves the machine-wide conntrack table size and timeouts alone', () => {
+    const p = kubeProxyConfig({ kubeconfig: 'k', name: 'n' });
+    expect(p.conntrack).toEqual({ maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' });
+    expect(p.mode).toBe('iptables');
+  });
+
+  it('containerd runs CNI from the node paths the DaemonSet writes to', () => {
+    const t = containerdConfig();
+    expect(t).toContain('bin_dir = "/opt/cni/bin"');
+    expect(t).toContain('conf_dir = "/etc/cni/net.d"');
+    expect(t).toContain('sandbox_image = "k8s.gcr.io/pause:3.2"');
+  });
+});
+
+describe('e2e report', () => {
+  it('reads passed, failed and skipped cases from junit and prints a closing count', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fnt-junit-'));
+    try {
+      writeFileSync(
+        join(dir, 'junit_01.xml'),
+        `<?xml version="1.0"?><testsuite tests="4">
+<testcase name="[BeforeSuite]" classname="Kubernetes e2e suite" time="1.5"></testcase>
+<testcase name="[sig-network] A &amp; B" classname="Kubernetes e2e suite" time="12.25"></testcase>
+<testcase name="[sig-network] C" classname="Kubernetes e2e suite" time="3"><failure message="timed out&#xA;more" type="Failure">x</failure></testcase>
+<testcase name="[sig-network] D" classname="Kubernetes e2e suite" time="0"><skipped></skipped></testcase>
+</testsuite>`,
+      );
+      const cases = readJunit(dir);
+      expect(cases).toEqual([
+        { name: '[sig-network] A & B', status: 'passed', seconds: 12.25, message: '' },
+        { name: '[sig-network] C', status: 'failed', seconds: 3, message: 'timed out' },
+        { name: '[sig-network] D', status: 'skipped', seconds: 0, message: '' },
+      ]);
+      expect(formatTable(cases).split('\n').at(-1)).toBe('e2e: 1 passed, 1 failed, 1 skipped');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
