@@ -1,9 +1,9 @@
 // A multi-node cluster made of network namespaces, for the e2e tests, the
 // demo and the bench: an underlay switch (a bridge in its own namespace), one
 // namespace per node with its node IP on the underlay, a namespace playing the
-// internet, a flatnet agent per node fed by a shared nodes file (or an API),
-// and pods created through the real flatnet binary via libcni-driver. Every
-// name starts with fnc-<tag>-; destroy() removes all of it. The host is never
+// internet, one playing a host on the node network that is no node, a flatnet
+// agent per node fed by a shared nodes file (or an API), and pods created
+// through the real flatnet binary via libcni-driver. Every name starts with fnc-<tag>-; destroy() removes all of it. The host is never
 // touched.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,12 +20,16 @@ $.quiet = true;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const UNDERLAY_GW = '10.200.0.254';
 export const INTERNET_IP = '203.0.113.10';
+// A host on the node network that is no flatnet node (an API server, load
+// balancer, NFS or etcd host): it has no route to any pod subnet.
+export const HOST_IP = '10.200.0.200';
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const nodeIp = (k) => `10.200.0.${10 + k}`;
 export const podCidr = (k) => `10.244.${k}.0/24`;
 // dualStack: the same underlay and pods in IPv6 too (ULA node and pod networks, a documentation-prefix internet).
 export const UNDERLAY_GW6 = 'fd00:200::fe';
 export const INTERNET_IP6 = '2001:db8:113::10';
+export const HOST_IP6 = 'fd00:200::c8';
 export const CLUSTER_CIDR6 = 'fd00:244::/48';
 export const nodeIp6 = (k) => `fd00:200::${10 + k}`;
 export const podCidr6 = (k) => `fd00:244:0:${k}::/64`;
@@ -95,6 +99,9 @@ class Cluster {
     await this.plug(this.inet, 'inet', UNDERLAY_GW, UNDERLAY_GW6);
     await $`ip -n ${this.inet} addr add ${INTERNET_IP}/32 dev lo`;
     if (this.dualStack) await $`ip -n ${this.inet} addr add ${INTERNET_IP6}/128 dev lo`;
+    // Only its connected network: replies to a pod's own address go nowhere.
+    this.host = await this.addNs(`${this.prefix}-host`);
+    await this.plug(this.host, 'host', HOST_IP, HOST_IP6);
   }
 
   async makeNode(k) {

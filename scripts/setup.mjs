@@ -26,11 +26,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEBS = {
   // QuickJS and the static CNI binaries: make, gcc, glibc's static libraries.
   build: ['gcc', 'make', 'libc6-dev'],
-  // Namespaces, links, routes, masquerade, sysctl, nsenter, ping.
-  demo: ['iproute2', 'iptables', 'iputils-ping', 'procps', 'util-linux'],
-  // The tests beside the demo's: nft, the Go reference plugins, libcni-driver
-  // (Go + Debian's libcni sources), podman, containerd, runc, busybox.
-  test: ['nftables', 'containernetworking-plugins', 'golang-go', 'golang-github-appc-cni-dev', 'podman', 'runc', 'busybox-static', 'containerd'],
+  // Namespaces, links, routes, masquerade, sysctl, nsenter, ping; and portmap,
+  // which the agent's conflist (the demo's pods') chains: Debian has it in
+  // /usr/lib/cni with the other Go reference plugins.
+  demo: ['iproute2', 'iptables', 'iputils-ping', 'procps', 'util-linux', 'containernetworking-plugins'],
+  // The tests beside the demo's: nft, libcni-driver (Go + Debian's libcni
+  // sources), podman, containerd, runc, busybox.
+  test: ['nftables', 'golang-go', 'golang-github-appc-cni-dev', 'podman', 'runc', 'busybox-static', 'containerd'],
   // scripts/image.sh: the image's rootfs and the image itself, daemonless.
   image: ['buildah', 'debootstrap'],
   // The Kubernetes harness (scripts/kube/): Go and rsync build Kubernetes

@@ -28,6 +28,12 @@ export interface AgentOptions {
   proto: number;
   statusFile?: string;
   masqBackend: MasqBackendChoice;
+  /**
+   * Also leave traffic to this node's networks (and the peers on them)
+   * unmasqueraded: only right where every host there routes the pod subnets
+   * back (--no-masquerade-node-network).
+   */
+  exemptNodeNetworks?: boolean;
 }
 
 /** A peer route the kernel refused (the other peers were still written). */
@@ -130,7 +136,7 @@ export class Agent {
       const families = [...new Set(plan.ownPodCIDRs.map((c) => c.family))];
       k.setSysctls(families.map((f) => (f === 4 ? { key: 'net/ipv4/ip_forward', value: '1' } : { key: 'net/ipv6/conf/all/forwarding', value: '1' })));
       const masq = k.egressMasq(o.masqBackend);
-      for (const f of families) masq.sync(f, plan.ownPodCIDRs.filter((c) => c.family === f), noMasquerade(f, o.clusterCIDRs, localNets, plan));
+      for (const f of families) masq.sync(f, plan.ownPodCIDRs.filter((c) => c.family === f), noMasquerade(f, o.clusterCIDRs, localNets, plan, o.exemptNodeNetworks ?? false));
       conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs.map(formatCidr), dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
     }
     const failed = plan.routes.flatMap((r) => (routes.failed.has(key(r.dst)) ? [{ node: r.node, podCIDR: key(r.dst), error: routes.failed.get(key(r.dst))! }] : []));
@@ -235,17 +241,22 @@ function describeOp(op: LinkOp): string {
 }
 
 /**
- * Destinations of one family that pods reach without NAT: the cluster CIDRs
- * (every routed podCIDR is inside one), this node's networks and the peers
- * we route to. Only checked values: a hostile Node object claiming 0.0.0.0/0
- * must not switch masquerade off.
+ * Destinations of one family that pods reach without NAT. By default only the
+ * cluster CIDRs (every routed podCIDR is inside one) and this node's podCIDRs,
+ * as kindnet and flannel do: any other host, on the node network or not
+ * (an API server or load balancer that is no node, an NFS or etcd host, a
+ * Node whose agent is not running), has no route back to pod subnets, so it
+ * must see the node's address. Traffic to this node's own addresses is
+ * delivered locally and never passes POSTROUTING, so it keeps the pod's source
+ * either way. With `exemptNodeNetworks`, this node's networks and the peers we
+ * route to as well (where those hosts route the pod subnets back). Only checked values: a
+ * hostile Node object claiming 0.0.0.0/0 must not switch masquerade off.
  */
-export function noMasquerade(f: Family, clusterCIDRs: string[], localNets: LocalNet[], plan: Plan): Cidr[] {
+export function noMasquerade(f: Family, clusterCIDRs: string[], localNets: LocalNet[], plan: Plan, exemptNodeNetworks = false): Cidr[] {
   const wanted = [
     ...clusterCIDRs.flatMap((c) => parseCidr(c) ?? []),
     ...plan.ownPodCIDRs,
-    ...localNets.filter((l) => !l.scoped).map((l) => l.net),
-    ...plan.routedNodeIPs.map((ip) => ({ ...ip, prefix: bitsOf(ip.family) })),
+    ...(exemptNodeNetworks ? [...localNets.filter((l) => !l.scoped).map((l) => l.net), ...plan.routedNodeIPs.map((ip) => ({ ...ip, prefix: bitsOf(ip.family) }))] : []),
   ].filter((c) => c.family === f);
   return collapseCidrs(wanted.map(formatCidr)).map((c) => parseCidr(c)!);
 }

@@ -1,8 +1,9 @@
 // The node's conflist, written only once the node is ready to route, only
-// when its content changes, and atomically (temp name CNI ignores + rename).
+// when its content changes, and atomically, with no other name ever appearing
+// in the conf dir that runtimes watch (publishFile).
 import { readFileSync } from 'node:fs';
-import { writeAtomic } from '../sys/write-atomic.ts';
 import { join } from 'node:path';
+import { publishFile } from '../sys/publish-file.ts';
 
 export interface ConflistOptions {
   name: string;
@@ -40,6 +41,6 @@ export function writeIfChanged(dir: string, file: string, content: string): bool
   } catch {
     // absent: write it
   }
-  writeAtomic(path, content);
+  publishFile(dir, file, content);
   return true;
 }

@@ -8,6 +8,12 @@ export interface NodeInfo {
   name: string;
   podCIDRs: string[];
   internalIPs: string[];
+  /**
+   * metadata.deletionTimestamp is set: the Node is on its way out, and a
+   * replacement may already give its InternalIP (or podCIDR). It never
+   * contests a node that is not.
+   */
+  deleting?: true;
 }
 
 /** A v1.Node into NodeInfo; undefined when the object is not a Node at all. */
@@ -20,7 +26,8 @@ export function fromV1Node(obj: unknown): NodeInfo | undefined {
   if (podCIDRs.length === 0 && typeof spec.podCIDR === 'string' && spec.podCIDR) podCIDRs = [spec.podCIDR];
   const addresses = Array.isArray(status.addresses) ? status.addresses : [];
   const internalIPs = addresses.filter((a) => isObject(a) && a.type === 'InternalIP' && typeof a.address === 'string').map((a) => (a as { address: string }).address);
-  return { name: obj.metadata.name, podCIDRs, internalIPs };
+  const deleting = typeof obj.metadata.deletionTimestamp === 'string' && obj.metadata.deletionTimestamp !== '';
+  return { name: obj.metadata.name, podCIDRs, internalIPs, ...(deleting ? { deleting: true as const } : {}) };
 }
 
 /** The node list is not one: the caller keeps the last good list rather than withdrawing every route. */

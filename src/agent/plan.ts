@@ -5,8 +5,8 @@
 // peer's pods: inside a cluster CIDR, never a default route, never over this
 // node's own podCIDRs or networks, never over a route flatnet did not make,
 // never via this node itself, and never for a podCIDR two nodes claim (which
-// one is right cannot be told, so neither gets it). Every peer left out is
-// explained in `skipped`. Pure.
+// one is right cannot be told, so neither gets it; a Node being deleted yields
+// to one that is not). Every peer left out is explained in `skipped`. Pure.
 import { type Addr, addrEq, bitsOf, type Cidr, contains, type Family, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../net/cidr.ts';
 import type { IfName } from '../net/names.ts';
 import type { LinkOp, NexthopState, RouteState } from '../sys/kernel.ts';
@@ -138,12 +138,21 @@ export function planRoutes(inp: PlanInput): Plan {
       else claims.push({ node, dst });
     }
   }
-  const sharedVia = nodesByInternalIP(inp.nodes.filter((n) => n.name !== inp.selfName));
-  const contested = findContests(claims);
+  // A Node being deleted yields to one that is not (its replacement, which may
+  // register before the old object is gone): it neither contests it nor is routed over it.
+  const others = inp.nodes.filter((n) => n.name !== inp.selfName);
+  const sharedVia: SharedVia = { live: nodesByInternalIP(others.filter((n) => !n.deleting)), deleting: nodesByInternalIP(others.filter((n) => n.deleting)) };
+  const liveSpans = claimSpans(claims.filter((c) => !c.node.deleting));
+  const standing = claims.filter((c) => {
+    const by = c.node.deleting ? spanOver(liveSpans, c.dst) : undefined;
+    if (by) skipped.push({ node: c.node.name, reason: `being deleted, and podCIDR ${key(c.dst)} overlaps one of ${by}, which is not: left to it` });
+    return !by;
+  });
+  const contested = findContests(standing);
   const foreign = new Map<string, RouteState>();
   for (const r of inp.foreignRoutes ?? []) if (!foreign.has(key(networkOf(r.dst)))) foreign.set(key(networkOf(r.dst)), r);
   const routes: PeerRoute[] = [];
-  claims.forEach((claim, i) => {
+  standing.forEach((claim, i) => {
     const rivals = contested.get(i);
     const r = rivals ? undefined : routeFor(claim, checks, ownAddrs, foreign, sharedVia);
     if (rivals) skipped.push({ node: claim.node.name, reason: contestReason(claim.dst, rivals) });
@@ -152,6 +161,56 @@ export function planRoutes(inp: PlanInput): Plan {
   });
   const routedNodeIPs = [...new Map(routes.map((r) => [formatIp(r.via), r.via])).values()];
   return { self, ownPodCIDRs: own.cidrs, ...(own.problem ? { problem: own.problem } : {}), routes, skipped, routedNodeIPs };
+}
+
+/** InternalIP -> the nodes that give it, among the nodes not being deleted and among those being deleted. */
+interface SharedVia {
+  live: Map<string, string[]>;
+  deleting: Map<string, string[]>;
+}
+
+interface Span {
+  lo: bigint;
+  hi: bigint;
+  /** A node whose claim the span holds. */
+  node: string;
+}
+
+/** The claims' address ranges per family, merged and sorted: which of them a CIDR overlaps is a binary search. */
+function claimSpans(claims: Claim[]): Map<Family, Span[]> {
+  const out = new Map<Family, Span[]>();
+  for (const family of [4, 6] as const) {
+    const raw = claims
+      .filter((c) => c.dst.family === family)
+      .map((c) => ({ lo: c.dst.value, hi: lastOf(c.dst).value, node: c.node.name }))
+      .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+    const merged: Span[] = [];
+    for (const r of raw) {
+      const last = merged.at(-1);
+      if (last && r.lo <= last.hi) last.hi = r.hi > last.hi ? r.hi : last.hi;
+      else merged.push({ ...r });
+    }
+    out.set(family, merged);
+  }
+  return out;
+}
+
+/** The node of a span that `dst` overlaps, or undefined. */
+function spanOver(spans: Map<Family, Span[]>, dst: Cidr): string | undefined {
+  const list = spans.get(dst.family) ?? [];
+  const hi = lastOf(dst).value;
+  // The last span starting at or before dst's end: the only one that can reach into dst.
+  let [a, b] = [0, list.length - 1];
+  let found = -1;
+  while (a <= b) {
+    const m = (a + b) >> 1;
+    if (list[m]!.lo <= hi) {
+      found = m;
+      a = m + 1;
+    } else b = m - 1;
+  }
+  const s = found >= 0 ? list[found] : undefined;
+  return s && s.hi >= dst.value ? s.node : undefined;
 }
 
 /** The first InternalIP of each family (the next hop routeFor picks) -> the nodes that give it. */
@@ -171,8 +230,10 @@ function nodesByInternalIP(nodes: NodeInfo[]): Map<string, string[]> {
   return out;
 }
 
+const namesText = (names: string[]): string => `${names.slice(0, NAMED_RIVALS).join(', ')}${names.length > NAMED_RIVALS ? ` and ${names.length - NAMED_RIVALS} more` : ''}`;
+
 /** The route for an uncontested claim, or why there is none. */
-function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string, RouteState>, sharedVia: Map<string, string[]>): PeerRoute | string {
+function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string, RouteState>, sharedVia: SharedVia): PeerRoute | string {
   const { node, dst } = claim;
   const d = key(dst);
   const parsed = node.internalIPs.map((s) => ({ s, a: parseIp(s) }));
@@ -185,7 +246,9 @@ function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string
   if (ownAddrs.some((a) => addrEq(a, via))) return `next hop ${v} is this node's own address`;
   // Which node holds the address cannot be told: routing either podCIDR
   // there could deliver one node's pods to another.
-  const sharers = (sharedVia.get(v) ?? []).filter((n) => n !== node.name);
+  const live = (sharedVia.live.get(v) ?? []).filter((n) => n !== node.name);
+  if (node.deleting && live.length) return `being deleted, and InternalIP ${v} is also given by ${namesText(live)}, which is not: left to it`;
+  const sharers = node.deleting ? (sharedVia.deleting.get(v) ?? []).filter((n) => n !== node.name) : live;
   if (sharers.length) {
     const more = sharers.length > NAMED_RIVALS ? ` and ${sharers.length - NAMED_RIVALS} more` : '';
     return `InternalIP ${v} is also given by ${sharers.slice(0, NAMED_RIVALS).join(', ')}${more}: routed via neither`;

@@ -38,11 +38,12 @@ interface AgentArgs {
   'health-addr': string;
   'masquerade-backend': MasqBackendChoice;
   'remove-masquerade-on-exit': boolean;
+  'masquerade-node-network': boolean;
 }
 
 // yargs makes a repeated flag an array ("--node-name a --node-name b" would
 // be node "a,b"): every flag but --cluster-cidr must be given once.
-const SINGLE = ['node-name', 'nodes-file', 'kubeconfig', 'conf-dir', 'conf-file', 'network-name', 'bridge', 'ipam-data-dir', 'mtu', 'route-protocol', 'resync', 'status-file', 'log-level', 'health-addr', 'masquerade-backend'] as const;
+const SINGLE = ['node-name', 'nodes-file', 'kubeconfig', 'conf-dir', 'conf-file', 'network-name', 'bridge', 'ipam-data-dir', 'mtu', 'route-protocol', 'resync', 'status-file', 'log-level', 'health-addr', 'masquerade-backend', 'masquerade-node-network'] as const;
 
 function check(a: AgentArgs): true {
   for (const k of SINGLE) if (Array.isArray(a[k])) throw new UsageError(`agent: --${k} given more than once`);
@@ -98,6 +99,12 @@ export const agentCommand: Command<AgentArgs> = {
       .option('once', { type: 'boolean', default: false, describe: 'sync once from --nodes-file, print what was done as JSON, exit' })
       .option('health-addr', { type: 'string', default: '127.0.0.1:9742', describe: "serve /healthz, /readyz and /metrics on host:port ('' for none)" })
       .option('masquerade-backend', { choices: ['auto', 'iptables', 'nftables'] as const, default: 'auto' as const, describe: 'egress masquerade in iptables (chain FLATNET-MASQ) or nftables (table inet flatnet); auto: iptables unless only nftables is usable, as the Go bridge plugin decides' })
+      .option('masquerade-node-network', {
+        type: 'boolean',
+        default: true,
+        describe:
+          "masquerade pods' traffic to this node's networks too (everything outside --cluster-cidr is, as kindnet and flannel do): a host there that is no flatnet node has no route back to pod subnets. --no-masquerade-node-network leaves traffic to this node's networks with the pod's address, for networks where every host routes the pod subnets back",
+      })
       .option('remove-masquerade-on-exit', { type: 'boolean', default: false, describe: 'remove the egress masquerade on SIGTERM/SIGINT/SIGHUP (pods lose egress until an agent runs again)' })
       .check(check) as unknown as Argv<AgentArgs>,
   async run(a) {
@@ -115,6 +122,7 @@ export const agentCommand: Command<AgentArgs> = {
         proto: a['route-protocol'],
         statusFile: a['status-file'],
         masqBackend: a['masquerade-backend'],
+        exemptNodeNetworks: !a['masquerade-node-network'],
       },
       new IpKernel({ egress: egressMasq }),
     );

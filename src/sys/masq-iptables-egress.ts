@@ -10,8 +10,8 @@ export const EGRESS_CHAIN = 'FLATNET-MASQ';
 
 /**
  * iptables-restore input for egress masquerade: traffic from this node's pod
- * CIDRs is masqueraded unless it goes to a pod CIDR, the cluster CIDR or a
- * node IP (no NAT pod<->pod, pod<->node). The chain is rebuilt atomically;
+ * CIDRs is masqueraded unless it goes to one of `noMasq` (what the agent
+ * exempts: the cluster CIDR, so no NAT pod<->pod). The chain is rebuilt atomically;
  * jumps from POSTROUTING for other sources (an old podCIDR) are removed.
  * Undefined when nothing differs.
  */

@@ -2,7 +2,7 @@
 //
 //   table inet flatnet
 //     set pods_v4   { type ipv4_addr; flags interval }   this node's pod CIDRs
-//     set nomasq_v4 { type ipv4_addr; flags interval }   cluster CIDR, pod CIDRs, node networks and IPs
+//     set nomasq_v4 { type ipv4_addr; flags interval }   the cluster CIDR (what the agent exempts)
 //     chain postrouting { type nat hook postrouting priority srcnat }
 //       ip saddr @pods_v4 ip daddr != @nomasq_v4 masquerade comment "flatnet egress IPv4"
 //     (and the same with _v6 / ip6)

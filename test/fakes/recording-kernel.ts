@@ -21,6 +21,8 @@ export class RecordingKernel implements Kernel {
   readonly missingNetns = new Set<string>();
   readonly routesByNs = new Map<string, RouteState[]>();
   nexthopList: NexthopState[] | undefined = [];
+  /** The last egress masquerade each family was synced to: its pod CIDRs and what it exempts. */
+  egress = new Map<Family, { pods: string[]; noMasq: string[] }>();
   fail: Failure = () => undefined;
   /** A veth's other end: deleting either deletes both, as in the kernel. */
   private readonly peers = new Map<string, { where: string; name: string }>();
@@ -221,6 +223,7 @@ export class RecordingKernel implements Kernel {
     return {
       sync: (family, pods, noMasq) => {
         this.record('host', `egress ${backend} v${family} ${pods.length} pods, ${noMasq.length} exempt`);
+        this.egress.set(family, { pods: pods.map(formatCidr), noMasq: noMasq.map(formatCidr) });
         return true;
       },
       remove: () => this.record('host', 'egress remove'),

@@ -1,13 +1,15 @@
 // Probes of a cluster's pod network shared by the dual-stack and the
 // nftables-only e2e: every pair pings in both families, TCP shows who the
-// receiver saw (no NAT inside the cluster), egress shows the node's address.
+// receiver saw (no NAT between pods), traffic to anything outside the cluster
+// CIDRs (other nodes, hosts on the node network, the internet) shows the
+// node's address.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { expect, it } from 'vitest';
 import { ROOT } from './plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
-import { INTERNET_IP, INTERNET_IP6 } from '../../scripts/cluster.mjs';
+import { HOST_IP, HOST_IP6, INTERNET_IP, INTERNET_IP6 } from '../../scripts/cluster.mjs';
 
 const server = join(ROOT, 'scripts', 'bed', 'peer-server.mjs');
 const client = join(ROOT, 'scripts', 'bed', 'peer-client.mjs');
@@ -55,10 +57,19 @@ export function podNetworkChecks(get: () => any): void {
     expect(await tcpSource(from, to.ns, to.ip6, 8092)).toBe(from.ip6);
   });
 
-  it("a pod reaching another node's IPv6 address keeps its own source address", async () => {
+  it("a pod reaching another node's address is masqueraded to its own node's, IPv4 and IPv6; its own node's address sees the pod's", async () => {
     const c = get();
     const from = c.pods.find((p: any) => p.node.k === 2);
-    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip6, 8093)).toBe(from.ip6);
+    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip, 8093)).toBe(c.nodes[1].ip);
+    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip6, 8096)).toBe(c.nodes[1].ip6);
+    expect(await tcpSource(from, c.nodes[1].ns, c.nodes[1].ip6, 8097)).toBe(from.ip6);
+  });
+
+  it("a host on the node network that is no flatnet node is reached from a pod and sees the node's address, IPv4 and IPv6", async () => {
+    const c = get();
+    const from = c.pods.find((p: any) => p.node.k === 2);
+    expect(await tcpSource(from, c.host, HOST_IP, 8098)).toBe(c.nodes[1].ip);
+    expect(await tcpSource(from, c.host, HOST_IP6, 8099)).toBe(c.nodes[1].ip6);
   });
 
   it("traffic leaving the cluster is masqueraded to the node's address of its family", async () => {

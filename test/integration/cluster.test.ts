@@ -9,7 +9,7 @@ import { ping, tcpSource } from '../helpers/pod-network.ts';
 import { libcniDriver } from '../helpers/libcni.ts';
 import { ROOT } from '../helpers/plugin.ts';
 // @ts-expect-error: plain JS module shared with the demo
-import { createCluster, INTERNET_IP } from '../../scripts/cluster.mjs';
+import { createCluster, HOST_IP, INTERNET_IP } from '../../scripts/cluster.mjs';
 
 describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
   let c: any;
@@ -43,9 +43,20 @@ describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
     expect(await tcpSource(from, to.ns, to.ip, 8081)).toBe(from.ip);
   });
 
-  it('a pod reaching a node IP keeps its own source address', async () => {
+  // As kindnet and flannel: a Node's machine need not route pod subnets back
+  // (its agent down, or never run there). Its own node's address is local:
+  // delivered without passing POSTROUTING, so never masqueraded.
+  it("a pod reaching another node's IP is masqueraded to its own node's IP; its own node's IP sees the pod's address", async () => {
     const from = c.pods.find((p: any) => p.node.k === 2);
-    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip, 8082)).toBe(from.ip);
+    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip, 8082)).toBe(c.nodes[1].ip);
+    expect(await tcpSource(from, c.nodes[1].ns, c.nodes[1].ip, 8084)).toBe(from.ip);
+  });
+
+  // Found on a real cluster: an API server, load balancer, NFS or etcd host on
+  // the node network has no route back to pod subnets.
+  it('a host on the node network that is no flatnet node is reached from a pod and sees the node IP', async () => {
+    const from = c.pods.find((p: any) => p.node.k === 2);
+    expect(await tcpSource(from, c.host, HOST_IP, 8085)).toBe(c.nodes[1].ip);
   });
 
   it('traffic leaving the cluster is masqueraded to the node IP', async () => {
@@ -106,5 +117,17 @@ describe.runIf(isRoot())('cross-node pod network (3 nodes x 3 pods)', () => {
     const a = c.pods.find((p: any) => p.node.k === 1);
     const b = c.pods.find((p: any) => p.node.k === 2);
     expect((await ping(a, b.ip)).exitCode).toBe(0);
+  });
+
+  it("with --no-masquerade-node-network a pod reaching another node's IP keeps its own source address", async () => {
+    const n = c.nodes[1];
+    const nat = async () => (await execa('ip', ['netns', 'exec', n.ns, 'iptables-save', '-t', 'nat'])).stdout;
+    const exempt = '-A FLATNET-MASQ -d 10.200.0.0/24 -j RETURN';
+    expect(await nat()).not.toContain(exempt);
+    await c.stopAgent(n);
+    await c.startAgent(n, { args: ['--no-masquerade-node-network'] });
+    await c.waitFor('the node network exempted', async () => (await nat()).includes(exempt));
+    const from = c.pods.find((p: any) => p.node.k === 2);
+    expect(await tcpSource(from, c.nodes[0].ns, c.nodes[0].ip, 8086)).toBe(from.ip);
   });
 });

@@ -108,6 +108,42 @@ describe('route planning over random node lists', () => {
   });
 });
 
+// issue 21, defect 5: a replacement registering before the old Node is gone.
+describe('Nodes being deleted, over random node lists', () => {
+  const marked = fc.tuple(nodeList, fc.array(fc.boolean(), { minLength: 13, maxLength: 13 })).map(([nodes, flags]) => nodes.map((n, i) => (n.name !== 'self' && flags[i] ? { ...n, deleting: true as const } : n)));
+  const text = (rs: ReturnType<typeof planRoutes>['routes']) => rs.map((r) => `${r.node} ${formatCidr(r.dst)} via ${formatIp(r.via)}`).sort();
+  const first = (ips: string[], family: 4 | 6) => ips.flatMap((s) => parseIp(s) ?? []).find((a) => a.family === family);
+
+  it('never change what the other nodes get, and are routed only where no other node gives their next hop or claims over their podCIDR', () => {
+    fc.assert(
+      fc.property(marked, (nodes) => {
+        const p = planRoutes({ selfName: 'self', nodes, clusterCIDRs: CLUSTER, localNets: LOCAL });
+        // Oracle: the plan without the nodes being deleted.
+        const without = planRoutes({ selfName: 'self', nodes: nodes.filter((n) => !n.deleting), clusterCIDRs: CLUSTER, localNets: LOCAL });
+        const deleting = new Set(nodes.filter((n) => n.deleting).map((n) => n.name));
+        expect(text(p.routes.filter((r) => !deleting.has(r.node)))).toEqual(text(without.routes));
+        const own = (nodes.find((n) => n.name === 'self')?.podCIDRs ?? []).flatMap((s) => parseCidr(s) ?? []).filter((c) => c.prefix > 0);
+        for (const r of p.routes.filter((x) => deleting.has(x.node))) {
+          for (const other of nodes) {
+            if (other.deleting || other.name === 'self') continue;
+            const via = first(other.internalIPs, r.family);
+            expect(via && addrEq(via, r.via), `${r.node} routed via ${formatIp(r.via)}, which ${other.name} gives`).toBeFalsy();
+            for (const s of other.podCIDRs) {
+              const c = usableSubnet(s, own);
+              expect(c && overlaps(c, r.dst), `${r.node}'s ${formatCidr(r.dst)} routed over ${other.name}'s ${s}`).toBeFalsy();
+            }
+          }
+        }
+        for (const n of nodes) {
+          if (n.name === 'self') continue;
+          expect(p.routes.some((r) => r.node === n.name) || p.skipped.some((x) => x.node === n.name), `${n.name} is accounted for`).toBe(true);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
 describe('agent sync over random node lists and kernel states', () => {
   let bed: ReturnType<typeof agentBed> | undefined;
   afterEach(() => bed?.remove());

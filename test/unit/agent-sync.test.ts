@@ -112,3 +112,23 @@ describe('agent sync', () => {
     expect(bed.ours()).toHaveLength(3);
   });
 });
+
+describe("the agent's egress masquerade", () => {
+  const dualSelf = () => node('self', ['10.244.1.0/24', 'fd00:0:0:1::/64'], ['10.0.0.1', 'fc00::1']);
+
+  // Found on a real cluster: an API server, load balancer or NFS host on the
+  // node network that is no node has no route back to pod subnets.
+  it('leaves only the cluster CIDRs unmasqueraded, per family: the node network and the peers on it are masqueraded', async () => {
+    bed = agentBed();
+    await bed.agent.sync([dualSelf(), ...peers()]);
+    expect(bed.kernel.egress.get(4)).toEqual({ pods: ['10.244.1.0/24'], noMasq: ['10.244.0.0/16'] });
+    expect(bed.kernel.egress.get(6)).toEqual({ pods: ['fd00:0:0:1::/64'], noMasq: ['fd00::/48'] });
+  });
+
+  it("with exemptNodeNetworks (--no-masquerade-node-network), this node's networks are left unmasqueraded too", async () => {
+    bed = agentBed({ exemptNodeNetworks: true });
+    await bed.agent.sync([dualSelf(), ...peers()]);
+    expect(bed.kernel.egress.get(4)).toEqual({ pods: ['10.244.1.0/24'], noMasq: ['10.244.0.0/16', '10.0.0.0/24'] });
+    expect(bed.kernel.egress.get(6)).toEqual({ pods: ['fd00:0:0:1::/64'], noMasq: ['fd00::/48', 'fc00::/64'] });
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromNodeList, NodeListError } from '../../src/agent/nodes.ts';
+import { fromNodeList, type NodeInfo, NodeListError } from '../../src/agent/nodes.ts';
 import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
 import { egressRestore } from '../../src/sys/masq-iptables-egress.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
@@ -16,7 +16,7 @@ const kroute = (r: { dst: string; via?: string; nhid?: number }): RouteState => 
 const knh = (n: { id: number; via?: string; dev?: string; proto?: string }): NexthopState => ({ ...n, ...(n.via ? { via: ip(n.via) } : {}) }) as NexthopState;
 const shown = (r: PeerRoute) => ({ node: r.node, dst: formatCidr(r.dst), via: formatIp(r.via), family: r.family, ...(r.dev ? { dev: r.dev } : {}) });
 
-const node = (name: string, podCIDRs: string[], ips: string[]) => ({ name, podCIDRs, internalIPs: ips });
+const node = (name: string, podCIDRs: string[], ips: string[]): NodeInfo => ({ name, podCIDRs, internalIPs: ips });
 
 describe('node source parsing', () => {
   it('reads podCIDRs (or the legacy podCIDR) and InternalIPs from a v1.NodeList', () => {
@@ -31,6 +31,12 @@ describe('node source parsing', () => {
     expect(fromNodeList({ kind: 'List', items: list.items })).toHaveLength(2); // kubectl get nodes -o json
     expect(fromNodeList(list.items)).toHaveLength(2);
     expect(fromNodeList({ kind: 'NodeList', items: [] })).toEqual([]);
+  });
+  it('reads metadata.deletionTimestamp as a Node being deleted', () => {
+    const item = (name: string, metadata: object) => ({ metadata: { name, ...metadata }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } });
+    const [a, b] = fromNodeList({ kind: 'NodeList', items: [item('a', { deletionTimestamp: '2026-12-02T14:00:00Z' }), item('b', { deletionTimestamp: null })] });
+    expect(a).toEqual({ ...node('a', ['10.244.1.0/24'], ['10.0.0.1']), deleting: true });
+    expect(b).toEqual(node('b', ['10.244.1.0/24'], ['10.0.0.1']));
   });
   // Each of these used to read as "no nodes" and withdrew every route.
   it.each([
@@ -142,6 +148,25 @@ describe('route planning', () => {
       const p = plan([node('x', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2']), node('y', ['10.244.3.0/24', 'fd00:0:0:3::/64'], ['10.0.0.2', 'fc00::3'])]);
       expect(reasons(p)).toEqual(['x: InternalIP 10.0.0.2 is also given by y: routed via neither', 'y: InternalIP 10.0.0.2 is also given by x: routed via neither']);
       expect(routed(p)).toEqual(['x fd00:0:0:2::/64', 'y fd00:0:0:3::/64', 'ok 10.244.8.0/24']);
+    });
+    // issue 21, defect 5: a replacement node registering before the old Node
+    // object is deleted gives the same InternalIP; both were left unrouted.
+    it('routes the replacement of a Node being deleted that gives its InternalIP, and not the old one', () => {
+      const old = { ...node('old', ['10.244.2.0/24', 'fd00:0:0:2::/64'], ['10.0.0.2', 'fc00::2']), deleting: true as const };
+      const p = plan([old, node('new', ['10.244.3.0/24', 'fd00:0:0:3::/64'], ['10.0.0.2', 'fc00::2'])]);
+      expect(routed(p)).toEqual(['new 10.244.3.0/24', 'new fd00:0:0:3::/64', 'ok 10.244.8.0/24']);
+      expect(reasons(p)).toEqual(['old: being deleted, and InternalIP 10.0.0.2 is also given by new, which is not: left to it', 'old: being deleted, and InternalIP fc00::2 is also given by new, which is not: left to it']);
+    });
+    it('routes the replacement of a Node being deleted that claims its podCIDR, and not the old one', () => {
+      const p = plan([{ ...node('old', ['10.244.2.0/24'], ['10.0.0.5']), deleting: true }, node('new', ['10.244.2.0/25'], ['10.0.0.6'])]);
+      expect(routed(p)).toEqual(['new 10.244.2.0/25', 'ok 10.244.8.0/24']);
+      expect(reasons(p)).toEqual(['old: being deleted, and podCIDR 10.244.2.0/24 overlaps one of new, which is not: left to it']);
+    });
+    it('still routes a Node being deleted that no other node contests; two being deleted contest each other', () => {
+      expect(routed(plan([{ ...node('old', ['10.244.2.0/24'], ['10.0.0.5']), deleting: true }]))).toEqual(['old 10.244.2.0/24', 'ok 10.244.8.0/24']);
+      const p = plan([{ ...node('x', ['10.244.2.0/24'], ['10.0.0.5']), deleting: true }, { ...node('y', ['10.244.3.0/24'], ['10.0.0.5']), deleting: true }]);
+      expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
+      expect(reasons(p)).toEqual(['x: InternalIP 10.0.0.5 is also given by y: routed via neither', 'y: InternalIP 10.0.0.5 is also given by x: routed via neither']);
     });
     // Found from outside: a route via the node network's own network address was installed.
     it("never routes via the node network's network or broadcast address", () => {

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEBS, GOALS, installedDebs, missingDebs, missingMessage, npmStale } from '../../scripts/setup.mjs';
 // @ts-expect-error: plain JS module
 import { checkSource } from '../../scripts/quickjs.mjs';
+import { renderConflist } from '../../src/agent/cni-config.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SETUP = join(ROOT, 'scripts', 'setup.mjs');
@@ -36,7 +37,7 @@ describe('Debian packages', () => {
     const d = temp();
     writeFileSync(join(d, 'status'), [stanza('gcc', 'install ok installed'), stanza('iproute2', 'install ok installed')].join('\n'));
     const missing = missingDebs(['build', 'demo', 'build'], join(d, 'status'));
-    expect(missing).toEqual(['make', 'libc6-dev', 'iptables', 'iputils-ping', 'procps', 'util-linux']);
+    expect(missing).toEqual(['make', 'libc6-dev', 'iptables', 'iputils-ping', 'procps', 'util-linux', 'containernetworking-plugins']);
     expect(missingDebs(['build'], join(d, 'nothing-here'))).toBeUndefined();
   });
 
@@ -139,6 +140,52 @@ describe('the commands run the setup step first', () => {
     ['demo:cni', 'demo'],
   ])('npm run %s', (script, goal) => {
     expect(scripts[script].startsWith(`node scripts/setup.mjs ${goal} && `)).toBe(true);
+  });
+});
+
+// Found on a fresh Debian machine: `npm run demo` failed with `portmap: failed
+// to find plugin "portmap"`: its goal installed no Go plugins, and the agent's
+// conflist, which the demo's pods are added with, chains portmap.
+describe("every README command's goal brings the plugins its conflists chain", () => {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const confFile = (name: string) => JSON.parse(readFileSync(join(ROOT, 'conf', name), 'utf8'));
+  const agents = JSON.parse(renderConflist({ name: 'flatnet', bridge: 'cni0', podCIDRs: ['10.244.1.0/24'] }));
+  // The networks each command attaches pods with (read where the command's script takes them from).
+  const CONFLISTS: Record<string, unknown[]> = {
+    // scripts/demo-cluster.mjs: scripts/cluster.mjs adds pods with the conflist each agent wrote.
+    'npm run demo': [agents],
+    // scripts/demo.sh
+    'npm run demo:cni': [confFile('manual-add.json')],
+    'npm test': [agents, confFile('manual-add.json'), confFile('10-flatnet.conflist'), confFile('dual-stack.conflist')],
+    'npm run build': [],
+  };
+  // Built by `npm run build` into dist/bin; every other plugin comes from Debian's /usr/lib/cni.
+  const OWN = new Set(['flatnet', 'flatnet-ipam']);
+  const PROVIDER = 'containernetworking-plugins';
+  const types = (conf: any): string[] => (conf.plugins ?? [conf]).flatMap((p: any) => [p.type, ...(p.ipam?.type ? [p.ipam.type] : [])]);
+  const goalOf = (command: string): string | undefined => {
+    const script = command === 'npm test' ? 'test' : command.replace(/^npm run /, '');
+    return /^node scripts\/setup\.mjs (\w+) && /.exec(scripts[script] ?? '')?.[1];
+  };
+
+  it('knows the conflists of every README command that runs the setup step', () => {
+    const commands = new Set([...readme.matchAll(/\bnpm (?:run [\w:]+|test)\b/g)].map((m) => m[0]).filter((c) => goalOf(c)));
+    expect([...commands].sort()).toEqual(Object.keys(CONFLISTS).sort());
+  });
+
+  it.each(Object.keys(CONFLISTS))('%s', (command) => {
+    const goal = goalOf(command)!;
+    const debs = GOALS[goal].groups.flatMap((g: string) => DEBS[g]);
+    const foreign = [...new Set(CONFLISTS[command]!.flatMap(types))].filter((t) => !OWN.has(t));
+    if (foreign.length) expect(debs, `${command} (goal ${goal}) chains ${foreign.join(', ')}`).toContain(PROVIDER);
+  });
+
+  // A second oracle where the package is installed: dpkg's own record of who ships the plugin.
+  it.runIf(existsSync('/usr/lib/cni/portmap'))(`Debian's ${PROVIDER} is what ships portmap`, async () => {
+    expect(types(agents)).toContain('portmap');
+    const r = await execa('dpkg', ['-S', '/usr/lib/cni/portmap'], { reject: false });
+    if (r.exitCode === 0) expect(r.stdout.split(':')[0]).toBe(PROVIDER);
   });
 });
 
