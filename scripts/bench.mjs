@@ -2,7 +2,10 @@
 // Side-by-side benchmark of flatnet+flatnet-ipam against Go bridge+host-local
 // (Debian's containernetworking-plugins), same config but for "type", same
 // namespaces, implementations alternating. Prints a table and one JSON line.
-// Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,dataplane]
+// Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,dataplane,kubernetes]
+// The kubernetes section (scripts/kube/bench.mjs) runs a real kubelet with
+// flatnet, then with the Go pair, on one cluster (built Kubernetes needed:
+// node scripts/setup.mjs kube).
 // The plugin section covers the agent's conflist first, then ipMasq true (in
 // iptables, then in nftables), each beside the floor: what `ip` alone takes for
 // the same kernel work. Go is compared in nftables only when its bridge has
@@ -21,7 +24,7 @@ const arg = (name, dflt) => {
 };
 const PODS = arg('pods', 50);
 const onlyAt = process.argv.indexOf('--only');
-const SECTIONS = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['plugins', 'agent', 'dataplane']);
+const SECTIONS = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['plugins', 'agent', 'dataplane', 'kubernetes']);
 const BURST = arg('burst', 110);
 const IMPLS = {
   go: { bin: '/usr/lib/cni/bridge', type: 'bridge', ipam: 'host-local', path: '/usr/lib/cni' },
@@ -345,6 +348,21 @@ async function worker() {
   console.log(JSON.stringify({ bench: 'flatnet-vs-go', ...summary }));
 }
 
+/** Pod start-up under kubelet, flatnet beside Go, when Kubernetes is built. */
+async function benchKube() {
+  const { kubeBuilt } = await import('./kube/build.mjs');
+  if (!kubeBuilt()) {
+    console.log('\nkubernetes: skipped (Kubernetes not built: node scripts/setup.mjs kube)');
+    return;
+  }
+  const { flatnetImageArchive } = await import('./image-archive.mjs');
+  const { benchKubernetes } = await import('./kube/bench.mjs');
+  await benchKubernetes({ pods: arg('kube-pods', 30), imageTar: (await flatnetImageArchive()).path });
+}
+
 // Dispatch last, so every const above is initialised.
 if (process.env.FLATNET_BENCH_WORKER) await worker();
-else await main();
+else {
+  await main();
+  if (SECTIONS.has('kubernetes') && !process.exitCode) await benchKube();
+}

@@ -108,7 +108,11 @@ export async function runE2e(cluster, { names, focus, skip = [], reportDir, time
     ];
     const r = await cp.run('unshare', ['--mount', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'e2e', hosts, cluster.k('e2e.test'), ...args], { nothrow: true });
     writeFileSync(join(reportDir, 'e2e.log'), `${r.stdout}\n${r.stderr}`);
-    const cases = readJunit(reportDir);
+    // The report lists every spec of the suite; those outside the selection
+    // count as skipped there and are left out here.
+    const skipRe = skip.length ? new RegExp(skip.join('|')) : undefined;
+    const selected = (n) => new RegExp(focusRe).test(n) && !skipRe?.test(n);
+    const cases = readJunit(reportDir).filter((t) => selected(t.name));
     if (!cases.length) throw new Error(`e2e.test ran no test (exit ${r.exitCode}):\n${(r.stdout + r.stderr).slice(-3000)}`);
     return cases;
   } finally {

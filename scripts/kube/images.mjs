@@ -47,11 +47,12 @@ async function once(name, make) {
   const out = join(imagesDir(), `${name}.tar`);
   if (existsSync(out)) return out;
   mkdirSync(imagesDir(), { recursive: true });
-  const work = join(imagesDir(), `${name}.work`);
+  // Per process: two runs building the same image never share a tree.
+  const work = join(imagesDir(), `${name}.work-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  await make(work, `${out}.tmp`);
-  renameSync(`${out}.tmp`, out);
+  await make(work, `${out}.${process.pid}.tmp`);
+  renameSync(`${out}.${process.pid}.tmp`, out);
   rmSync(work, { recursive: true, force: true });
   return out;
 }

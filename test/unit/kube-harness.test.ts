@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS module shared with the demo
 import { containerdConfig, kubeletArgs, kubeletConfig, kubeProxyConfig } from '../../scripts/kube/configs.mjs';
+// @ts-expect-error: plain JS module of npm run bench
+import { goBaseline, histogram } from '../../scripts/kube/bench.mjs';
 // @ts-expect-error: plain JS module shared with npm run e2e:k8s
 import { formatTable, readJunit } from '../../scripts/kube/e2e.mjs';
 
@@ -58,5 +60,31 @@ describe('e2e report', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('kubernetes bench', () => {
+  it('switches only the plugin pair of the agent\'s conflist to Go\'s', () => {
+    const agent = { cniVersion: '1.0.0', name: 'flatnet', plugins: [{ type: 'flatnet', bridge: 'cni0', ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.244.1.0/24' }]] } }, { type: 'portmap', capabilities: { portMappings: true } }] };
+    const go = JSON.parse(goBaseline(JSON.stringify(agent)));
+    expect(go.plugins[0].type).toBe('bridge');
+    expect(go.plugins[0].ipam).toEqual({ type: 'host-local', ranges: [[{ subnet: '10.244.1.0/24' }]] });
+    expect(go.plugins[1]).toEqual(agent.plugins[1]);
+    expect({ ...go.plugins[0], type: 'flatnet', ipam: { ...go.plugins[0].ipam, type: 'flatnet-ipam' } }).toEqual(agent.plugins[0]);
+  });
+
+  it('reads a histogram\'s sum and count, by label when asked', () => {
+    const text = [
+      '# TYPE kubelet_runtime_operations_duration_seconds histogram',
+      'kubelet_runtime_operations_duration_seconds_sum{operation_type="list_images"} 9',
+      'kubelet_runtime_operations_duration_seconds_count{operation_type="list_images"} 90',
+      'kubelet_runtime_operations_duration_seconds_sum{operation_type="run_podsandbox"} 1.5',
+      'kubelet_runtime_operations_duration_seconds_count{operation_type="run_podsandbox"} 30',
+      'kubelet_pod_start_duration_seconds_sum 12.5',
+      'kubelet_pod_start_duration_seconds_count 31',
+    ].join('\n');
+    expect(histogram(text, 'kubelet_runtime_operations_duration_seconds', 'operation_type="run_podsandbox"')).toEqual({ sum: 1.5, count: 30 });
+    expect(histogram(text, 'kubelet_pod_start_duration_seconds')).toEqual({ sum: 12.5, count: 31 });
+    expect(histogram(text, 'absent')).toEqual({ sum: 0, count: 0 });
   });
 });
