@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
-import { bridgeConf, flatnet, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
+import { bridgeConf, flatnet, flatnetIpam, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 
 describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', () => {
@@ -219,6 +219,37 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(store()).toEqual(['10.250.0.3']);
     expect((await natRules()).every((l) => l.includes('id: \\"b\\"') || !l.includes('comment'))).toBe(true);
     expect((await natRules()).length).toBe(4);
+  });
+
+  it('GC without a well-formed cni.dev/valid-attachments is refused (code 7), through flatnet and flatnet-ipam: two live pods keep leases and masquerade', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path });
+    for (const [id, p] of [['a', p1], ['b', p2]] as const) expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: id, netns: p.path })).exitCode).toBe(0);
+    const before = { leases: store(), nat: await natRules() };
+    expect(before.leases).toHaveLength(2);
+    expect(before.nat.filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(2);
+    const bare = conf; // bridgeConf carries no valid-attachments
+    const bad: Array<[string, object]> = [
+      ['no key', bare],
+      ['a misspelt key', { ...bare, 'cni.dev/valid_attachments': [{ containerID: 'a', ifname: 'eth0' }] }],
+      ['a string', { ...bare, 'cni.dev/valid-attachments': 'a/eth0' }],
+      ['an object', { ...bare, 'cni.dev/attachments': { containerID: 'a', ifname: 'eth0' } }],
+      ['a list of strings', { ...bare, 'cni.dev/valid-attachments': ['a'] }],
+    ];
+    for (const [what, c] of bad) {
+      for (const bin of [flatnet, flatnetIpam]) {
+        const gc = await runPlugin(node, bin, c, { command: 'GC' });
+        expect(gc.exitCode, `${what} (${bin})`).not.toBe(0);
+        expect(gc.json, `${what} (${bin})`).toMatchObject({ code: 7 });
+        expect(store(), `${what} (${bin})`).toEqual(before.leases);
+        expect(await natRules(), `${what} (${bin})`).toEqual(before.nat);
+      }
+    }
+    // libcni marshals a runtime's nil list of live attachments as null: that is the empty list.
+    const gc = await runPlugin(node, flatnet, { ...bare, 'cni.dev/valid-attachments': null, 'cni.dev/attachments': null }, { command: 'GC' });
+    expect(gc.exitCode, gc.stdout).toBe(0);
+    expect(store()).toEqual([]);
+    expect(await natRules()).toEqual([]);
   });
 
   it('answers STATUS 50 while the node agent reports the node not ready', async () => {
