@@ -89,11 +89,14 @@ export function ipamCheck(store: Store, id: string, ifName: string): void {
   }
 }
 
+// An ADD takes one address from every range set, so one full set (the v4 half
+// of a dual-stack config) fails every ADD: that is not ready.
 export function ipamStatus(cfg: IpamConfig, store: Store): void {
   const all = store.list();
-  const exhausted = cfg.rangeSets.every((set) => BigInt(all.filter((a) => rangeFor(set, a.ip)).length) >= rangeSetSize(set));
-  if (exhausted) {
-    throw new CniError(ErrorCode.NotAvailable, 'no IP addresses available: every range set is exhausted', cfg.rangeSets.map(rangeSetToString).join(' '));
+  const full = cfg.rangeSets.map((set, i) => ({ set, i })).filter(({ set }) => BigInt(all.filter((a) => rangeFor(set, a.ip)).length) >= rangeSetSize(set));
+  if (full.length > 0) {
+    const which = full.map(({ set, i }) => `${i} (${rangeSetToString(set)})`).join(', ');
+    throw new CniError(ErrorCode.NotAvailable, `no IP addresses available in range set ${which}`, 'every ADD needs an address from each range set; free addresses (DEL, GC) or enlarge the range');
   }
 }
 

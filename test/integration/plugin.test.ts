@@ -296,4 +296,22 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     const st = await runPlugin(node, flatnet, conf, { command: 'STATUS' });
     expect(st.json).toMatchObject({ code: 50 });
   });
+
+  it('answers STATUS 50 when one range set of a dual-stack config is exhausted (every ADD fails), through flatnet and flatnet-ipam', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path, ipamExtra: { ranges: [[{ subnet: '10.250.0.0/30' }], [{ subnet: 'fd00:fa::/64' }]], routes: [] } });
+    for (const bin of [flatnet, flatnetIpam]) expect((await runPlugin(node, bin, conf, { command: 'STATUS' })).exitCode, bin).toBe(0);
+    const add = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path });
+    expect(add.exitCode, add.stdout).toBe(0);
+    // The /30's one address is taken; the /64 has 2^64 left, yet no ADD can succeed.
+    const second = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path });
+    expect(second.json).toMatchObject({ code: 100 });
+    for (const bin of [flatnet, flatnetIpam]) {
+      const st = await runPlugin(node, bin, conf, { command: 'STATUS' });
+      expect(st.exitCode, bin).not.toBe(0);
+      expect(st.json, bin).toMatchObject({ code: 50, msg: 'no IP addresses available in range set 0 (10.250.0.1-10.250.0.2)' });
+    }
+    expect((await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'a', netns: p1.path })).exitCode).toBe(0);
+    expect((await runPlugin(node, flatnet, conf, { command: 'STATUS' })).exitCode).toBe(0);
+  });
 });
