@@ -1,4 +1,5 @@
 // flatnet ipam ls|gc: the flatnet-ipam store of a network on this node.
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
@@ -52,10 +53,11 @@ function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
     const names = unmatched.map((k) => `${k.containerID}/${k.ifname}`).join(', ');
     return fail('ipam gc', `--keep ${names} matches no allocation in network ${list.name}: nothing released. IDs and ifnames are matched exactly (see flatnet ipam ls); add --force to release everything not kept anyway`);
   }
-  const released = ipamGc(store, keep, { dryRun: a['dry-run'] });
+  const { released, unreadable } = ipamGc(store, keep, { dryRun: a['dry-run'] });
   const verb = a['dry-run'] ? 'would release' : 'released';
-  for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.containerId}/${r.ifName || '-'})\n`);
+  for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.record ?? `${r.containerId}/${r.ifName || '-'}`})\n`);
   process.stdout.write(`${verb} ${released.length} allocation(s)\n`);
+  for (const r of unreadable) process.stderr.write(`flatnet: ipam gc: kept ${r.ip}: ${r.record}, so whose it is is unknown; check the permissions of ${join(store.dir, r.ip)}\n`);
   return 0;
 }
 

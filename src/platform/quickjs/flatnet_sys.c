@@ -1038,10 +1038,14 @@ static JSValue js_link_driver(JSContext *ctx, JSValueConst this_val, int argc, J
 }
 
 /*
- * readDirFiles(dir, maxBytes) -> [[name, content], ...] | errno: every regular
- * file of a directory, read whole (each up to maxBytes; larger ones are
- * skipped). The IPAM store is one small file per lease and every ADD reads
- * them all (as Go host-local does): in C that is a few microseconds a file.
+ * readDirFiles(dir, maxBytes) -> [[name, content] | [name, null, errno], ...] | errno:
+ * every regular file of a directory, read whole (each up to maxBytes). One
+ * that cannot be read (EACCES, larger than maxBytes: EFBIG) comes with the
+ * errno instead of its content: it still holds its name (an address in the
+ * IPAM store), so the caller must be able to say so. Symlinks, and files
+ * gone before they were opened, are left out. The IPAM store is one small
+ * file per lease and every ADD reads them all (as Go host-local does): in C
+ * that is a few microseconds a file.
  */
 static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -1073,12 +1077,20 @@ static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc
             continue;
         /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
         int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
+        if (fd < 0) {
+            int err = errno;
+            if (err != ENOENT && err != ELOOP)
+                JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)}));
             continue;
+        }
         struct stat st;
         b.len = 0;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0)
-            JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)}));
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            int err = read_into(fd, &b, (size_t)max);
+            JSValue entry = err ? tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)})
+                                : tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)});
+            JS_SetPropertyUint32(ctx, list, n++, entry);
+        }
         close(fd);
     }
     free(b.p);

@@ -71,5 +71,5 @@ declare module 'flatnet_sys' {
   export function now(): number;
   export function sha512Hex(s: string): string;
   export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
-  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> | number;
+  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string] | [string, null, number]> | number;
 }
