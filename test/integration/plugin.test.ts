@@ -289,6 +289,42 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     for (const f of files) expect(statSync(join(data.path, 'log', f)).size).toBeLessThan(2048 + 400);
   });
 
+  // Found from outside: "/dev/stdout" put a log line after the result, and a FIFO hung the plugin after it.
+  it('writes its log only to a regular file: /dev/stdout, a FIFO or a tty-like device as logFile are refused on stderr, the result stays JSON', async () => {
+    const pod = await createNetns('pod');
+    const fifo = join(data.path, 'log.fifo');
+    await execa('mkfifo', [fifo]);
+    const dir = join(data.path, 'log-dir');
+    mkdirSync(dir);
+    const cases: Array<[string, string]> = [
+      ['/dev/stdout', 'is this plugin\'s stdout'],
+      ['/proc/self/fd/1', 'is this plugin\'s stdout'],
+      [fifo, 'is a FIFO or socket'],
+      ['/dev/zero', 'is not a regular file'],
+      [dir, 'is a directory'],
+    ];
+    for (const [i, [logFile, why]] of cases.entries()) {
+      const conf = { ...bridgeConf({ dataDir: data.path }), logFile };
+      const call = { containerId: `log${i}`, netns: pod.path, ifName: `eth${i}`, timeoutMs: 10_000, pipeStdout: true };
+      const add = await runPlugin(node, flatnet, conf, { ...call, command: 'ADD' });
+      expect(add.exitCode, `${logFile}: ${add.stderr}`).toBe(0);
+      expect(add.json?.ips?.[0]?.address, `${logFile}: stdout ${JSON.stringify(add.stdout)}`).toMatch(/^10\.250\.0\.\d+\/24$/);
+      expect(add.stderr, logFile).toContain(`log file ${logFile} ${why}`);
+      const del = await runPlugin(node, flatnet, conf, { ...call, command: 'DEL' });
+      expect([del.exitCode, del.stdout], logFile).toEqual([0, '']);
+    }
+    // /dev/null is a quiet discard.
+    const quiet = await runPlugin(node, flatnet, { ...bridgeConf({ dataDir: data.path }), logFile: '/dev/null' }, { command: 'ADD', containerId: 'quiet', netns: pod.path, timeoutMs: 10_000 });
+    expect(quiet.json?.ips).toHaveLength(1);
+    expect(quiet.stderr).toBe('');
+    // The same for FLATNET_LOG_FILE, the process log (a failure is logged there): stdout is only the error object.
+    for (const file of ['/dev/stdout', fifo]) {
+      const bad = await runPlugin(node, flatnet, { ...bridgeConf({ dataDir: data.path }), logFile: '/dev/null', mtu: 'x' }, { command: 'ADD', containerId: 'bad', netns: pod.path, extraEnv: { FLATNET_LOG_FILE: file }, timeoutMs: 10_000, pipeStdout: true });
+      expect(bad.json, `${file}: ${bad.stdout}`).toMatchObject({ code: 7 });
+      expect(bad.stderr, file).toContain(`FLATNET_LOG_FILE: log file ${file}`);
+    }
+  });
+
   it('answers STATUS 50 when the range is exhausted', async () => {
     const pod = await createNetns('pod');
     const conf = bridgeConf({ version: '1.1.0', dataDir: data.path, subnet: '10.250.0.0/30' });

@@ -351,6 +351,18 @@ static JSValue js_open(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     return ret;
 }
 
+/* fstat(fd) -> [[dev, ino, mode, size] | null, errno]: what an open file is (a log must be a regular file). */
+static JSValue js_fstat(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd;
+    if (JS_ToInt32(ctx, &fd, argv[0]))
+        return JS_EXCEPTION;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return pair(ctx, JS_NULL, errno);
+    return pair(ctx, tuple(ctx, 4, (JSValue[]){JS_NewFloat64(ctx, (double)st.st_dev), JS_NewFloat64(ctx, (double)st.st_ino), JS_NewInt32(ctx, (int32_t)st.st_mode), JS_NewFloat64(ctx, (double)st.st_size)}), 0);
+}
+
 static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     const char *a, *b = NULL;
@@ -1294,6 +1306,9 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("writeFile", 4, js_write_file),
     JS_CFUNC_DEF("writeFd", 2, js_write_fd),
     JS_CFUNC_DEF("open", 3, js_open),
+    JS_CFUNC_DEF("fstat", 1, js_fstat),
+    JS_PROP_INT32_DEF("O_NONBLOCK", O_NONBLOCK, JS_PROP_CONFIGURABLE),
+    JS_PROP_INT32_DEF("O_NOCTTY", O_NOCTTY, JS_PROP_CONFIGURABLE),
     JS_CFUNC_DEF("link", 2, js_link),
     JS_CFUNC_DEF("unnamedFile", 3, js_unnamed_file),
     JS_CFUNC_DEF("linkFd", 2, js_link_fd),
