@@ -1,6 +1,6 @@
 // flatnet-ipam as a binary: the exact bytes of its store, interop with Go
 // host-local on one dataDir, and concurrency across processes.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
@@ -156,13 +156,47 @@ describe.runIf(isRoot())('flatnet-ipam binary', () => {
     expect(leases()).toHaveLength(1);
   });
 
+  /** `flatnet ipam …` over a conflist holding `c`; with noDac, as a root without CAP_DAC_OVERRIDE (file modes then bind it). */
+  const ipamCli = (c: { ipam: object }, o: { noDac?: boolean } = {}) => {
+    const conflist = join(data.path, 'ipamnet.conflist');
+    writeFileSync(conflist, JSON.stringify({ cniVersion: '1.1.0', name: 'ipamnet', plugins: [{ type: 'bridge', ipam: c.ipam }] }));
+    const drop = o.noDac ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
+    return (...args: string[]) => execa(drop[0] ?? flatnet, [...drop.slice(1), ...(drop.length ? [flatnet] : []), 'ipam', ...args, '--conflist', conflist], { reject: false, env: { CNI_COMMAND: '' } });
+  };
+
+  it('without CAP_DAC_OVERRIDE, ipam ls and gc name a mode-000 record, and a mode-000 store directory is blamed on its mode, not on missing root', async () => {
+    const c = conf('10.40.0.0/24', '1.1.0');
+    const cli = ipamCli(c, { noDac: true });
+    expect((await add(flatnetIpam, 'a', c)).exitCode).toBe(0);
+    expect((await add(flatnetIpam, 'b', c)).exitCode).toBe(0);
+    chmodSync(join(dir(), '10.40.0.3'), 0);
+    const ls = await cli('ls', '--json');
+    expect(ls.exitCode, ls.stderr).toBe(0);
+    expect(JSON.parse(ls.stdout)).toEqual([
+      { ip: '10.40.0.2', containerId: 'a', ifName: 'eth0' },
+      { ip: '10.40.0.3', containerId: '', ifName: '', record: 'unreadable record (EACCES)' },
+    ]);
+    const gc = await cli('gc', '--all');
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(gc.stdout).toContain('released 1 allocation(s)');
+    expect(gc.stderr).toContain(`kept 10.40.0.3: unreadable record (EACCES), so whose it is is unknown; check the permissions of ${join(dir(), '10.40.0.3')}`);
+    expect(leases()).toEqual(['10.40.0.3']);
+    chmodSync(dir(), 0);
+    try {
+      const denied = await cli('ls');
+      expect(denied.exitCode).toBe(1);
+      expect(denied.stderr).toContain(`the directory ${dir()} is mode 000`);
+      expect(denied.stderr).not.toContain('CAP_NET_ADMIN');
+    } finally {
+      chmodSync(dir(), 0o755);
+    }
+  });
+
   // Found from outside: such records blocked their addresses for ever, unseen by ls and left by every GC.
   it('empty, blank and oversized records (a crashed Go host-local leaves the first) are listed by ipam ls and released by CNI GC and ipam gc, on a store shared with Go host-local', async () => {
     const c = conf('10.40.0.0/29', '1.1.0');
     const goConf = conf('10.40.0.0/29', '1.0.0', 'host-local');
-    const conflist = join(data.path, 'ipamnet.conflist');
-    writeFileSync(conflist, JSON.stringify({ cniVersion: '1.1.0', name: 'ipamnet', plugins: [{ type: 'bridge', ipam: c.ipam }] }));
-    const cli = (...args: string[]) => execa(flatnet, ['ipam', ...args, '--conflist', conflist], { reject: false, env: { CNI_COMMAND: '' } });
+    const cli = ipamCli(c);
     // .2 to .6: Go takes one, flatnet one, and three are left as a crash leaves them.
     expect((await add(hostLocal, 'go-1', goConf)).json.ips[0].address).toBe('10.40.0.2/29');
     expect((await add(flatnetIpam, 'fn-1', c)).json.ips[0].address).toBe('10.40.0.3/29');
