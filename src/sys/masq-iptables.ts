@@ -104,13 +104,28 @@ export function restoreOk(family: Family, input: string): void {
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
-/** Reads each family's nat table and removes the chains `pick` chooses (with `drop`, see teardownRules). */
+// Reads of the nat table a teardown makes before giving up (see teardownPicked).
+const TEARDOWN_READS = 10;
+
+/**
+ * Reads each family's nat table and removes the chains `pick` chooses (with
+ * `drop`, see teardownRules). A DEL or GC running at the same time may delete
+ * some of them between our read and our restore, which then fails as a whole
+ * ("Chain … does not exist", "does a matching rule exist"): the table is read
+ * again and what is left is removed.
+ */
 export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6], drop?: (source: string | undefined) => boolean): void {
   for (const family of families) {
-    const saved = run([iptablesTools(family).save, '-t', 'nat']);
-    if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
-    const input = teardownRules(saved.stdout, pick(saved.stdout), drop);
-    if (input) restoreOk(family, input);
+    const argv = iptablesTools(family).restore;
+    for (let read = 1; ; read++) {
+      const saved = run([iptablesTools(family).save, '-t', 'nat']);
+      if (saved.exitCode !== 0) break; // no such table or tool: nothing of ours can be there
+      const input = teardownRules(saved.stdout, pick(saved.stdout), drop);
+      if (!input) break;
+      const r = run(argv, input);
+      if (r.exitCode === 0) break;
+      if (read >= TEARDOWN_READS) throw new ExecError(argv, r);
+    }
   }
 }
 

@@ -252,6 +252,21 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(await natRules()).toEqual([]);
   });
 
+  // Found from outside: GCs racing DELs failed with 999 "Chain ... does not exist" (iptables-restore is all or nothing).
+  it('three GCs racing 30 DELs on iptables all succeed and leave no rule', async () => {
+    const pod = await createNetns('pod');
+    const conf = { ...bridgeConf({ version: '1.1.0', dataDir: data.path, ipamExtra: { routes: [] } }), ipMasqBackend: 'iptables' };
+    const ids = Array.from({ length: 30 }, (_, i) => `race${i}`);
+    for (const [i, id] of ids.entries()) expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: id, netns: pod.path, ifName: `e${i}` })).exitCode).toBe(0);
+    expect((await natRules()).filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(30);
+    const gc = () => runPlugin(node, flatnet, { ...conf, 'cni.dev/valid-attachments': [] }, { command: 'GC' });
+    const dels = ids.map((id, i) => runPlugin(node, flatnet, conf, { command: 'DEL', containerId: id, netns: pod.path, ifName: `e${i}` }));
+    const all = await Promise.all([...dels.slice(0, 10), gc(), ...dels.slice(10, 20), gc(), ...dels.slice(20), gc()]);
+    expect(all.filter((r) => r.exitCode !== 0).map((r) => r.stdout)).toEqual([]);
+    expect(await natRules()).toEqual([]);
+    expect(store()).toEqual([]);
+  });
+
   it('answers STATUS 50 while the node agent reports the node not ready', async () => {
     const statusFile = join(data.path, 'agent.json');
     const conf = { ...bridgeConf({ version: '1.1.0', dataDir: data.path }), agentStatusFile: statusFile };
