@@ -4,7 +4,9 @@ import type { Argv } from 'yargs';
 import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
 import { ifNameProblem } from '../net/names.ts';
-import { ipamGc } from '../../ipam/commands.ts';
+import { type GcRow, ipamGc } from '../../ipam/commands.ts';
+import { bitsOf, parseIp } from '../net/cidr.ts';
+import { podMasq } from '../sys/masq.ts';
 import type { Allocation } from '../../ipam/store.ts';
 import { allocations, allocationTable, storeOf } from './allocations.ts';
 import { type Command, DEFAULT_CONF_DIR, fail, UsageError } from './command.ts';
@@ -58,7 +60,31 @@ function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
   for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.record ?? `${r.containerId}/${r.ifName || '-'}`})\n`);
   process.stdout.write(`${verb} ${released.length} allocation(s)\n`);
   for (const r of unreadable) process.stderr.write(`flatnet: ipam gc: kept ${r.ip}: ${r.record}, so whose it is is unknown; check the permissions of ${join(store.dir, r.ip)}\n`);
-  return 0;
+  const failed = a['dry-run'] ? [] : removeMasquerade(list.name, released);
+  for (const f of failed) process.stderr.write(`flatnet: ipam gc: released ${f}\n`);
+  return failed.length ? 1 : 0;
+}
+
+/**
+ * The per-pod masquerade of released leases, in both backends, as the CNI GC
+ * removes it: a released address whose masquerade stayed would be
+ * masqueraded for the next pod that gets it. Only the jump of each released
+ * address goes; the container's chain goes once no other jump uses it.
+ * Records that name no container have no rules. What failed is returned.
+ */
+function removeMasquerade(network: string, released: GcRow[]): string[] {
+  const masq = podMasq('auto');
+  const failed: string[] = [];
+  for (const r of released) {
+    const ip = parseIp(r.ip);
+    if (r.record || !ip) continue;
+    try {
+      masq.teardown({ network, containerId: r.containerId, ifName: r.ifName, addresses: [{ ...ip, prefix: bitsOf(ip.family) }] });
+    } catch (e) {
+      failed.push(`${r.ip} but could not remove its masquerade rules: ${(e as Error).message}`);
+    }
+  }
+  return failed;
 }
 
 export const ipamCommand: Command<IpamArgs> = {
