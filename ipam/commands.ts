@@ -84,8 +84,11 @@ export function ipamDel(store: Store, id: string, ifName: string): void {
   withLock(store, () => releaseById(store, id, ifName));
 }
 
+// Under the lock, as Go's FindByID: an ADD or DEL of this attachment is then
+// either done or not begun, never half way.
 export function ipamCheck(store: Store, id: string, ifName: string): void {
-  if (store.findByOwner(id, ifName).length === 0) {
+  const found = withLock(store, () => store.findByOwner(id, ifName));
+  if (found.length === 0) {
     throw new CniError(ErrorCode.Internal, `flatnet-ipam: Failed to find address added by container ${id}`, `no allocation for interface ${ifName} in the store`);
   }
 }

@@ -235,6 +235,20 @@ describe.runIf(isRoot())('flatnet-ipam binary', () => {
     expect(leases()).toEqual([]);
   });
 
+  it('CHECK reads the store under its lock (as Go FindByID): it waits while another process holds it', async () => {
+    expect((await add(flatnetIpam, 'held')).exitCode).toBe(0);
+    // Another writer (an ADD or DEL of any plugin sharing the store) holds the lock for 2 s.
+    const holder = execa('flock', [join(dir(), 'lock'), 'sleep', '2'], { reject: false });
+    // Until it has the lock: flock -n fails while someone holds it.
+    for (let i = 0; i < 100 && (await execa('flock', ['-n', join(dir(), 'lock'), 'true'], { reject: false })).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const chk = await runPlugin(node, flatnetIpam, conf(), { command: 'CHECK', containerId: 'held', netns: '/nonexistent', timeoutMs: 20_000 });
+    const waited = Date.now() - t0;
+    await holder;
+    expect(chk.exitCode, chk.stdout).toBe(0);
+    expect(waited).toBeGreaterThan(1200);
+  });
+
   it('CHECK fails and says so when the allocation is missing; DEL is idempotent', async () => {
     const chk = await runPlugin(node, flatnetIpam, conf(), { command: 'CHECK', containerId: 'nope', netns: '/nonexistent' });
     expect(chk.json.msg).toBe('flatnet-ipam: Failed to find address added by container nope');
