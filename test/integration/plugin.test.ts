@@ -252,6 +252,28 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect(await natRules()).toEqual([]);
   });
 
+  // Found from outside: the real address's chain and jump stayed (Go takes the addresses from the interface).
+  it('DEL with a prevResult naming another address removes the masquerade of the real one, and keeps that of the container\'s other interface', async () => {
+    const pod = await createNetns('pod');
+    const conf = { ...bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } }), ipMasqBackend: 'iptables' };
+    const call = (ifName: string) => ({ containerId: 'c', netns: pod.path, ifName });
+    const a0 = await runPlugin(node, flatnet, conf, { ...call('eth0'), command: 'ADD' });
+    const a1 = await runPlugin(node, flatnet, conf, { ...call('eth1'), command: 'ADD' });
+    expect([a0.exitCode, a1.exitCode]).toEqual([0, 0]);
+    const wrong = { ...a0.json, ips: [{ ...a0.json.ips[0], address: '10.250.0.99/24' }] };
+    const del = await runPlugin(node, flatnet, { ...conf, prevResult: wrong }, { ...call('eth0'), command: 'DEL' });
+    expect(del.exitCode, del.stdout).toBe(0);
+    const jumps = (await natRules()).filter((l) => l.startsWith('-A POSTROUTING'));
+    expect(jumps).toHaveLength(1);
+    expect(jumps[0]).toContain(`-s ${a1.json.ips[0].address.split('/')[0]}/32`);
+    // The second interface's DEL, prevResult wrong again and the namespace gone: nothing is left.
+    await deleteNetns(pod);
+    const del1 = await runPlugin(node, flatnet, { ...conf, prevResult: { ...a1.json, ips: [{ ...a1.json.ips[0], address: '10.250.0.98/24' }] } }, { ...call('eth1'), command: 'DEL' });
+    expect(del1.exitCode, del1.stdout).toBe(0);
+    expect(await natRules()).toEqual([]);
+    expect(store()).toEqual([]);
+  });
+
   // Found from outside: GCs racing DELs failed with 999 "Chain ... does not exist" (iptables-restore is all or nothing).
   it('three GCs racing 30 DELs on iptables all succeed and leave no rule', async () => {
     const pod = await createNetns('pod');
