@@ -13,7 +13,8 @@ import { type Allocated, allocate } from './allocator.ts';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config.ts';
 import { DiskStore } from './disk-store.ts';
 import { rangeFor, rangeSetSize, rangeSetToString } from './range.ts';
-import type { Store } from './store.ts';
+import { damageText, type Store } from './store.ts';
+import { log } from '../src/log.ts';
 
 export type StoreFactory = (cfg: IpamConfig) => Store;
 
@@ -83,35 +84,63 @@ export function ipamDel(store: Store, id: string, ifName: string): void {
   withLock(store, () => releaseById(store, id, ifName));
 }
 
+// Under the lock, as Go's FindByID: an ADD or DEL of this attachment is then
+// either done or not begun, never half way.
 export function ipamCheck(store: Store, id: string, ifName: string): void {
-  if (store.findByOwner(id, ifName).length === 0) {
+  const found = withLock(store, () => store.findByOwner(id, ifName));
+  if (found.length === 0) {
     throw new CniError(ErrorCode.Internal, `flatnet-ipam: Failed to find address added by container ${id}`, `no allocation for interface ${ifName} in the store`);
   }
 }
 
+// An ADD takes one address from every range set, so one full set (the v4 half
+// of a dual-stack config) fails every ADD: that is not ready.
 export function ipamStatus(cfg: IpamConfig, store: Store): void {
   const all = store.list();
-  const exhausted = cfg.rangeSets.every((set) => BigInt(all.filter((a) => rangeFor(set, a.ip)).length) >= rangeSetSize(set));
-  if (exhausted) {
-    throw new CniError(ErrorCode.NotAvailable, 'no IP addresses available: every range set is exhausted', cfg.rangeSets.map(rangeSetToString).join(' '));
+  const full = cfg.rangeSets.map((set, i) => ({ set, i })).filter(({ set }) => BigInt(all.filter((a) => rangeFor(set, a.ip)).length) >= rangeSetSize(set));
+  if (full.length > 0) {
+    const which = full.map(({ set, i }) => `${i} (${rangeSetToString(set)})`).join(', ');
+    throw new CniError(ErrorCode.NotAvailable, `no IP addresses available in range set ${which}`, 'every ADD needs an address from each range set; free addresses (DEL, GC) or enlarge the range');
   }
 }
 
+export interface GcRow {
+  ip: string;
+  containerId: string;
+  ifName: string;
+  /** What is wrong with the record, when it names no owner (damageText). */
+  record?: string;
+}
+
+export interface GcOutcome {
+  released: GcRow[];
+  /** Records that could not be read: whose they are is unknown, so they are kept. */
+  unreadable: GcRow[];
+}
+
 /** Releases every allocation not in `valid` (with dryRun, only says which). */
-export function ipamGc(store: Store, valid: Attachment[], o: { dryRun?: boolean } = {}): Array<{ ip: string; containerId: string; ifName: string }> {
+export function ipamGc(store: Store, valid: Attachment[], o: { dryRun?: boolean } = {}): GcOutcome {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const keepIds = new Set(valid.map((a) => a.containerID));
   return withLock(store, () => {
-    const released: Array<{ ip: string; containerId: string; ifName: string }> = [];
+    const out: GcOutcome = { released: [], unreadable: [] };
     for (const a of store.list()) {
-      // Legacy records carry no ifname; keep them while their container is alive.
-      const live = a.ifName === '' ? keepIds.has(a.containerId) : keep.has(`${a.containerId}\n${a.ifName}`);
+      const row: GcRow = { ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName, ...(a.damage ? { record: damageText(a.damage) } : {}) };
+      if (a.damage?.kind === 'unreadable') {
+        out.unreadable.push(row);
+        continue;
+      }
+      // An empty or oversized record names no attachment: under the lock no
+      // writer is between create and write, so it is a crashed writer's and
+      // live for nobody. Legacy records carry no ifname; keep them while their
+      // container is alive.
+      const live = a.damage ? false : a.ifName === '' ? keepIds.has(a.containerId) : keep.has(`${a.containerId}\n${a.ifName}`);
       if (!live) {
         if (!o.dryRun) store.release(a.ip);
-        released.push({ ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName });
+        out.released.push(row);
       }
     }
-    return released;
+    return out;
   });
 }
 
@@ -136,7 +165,10 @@ export function ipamFuncs(storeFor: StoreFactory = diskStore): PluginFuncs {
     },
     gc: async (args, conf) => {
       const cfg = cfgOf(args, conf);
-      ipamGc(storeFor(cfg), validAttachments(conf));
+      const { unreadable } = ipamGc(storeFor(cfg), validAttachments(conf));
+      if (unreadable.length > 0) {
+        await log('warn', { network: cfg.name, records: unreadable.map((r) => `${r.ip}: ${r.record}`) }, 'GC kept IPAM records it cannot read (whose they are is unknown); check their permissions');
+      }
     },
   };
 }

@@ -173,15 +173,21 @@ export class DiskStore implements Store {
    * symlink named like an IP is foreign (it still blocks that IP, as link(2)
    * fails on it, but is no lease).
    */
-  private records(): Array<{ name: string; containerId: string; ifName: string }> {
-    const out: Array<{ name: string; containerId: string; ifName: string }> = [];
+  private records(): Array<{ name: string; containerId: string; ifName: string; damage?: Allocation['damage'] }> {
+    const out: Array<{ name: string; containerId: string; ifName: string; damage?: Allocation['damage'] }> = [];
     const temps: string[] = [];
-    for (const [name, content] of platform.readDirFiles(this.dir, RECORD_MAX)) {
-      if (name.startsWith(TMP_PREFIX)) temps.push(name);
-      if (!LEASE_NAME.test(name)) continue; // the lock, round-robin state, temp files, anything foreign
-      const rec = parseRecord(content);
-      if (rec.containerId === '') continue; // empty or blank: no owner to match, never released by ID
-      out.push({ name, ...rec });
+    for (const f of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (f.name.startsWith(TMP_PREFIX)) temps.push(f.name);
+      if (!LEASE_NAME.test(f.name)) continue; // the lock, round-robin state, temp files, anything foreign
+      // A record that names no owner still takes its address: listed, so that
+      // ls shows it and GC can release it (no DEL ever will).
+      if ('error' in f) {
+        const damage = f.error === 'EFBIG' ? { kind: 'too large' as const, detail: `${RECORD_MAX / 1024} KiB` } : { kind: 'unreadable' as const, detail: f.error };
+        out.push({ name: f.name, containerId: '', ifName: '', damage });
+        continue;
+      }
+      const rec = parseRecord(f.content);
+      out.push(rec.containerId === '' ? { name: f.name, containerId: '', ifName: '', damage: { kind: 'empty', detail: '' } } : { name: f.name, ...rec });
     }
     // Under the lock (GC), what killed writers left goes too, as on ADD.
     this.sweepTemps(temps);
@@ -189,13 +195,14 @@ export class DiskStore implements Store {
   }
 
   /** The lease a file name stands for; none when the name is not a canonical address (a foreign file). */
-  private lease(name: string, containerId: string, ifName: string): Allocation[] {
+  private lease(name: string, containerId: string, ifName: string, damage?: Allocation['damage']): Allocation[] {
     const ip = LEASE_NAME.test(name) ? parseIp(name) : undefined;
-    return ip && formatIp(ip) === name ? [{ ip, containerId, ifName }] : [];
+    return ip && formatIp(ip) === name ? [{ ip, containerId, ifName, ...(damage ? { damage } : {}) }] : [];
   }
 
+  /** Every lease, damaged records (no owner) among them. */
   list(): Allocation[] {
-    return this.records().flatMap((r) => this.lease(r.name, r.containerId, r.ifName));
+    return this.records().flatMap((r) => this.lease(r.name, r.containerId, r.ifName, r.damage));
   }
 
   /**

@@ -7,7 +7,18 @@ export interface Allocation {
   containerId: string;
   // Empty for files written before host-local recorded the interface name.
   ifName: string;
+  /**
+   * Set when the record names no owner, though its address stays taken:
+   * 'empty' (blank or whitespace only: what Go host-local, which writes in
+   * place, leaves when killed between create and write), 'too large', or
+   * 'unreadable' (detail: the error, EACCES…). containerId is then ''.
+   */
+  damage?: { kind: 'empty' | 'too large' | 'unreadable'; detail: string };
 }
+
+/** What `flatnet ipam ls` and gc say of a damaged record. */
+export const damageText = (d: NonNullable<Allocation['damage']>): string =>
+  d.kind === 'empty' ? 'empty record' : d.kind === 'too large' ? `record larger than ${d.detail}` : `unreadable record (${d.detail})`;
 
 export interface Store {
   /**

@@ -48,18 +48,15 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
 }
 
 /**
- * What the masquerade teardown knows: prevResult's addresses; else, with the
- * pod's namespace still there, the addresses of the container's other
- * interfaces (their rules share its chain in iptables and must stay, as they
- * must when this DEL cleans up after an ADD that failed). A namespace that is
- * gone took every interface of the container with it.
+ * What the masquerade teardown knows: prevResult's addresses, and (read only
+ * when they are missing or do not match the rules) the addresses of the
+ * container's other interfaces in the pod's namespace: their rules share its
+ * chain in iptables and must stay, as they must when this DEL cleans up after
+ * an ADD that failed. A namespace that is gone took every interface with it.
  */
 function masqOf(k: PluginDeps['kernel'], network: string, args: CmdArgs, addresses: Cidr[] | undefined, netns: Netns | undefined): PodMasqTeardown {
-  const a = { network, containerId: args.containerId, ifName: args.ifName };
-  if (addresses) return { ...a, addresses };
-  if (!netns) return a;
-  const others = k.links(netns).filter((l) => l.name !== args.ifName).flatMap((l) => l.addrs.map((x) => x.cidr));
-  return { ...a, others };
+  const others = (): Cidr[] => (netns ? k.links(netns).filter((l) => l.name !== args.ifName).flatMap((l) => l.addrs.map((x) => x.cidr)) : []);
+  return { network, containerId: args.containerId, ifName: args.ifName, ...(addresses ? { addresses } : {}), others };
 }
 
 /** The link delete's outcome: undefined when the link is gone (or was never there), else its error. */

@@ -4,6 +4,7 @@
 // loading a logger. The level and file come from FLATNET_LOG_LEVEL and
 // FLATNET_LOG_FILE unless a program sets them with configureLog.
 import type { Logger } from 'pino';
+import { openLogFile } from './sys/log-file.ts';
 
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
 export type LevelName = keyof typeof LEVELS;
@@ -35,11 +36,21 @@ export function enabled(level: Level): boolean {
   return LEVELS[level] >= LEVELS[current().level];
 }
 
+// FLATNET_LOG_FILE as the plugin log: a regular file, never stdout (the result's) nor a FIFO (it would block).
+function logFd(path: string): number | undefined {
+  try {
+    return openLogFile(path);
+  } catch (e) {
+    process.stderr.write(`flatnet: FLATNET_LOG_FILE: ${(e as Error).message}; logging to stderr\n`);
+    return undefined;
+  }
+}
+
 async function getLogger(): Promise<Logger> {
   if (logger) return logger;
   const s = current();
   const { pino } = await import('pino');
-  const dest = s.file ? pino.destination({ dest: s.file, sync: true, mkdir: true }) : pino.destination({ dest: 2, sync: true });
+  const dest = pino.destination({ dest: (s.file && logFd(s.file)) || 2, sync: true });
   logger = pino({ name: 'flatnet', level: s.level, timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return logger;
 }

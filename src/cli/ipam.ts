@@ -1,9 +1,12 @@
 // flatnet ipam ls|gc: the flatnet-ipam store of a network on this node.
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
 import { ifNameProblem } from '../net/names.ts';
-import { ipamGc } from '../../ipam/commands.ts';
+import { type GcRow, ipamGc } from '../../ipam/commands.ts';
+import { bitsOf, parseIp } from '../net/cidr.ts';
+import { podMasq } from '../sys/masq.ts';
 import type { Allocation } from '../../ipam/store.ts';
 import { allocations, allocationTable, storeOf } from './allocations.ts';
 import { type Command, DEFAULT_CONF_DIR, fail, UsageError } from './command.ts';
@@ -52,11 +55,36 @@ function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
     const names = unmatched.map((k) => `${k.containerID}/${k.ifname}`).join(', ');
     return fail('ipam gc', `--keep ${names} matches no allocation in network ${list.name}: nothing released. IDs and ifnames are matched exactly (see flatnet ipam ls); add --force to release everything not kept anyway`);
   }
-  const released = ipamGc(store, keep, { dryRun: a['dry-run'] });
+  const { released, unreadable } = ipamGc(store, keep, { dryRun: a['dry-run'] });
   const verb = a['dry-run'] ? 'would release' : 'released';
-  for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.containerId}/${r.ifName || '-'})\n`);
+  for (const r of released) process.stdout.write(`${verb} ${r.ip} (${r.record ?? `${r.containerId}/${r.ifName || '-'}`})\n`);
   process.stdout.write(`${verb} ${released.length} allocation(s)\n`);
-  return 0;
+  for (const r of unreadable) process.stderr.write(`flatnet: ipam gc: kept ${r.ip}: ${r.record}, so whose it is is unknown; check the permissions of ${join(store.dir, r.ip)}\n`);
+  const failed = a['dry-run'] ? [] : removeMasquerade(list.name, released);
+  for (const f of failed) process.stderr.write(`flatnet: ipam gc: released ${f}\n`);
+  return failed.length ? 1 : 0;
+}
+
+/**
+ * The per-pod masquerade of released leases, in both backends, as the CNI GC
+ * removes it: a released address whose masquerade stayed would be
+ * masqueraded for the next pod that gets it. Only the jump of each released
+ * address goes; the container's chain goes once no other jump uses it.
+ * Records that name no container have no rules. What failed is returned.
+ */
+function removeMasquerade(network: string, released: GcRow[]): string[] {
+  const masq = podMasq('auto');
+  const failed: string[] = [];
+  for (const r of released) {
+    const ip = parseIp(r.ip);
+    if (r.record || !ip) continue;
+    try {
+      masq.teardown({ network, containerId: r.containerId, ifName: r.ifName, addresses: [{ ...ip, prefix: bitsOf(ip.family) }] });
+    } catch (e) {
+      failed.push(`${r.ip} but could not remove its masquerade rules: ${(e as Error).message}`);
+    }
+  }
+  return failed;
 }
 
 export const ipamCommand: Command<IpamArgs> = {

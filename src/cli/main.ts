@@ -1,5 +1,6 @@
 // The flatnet command line (flatnet-cli): the agent and the tools. Usage errors (an unknown command or option, a missing or bad
 // value) exit 2 before anything runs; failures print one line and exit 1.
+import { statSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { CniError } from '../cni/errors.ts';
 import { VERSION } from '../version.ts';
@@ -19,8 +20,20 @@ export function failureLine(e: unknown): string {
   let line = err instanceof Error ? err.message : String(e);
   // The code is what the README's troubleshooting table is keyed on.
   if (e instanceof CniError) line += ` (CNI error ${e.code}${e.details ? `: ${e.details}` : ''})`;
-  if (err.code === 'EACCES' || err.code === 'EPERM' || /Operation not permitted|Permission denied/.test(line)) line += ' — flatnet needs root (or CAP_NET_ADMIN) for this';
+  // A file or directory refused us: its permissions are the cause, not our privileges.
+  if (err.code === 'EACCES' && typeof err.path === 'string') line += ` — ${permissionHint(err.path)}`;
+  else if (err.code === 'EACCES' || err.code === 'EPERM' || /Operation not permitted|Permission denied/.test(line)) line += ' — flatnet needs root (or CAP_NET_ADMIN) for this';
   return line;
+}
+
+function permissionHint(path: string): string {
+  try {
+    const st = statSync(path);
+    const kind = st.isDirectory() ? 'directory' : 'file';
+    return `the ${kind} ${path} is mode ${(st.mode & 0o7777).toString(8).padStart(3, '0')} (owner uid ${st.uid}); give this user (uid ${process.getuid?.() ?? '?'}) access to it, e.g. chmod ${st.isDirectory() ? '755' : '600'} ${path}`;
+  } catch {
+    return `check the permissions of ${path} and of the directories above it`;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

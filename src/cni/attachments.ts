@@ -3,10 +3,24 @@ import { CniError, ErrorCode } from './errors.ts';
 import { getKey, isObject } from './json.ts';
 import type { Attachment, NetConfBase } from './types.ts';
 
-/** Parses cni.dev/valid-attachments (or the 1.1.0 tag's cni.dev/attachments; libcni sends both). */
+// The spec's key, then the 1.1.0 tag's name for it (libcni sends both).
+const KEYS = ['cni.dev/valid-attachments', 'cni.dev/attachments'] as const;
+const SHAPE = 'a list of {"containerID": "...", "ifname": "..."}';
+
+/**
+ * Parses cni.dev/valid-attachments (or cni.dev/attachments). A GC releases
+ * everything the list does not name, so a config without the list (a
+ * misspelt key, a hand-made request) is refused rather than read as "nothing
+ * is alive". null is the empty list: libcni marshals a nil slice so when the
+ * runtime has no live attachments.
+ */
 export function validAttachments(conf: NetConfBase): Attachment[] {
-  const raw = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'] ?? [];
-  if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'cni.dev/valid-attachments must be a list of {containerID, ifname}');
+  const values = KEYS.map((k) => getKey(conf, k)).filter((v) => v !== undefined);
+  if (values.length === 0) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC without cni.dev/valid-attachments: refusing to release every attachment', `the config of a GC must carry cni.dev/valid-attachments, ${SHAPE} of the live attachments ([] or null when there are none)`);
+  }
+  const raw = values.find((v) => v !== null) ?? [];
+  if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, `cni.dev/valid-attachments must be ${SHAPE}`, `got ${JSON.stringify(raw).slice(0, 200)}`);
   return raw.map((a, i) => {
     // Keys as Go decodes them (case-insensitively): "containerId" is containerID.
     const containerID = isObject(a) ? getKey(a, 'containerID') : undefined;

@@ -64,10 +64,11 @@ export interface Platform {
   linkSummary(name: string): LinkSummary | undefined | null;
   /**
    * Every regular file of a directory (symlinks not followed) with its
-   * content, each read whole up to maxBytes (larger ones are left out).
+   * content, each read whole up to maxBytes; one that cannot be read comes
+   * with the error code instead (EFBIG: larger than maxBytes; EACCES, …).
    * Throws a Node-style error (code ENOENT, …) when the directory cannot be read.
    */
-  readDirFiles(dir: string, maxBytes: number): Array<[name: string, content: string]>;
+  readDirFiles(dir: string, maxBytes: number): DirFile[];
   /**
    * The regular files of `dir` whose content, trimmed of surrounding
    * whitespace, equals contents[i] (one list per content; symlinks not
@@ -93,6 +94,9 @@ export interface Platform {
   /** `flatnet <subcommand>`: hands the command line to flatnet-cli and never returns. */
   handOffToCli(args: string[]): never;
 }
+
+/** A file of readDirFiles: its content, or why it could not be read (a Node error code). */
+export type DirFile = { name: string; content: string } | { name: string; error: string };
 
 /** What either platform reports for a program that is not installed. */
 export function commandNotFound(file: string): RunResult {

@@ -128,8 +128,12 @@ export interface PodMasqAttachment {
   addresses: Cidr[];
 }
 
-/** What a DEL knows of an attachment's masquerade: its addresses (prevResult), or else the addresses still in use beside it. */
-export type PodMasqTeardown = Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[]; others?: Cidr[] };
+/**
+ * What a DEL knows of an attachment's masquerade: its addresses (prevResult,
+ * which may be wrong), and the addresses still in use beside it (its
+ * container's other live interfaces; read only when needed).
+ */
+export type PodMasqTeardown = Omit<PodMasqAttachment, 'addresses'> & { addresses?: Cidr[]; others?: () => Cidr[] };
 
 export interface PodMasq {
   /** Sets up masquerade for the addresses; resolves when done (runs alongside other work). */

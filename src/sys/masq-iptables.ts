@@ -104,13 +104,28 @@ export function restoreOk(family: Family, input: string): void {
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
-/** Reads each family's nat table and removes the chains `pick` chooses (with `drop`, see teardownRules). */
+// Reads of the nat table a teardown makes before giving up (see teardownPicked).
+const TEARDOWN_READS = 10;
+
+/**
+ * Reads each family's nat table and removes the chains `pick` chooses (with
+ * `drop`, see teardownRules). A DEL or GC running at the same time may delete
+ * some of them between our read and our restore, which then fails as a whole
+ * ("Chain … does not exist", "does a matching rule exist"): the table is read
+ * again and what is left is removed.
+ */
 export function teardownPicked(pick: (saved: string) => Set<string>, families: readonly Family[] = [4, 6], drop?: (source: string | undefined) => boolean): void {
   for (const family of families) {
-    const saved = run([iptablesTools(family).save, '-t', 'nat']);
-    if (saved.exitCode !== 0) continue; // no such table or tool: nothing of ours can be there
-    const input = teardownRules(saved.stdout, pick(saved.stdout), drop);
-    if (input) restoreOk(family, input);
+    const argv = iptablesTools(family).restore;
+    for (let read = 1; ; read++) {
+      const saved = run([iptablesTools(family).save, '-t', 'nat']);
+      if (saved.exitCode !== 0) break; // no such table or tool: nothing of ours can be there
+      const input = teardownRules(saved.stdout, pick(saved.stdout), drop);
+      if (!input) break;
+      const r = run(argv, input);
+      if (r.exitCode === 0) break;
+      if (read >= TEARDOWN_READS) throw new ExecError(argv, r);
+    }
   }
 }
 
@@ -140,10 +155,14 @@ export const iptablesPodMasq: PodMasq = {
   teardown(a): void {
     if (!a.addresses) return teardownByName(a);
     const chain = chainName(a.network, a.containerId);
+    const families = new Set<Family>();
     for (const [family, mine] of byFamily(a.addresses)) {
-      if (run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode === 0) continue;
-      teardownPicked(() => new Set([chain]), [family], fromAddresses(mine));
+      if (run(iptablesTools(family).restore, exactTeardownRules(a.network, a.containerId, mine)).exitCode !== 0) families.add(family);
     }
+    // The addresses did not match the rules (or another interface shares the
+    // chain). prevResult may be wrong: every jump of the chain goes but those
+    // of the container's other live interfaces, when the DEL knows them.
+    if (families.size) teardownPicked(() => new Set([chain]), [...families], besides(a, fromAddresses(a.addresses)));
   },
   gc(network, valid): void {
     const keep = new Set(valid.map((v) => chainName(network, v.containerId)));
@@ -157,8 +176,21 @@ export const iptablesPodMasq: PodMasq = {
  * once no jump is left. With the pod's namespace gone, there are no others.
  */
 function teardownByName(a: PodMasqTeardown): void {
-  const keep = new Set((a.others ?? []).map(hostCidr));
+  const keep = new Set((a.others?.() ?? []).map(hostCidr));
   teardownPicked(() => new Set([chainName(a.network, a.containerId)]), [4, 6], (src) => src === undefined || !keep.has(src));
+}
+
+/**
+ * `named` (the jumps of given addresses), and, when the DEL knows the
+ * container's other live interfaces, every jump not from one of them.
+ */
+function besides(a: PodMasqTeardown, named: (source: string | undefined) => boolean): (source: string | undefined) => boolean {
+  if (!a.others) return named;
+  let keep: Set<string> | undefined;
+  return (src) => {
+    keep ??= new Set(a.others!().map(hostCidr));
+    return named(src) || src === undefined || !keep.has(src);
+  };
 }
 
 /**
@@ -169,5 +201,5 @@ function teardownByName(a: PodMasqTeardown): void {
 export function iptablesTeardownByReading(a: PodMasqTeardown): void {
   if (!a.addresses) return teardownByName(a);
   const chain = chainName(a.network, a.containerId);
-  teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), fromAddresses(a.addresses));
+  teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), besides(a, fromAddresses(a.addresses)));
 }

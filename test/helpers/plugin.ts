@@ -21,6 +21,13 @@ export interface CniCall {
   args?: string;
   path?: string;
   extraEnv?: Record<string, string>;
+  /** Kill the plugin after this long (a hang then shows as a failed call, not a stuck test). */
+  timeoutMs?: number;
+  /**
+   * Give the plugin a pipe(2) as stdout, as Go runtimes do (Node's child
+   * stdio is a socketpair, on which reopening /dev/stdout fails).
+   */
+  pipeStdout?: boolean;
 }
 
 export interface CniOutcome {
@@ -41,9 +48,11 @@ export async function runPlugin(node: Netns, binary: string, conf: object | stri
     ...call.extraEnv,
   };
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const r = await execa('ip', ['netns', 'exec', node.name, 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...envArgs, binary], {
+  const run = call.pipeStdout ? ['bash', '--norc', '-o', 'pipefail', '-c', '"$0" | cat', binary] : [binary];
+  const r = await execa('ip', ['netns', 'exec', node.name, 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...envArgs, ...run], {
     input: typeof conf === 'string' ? conf : JSON.stringify(conf),
     reject: false,
+    ...(call.timeoutMs ? { timeout: call.timeoutMs } : {}),
   });
   return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr, json: jsonOf(r.stdout) };
 }

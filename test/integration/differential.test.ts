@@ -412,6 +412,7 @@ const cases: Case[] = [
   { name: 'GC releases what is not valid', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, 'GC kept a lease') },
   { name: 'GC keeps what is valid', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 1, 'GC released a valid lease') },
   { name: 'GC, valid-attachments keys in another case (Go decodes them)', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerId: 'c1', IfName: 'eth0' }] }), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 1, 'GC released a valid lease') },
+  { name: 'GC without valid-attachments releases nothing', verb: 'GC', go: false, setup: setupAdd({}, v('1.1.0')), conf: v('1.1.0'), fn: [7, 'GC without cni.dev/valid-attachments'], after: async (s) => expectTrue(leases(s).length === 1, 'GC released a lease') },
   { name: 'GC, valid-attachments not a list', verb: 'GC', go: false, conf: v('1.1.0', { 'cni.dev/valid-attachments': {} }), fn: [7, 'must be a list'] },
   { name: 'GC, an attachment without ifname', verb: 'GC', go: false, conf: v('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'c1' }] }), fn: [7, 'cni.dev/valid-attachments[0]'] },
   { name: 'GC at 1.0.0', verb: 'GC', go: false, fn: [1, 'config version does not allow GC'] },

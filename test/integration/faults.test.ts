@@ -170,6 +170,7 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     ['bad requested IP', () => ({ ...good(), runtimeConfig: { ips: ['10.250.0.999'] } }), {}, 7, 'runtimeConfig.ips'],
     ['prevResult of an unknown version', () => ({ ...good(), prevResult: { cniVersion: '9.9.9' } }), { CNI_COMMAND: 'CHECK' }, 1, 'unsupported CNI result version'],
     ['prevResult of the wrong shape', () => ({ ...good(), prevResult: { ips: 'x' } }), { CNI_COMMAND: 'CHECK' }, 6, 'ips must be a list'],
+    ['GC without valid-attachments', good, { CNI_COMMAND: 'GC' }, 7, 'GC without cni.dev/valid-attachments'],
     ['valid-attachments not a list', () => ({ ...good(), 'cni.dev/valid-attachments': {} }), { CNI_COMMAND: 'GC' }, 7, 'cni.dev/valid-attachments must be a list'],
     ['huge config', () => JSON.stringify({ ...good(), pad: 'x'.repeat(5 * 1024 * 1024) }), {}, 7, 'network config is larger than'],
   ];

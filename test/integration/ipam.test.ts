@@ -1,10 +1,11 @@
 // flatnet-ipam as a binary: the exact bytes of its store, interop with Go
 // host-local on one dataDir, and concurrency across processes.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { createNetns, deleteAllNetns, isRoot, type Netns } from '../helpers/netns.ts';
-import { flatnetIpam, GO_DIR, runPlugin, tempDir } from '../helpers/plugin.ts';
+import { flatnet, flatnetIpam, GO_DIR, runPlugin, tempDir } from '../helpers/plugin.ts';
 
 const hostLocal = join(GO_DIR, 'host-local');
 // Debian's host-local (libcni 1.1) prints "dns": {} always; newer libcni and we omit it.
@@ -153,6 +154,99 @@ describe.runIf(isRoot())('flatnet-ipam binary', () => {
     await add(flatnetIpam, 'drop', conf('10.40.0.0/24', '1.1.0'));
     await runPlugin(node, flatnetIpam, { ...conf('10.40.0.0/24', '1.1.0'), 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] }, { command: 'GC' });
     expect(leases()).toHaveLength(1);
+  });
+
+  /** `flatnet ipam …` over a conflist holding `c`; with noDac, as a root without CAP_DAC_OVERRIDE (file modes then bind it). */
+  const ipamCli = (c: { ipam: object }, o: { noDac?: boolean } = {}) => {
+    const conflist = join(data.path, 'ipamnet.conflist');
+    writeFileSync(conflist, JSON.stringify({ cniVersion: '1.1.0', name: 'ipamnet', plugins: [{ type: 'bridge', ipam: c.ipam }] }));
+    const drop = o.noDac ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
+    return (...args: string[]) => execa(drop[0] ?? flatnet, [...drop.slice(1), ...(drop.length ? [flatnet] : []), 'ipam', ...args, '--conflist', conflist], { reject: false, env: { CNI_COMMAND: '' } });
+  };
+
+  it('without CAP_DAC_OVERRIDE, ipam ls and gc name a mode-000 record, and a mode-000 store directory is blamed on its mode, not on missing root', async () => {
+    const c = conf('10.40.0.0/24', '1.1.0');
+    const cli = ipamCli(c, { noDac: true });
+    expect((await add(flatnetIpam, 'a', c)).exitCode).toBe(0);
+    expect((await add(flatnetIpam, 'b', c)).exitCode).toBe(0);
+    chmodSync(join(dir(), '10.40.0.3'), 0);
+    const ls = await cli('ls', '--json');
+    expect(ls.exitCode, ls.stderr).toBe(0);
+    expect(JSON.parse(ls.stdout)).toEqual([
+      { ip: '10.40.0.2', containerId: 'a', ifName: 'eth0' },
+      { ip: '10.40.0.3', containerId: '', ifName: '', record: 'unreadable record (EACCES)' },
+    ]);
+    const gc = await cli('gc', '--all');
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(gc.stdout).toContain('released 1 allocation(s)');
+    expect(gc.stderr).toContain(`kept 10.40.0.3: unreadable record (EACCES), so whose it is is unknown; check the permissions of ${join(dir(), '10.40.0.3')}`);
+    expect(leases()).toEqual(['10.40.0.3']);
+    chmodSync(dir(), 0);
+    try {
+      const denied = await cli('ls');
+      expect(denied.exitCode).toBe(1);
+      expect(denied.stderr).toContain(`the directory ${dir()} is mode 000`);
+      expect(denied.stderr).not.toContain('CAP_NET_ADMIN');
+    } finally {
+      chmodSync(dir(), 0o755);
+    }
+  });
+
+  // Found from outside: such records blocked their addresses for ever, unseen by ls and left by every GC.
+  it('empty, blank and oversized records (a crashed Go host-local leaves the first) are listed by ipam ls and released by CNI GC and ipam gc, on a store shared with Go host-local', async () => {
+    const c = conf('10.40.0.0/29', '1.1.0');
+    const goConf = conf('10.40.0.0/29', '1.0.0', 'host-local');
+    const cli = ipamCli(c);
+    // .2 to .6: Go takes one, flatnet one, and three are left as a crash leaves them.
+    expect((await add(hostLocal, 'go-1', goConf)).json.ips[0].address).toBe('10.40.0.2/29');
+    expect((await add(flatnetIpam, 'fn-1', c)).json.ips[0].address).toBe('10.40.0.3/29');
+    writeFileSync(join(dir(), '10.40.0.4'), '', { mode: 0o600 });
+    writeFileSync(join(dir(), '10.40.0.5'), ' \r\n\t ', { mode: 0o600 });
+    writeFileSync(join(dir(), '10.40.0.6'), 'x'.repeat(70 * 1024), { mode: 0o600 });
+    expect((await add(flatnetIpam, 'fn-2', c)).json).toMatchObject({ code: 100 });
+    expect((await add(hostLocal, 'go-2', goConf)).exitCode).not.toBe(0);
+    expect((await runPlugin(node, flatnetIpam, c, { command: 'STATUS' })).json).toMatchObject({ code: 50 });
+    const ls = await cli('ls', '--json');
+    expect(ls.exitCode, ls.stderr).toBe(0);
+    expect(JSON.parse(ls.stdout)).toEqual([
+      { ip: '10.40.0.2', containerId: 'go-1', ifName: 'eth0' },
+      { ip: '10.40.0.3', containerId: 'fn-1', ifName: 'eth0' },
+      { ip: '10.40.0.4', containerId: '', ifName: '', record: 'empty record' },
+      { ip: '10.40.0.5', containerId: '', ifName: '', record: 'empty record' },
+      { ip: '10.40.0.6', containerId: '', ifName: '', record: 'record larger than 64 KiB' },
+    ]);
+    expect((await cli('ls')).stdout).toMatch(/10\.40\.0\.4 +\(empty record\)/);
+    const valid = [{ containerID: 'go-1', ifname: 'eth0' }, { containerID: 'fn-1', ifname: 'eth0' }];
+    const gc = await runPlugin(node, flatnetIpam, { ...c, 'cni.dev/valid-attachments': valid }, { command: 'GC' });
+    expect(gc.exitCode, gc.stdout).toBe(0);
+    expect(leases().sort()).toEqual(['10.40.0.2', '10.40.0.3']);
+    // Both plugins allocate again.
+    expect((await add(hostLocal, 'go-2', goConf)).exitCode).toBe(0);
+    expect((await add(flatnetIpam, 'fn-2', c)).exitCode).toBe(0);
+    const free = ['10.40.0.4', '10.40.0.5', '10.40.0.6'].find((ip) => !leases().includes(ip))!;
+    writeFileSync(join(dir(), free), '', { mode: 0o600 });
+    const dry = await cli('gc', '--dry-run', '--keep', 'go-1', '--keep', 'fn-1', '--keep', 'go-2', '--keep', 'fn-2');
+    expect(dry.stdout).toContain(`would release ${free} (empty record)`);
+    const cliGc = await cli('gc', '--keep', 'go-1', '--keep', 'fn-1', '--keep', 'go-2', '--keep', 'fn-2');
+    expect(cliGc.exitCode, cliGc.stderr).toBe(0);
+    expect(cliGc.stdout).toContain(`released ${free} (empty record)\nreleased 1 allocation(s)`);
+    expect(leases()).toHaveLength(4);
+    for (const [bin, id, cc] of [[hostLocal, 'go-1', goConf], [hostLocal, 'go-2', goConf], [flatnetIpam, 'fn-1', c], [flatnetIpam, 'fn-2', c]] as const) expect((await del(bin, id, cc)).exitCode).toBe(0);
+    expect(leases()).toEqual([]);
+  });
+
+  it('CHECK reads the store under its lock (as Go FindByID): it waits while another process holds it', async () => {
+    expect((await add(flatnetIpam, 'held')).exitCode).toBe(0);
+    // Another writer (an ADD or DEL of any plugin sharing the store) holds the lock for 2 s.
+    const holder = execa('flock', [join(dir(), 'lock'), 'sleep', '2'], { reject: false });
+    // Until it has the lock: flock -n fails while someone holds it.
+    for (let i = 0; i < 100 && (await execa('flock', ['-n', join(dir(), 'lock'), 'true'], { reject: false })).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const chk = await runPlugin(node, flatnetIpam, conf(), { command: 'CHECK', containerId: 'held', netns: '/nonexistent', timeoutMs: 20_000 });
+    const waited = Date.now() - t0;
+    await holder;
+    expect(chk.exitCode, chk.stdout).toBe(0);
+    expect(waited).toBeGreaterThan(1200);
   });
 
   it('CHECK fails and says so when the allocation is missing; DEL is idempotent', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createNetns, deleteAllNetns, deleteNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
-import { bridgeConf, flatnet, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
+import { bridgeConf, flatnet, flatnetIpam, runPlugin, tempDir, VERSIONS, BIN_DIR } from '../helpers/plugin.ts';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 
 describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', () => {
@@ -221,6 +221,74 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     expect((await natRules()).length).toBe(4);
   });
 
+  it('GC without a well-formed cni.dev/valid-attachments is refused (code 7), through flatnet and flatnet-ipam: two live pods keep leases and masquerade', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path });
+    for (const [id, p] of [['a', p1], ['b', p2]] as const) expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: id, netns: p.path })).exitCode).toBe(0);
+    const before = { leases: store(), nat: await natRules() };
+    expect(before.leases).toHaveLength(2);
+    expect(before.nat.filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(2);
+    const bare = conf; // bridgeConf carries no valid-attachments
+    const bad: Array<[string, object]> = [
+      ['no key', bare],
+      ['a misspelt key', { ...bare, 'cni.dev/valid_attachments': [{ containerID: 'a', ifname: 'eth0' }] }],
+      ['a string', { ...bare, 'cni.dev/valid-attachments': 'a/eth0' }],
+      ['an object', { ...bare, 'cni.dev/attachments': { containerID: 'a', ifname: 'eth0' } }],
+      ['a list of strings', { ...bare, 'cni.dev/valid-attachments': ['a'] }],
+    ];
+    for (const [what, c] of bad) {
+      for (const bin of [flatnet, flatnetIpam]) {
+        const gc = await runPlugin(node, bin, c, { command: 'GC' });
+        expect(gc.exitCode, `${what} (${bin})`).not.toBe(0);
+        expect(gc.json, `${what} (${bin})`).toMatchObject({ code: 7 });
+        expect(store(), `${what} (${bin})`).toEqual(before.leases);
+        expect(await natRules(), `${what} (${bin})`).toEqual(before.nat);
+      }
+    }
+    // libcni marshals a runtime's nil list of live attachments as null: that is the empty list.
+    const gc = await runPlugin(node, flatnet, { ...bare, 'cni.dev/valid-attachments': null, 'cni.dev/attachments': null }, { command: 'GC' });
+    expect(gc.exitCode, gc.stdout).toBe(0);
+    expect(store()).toEqual([]);
+    expect(await natRules()).toEqual([]);
+  });
+
+  // Found from outside: the real address's chain and jump stayed (Go takes the addresses from the interface).
+  it('DEL with a prevResult naming another address removes the masquerade of the real one, and keeps that of the container\'s other interface', async () => {
+    const pod = await createNetns('pod');
+    const conf = { ...bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } }), ipMasqBackend: 'iptables' };
+    const call = (ifName: string) => ({ containerId: 'c', netns: pod.path, ifName });
+    const a0 = await runPlugin(node, flatnet, conf, { ...call('eth0'), command: 'ADD' });
+    const a1 = await runPlugin(node, flatnet, conf, { ...call('eth1'), command: 'ADD' });
+    expect([a0.exitCode, a1.exitCode]).toEqual([0, 0]);
+    const wrong = { ...a0.json, ips: [{ ...a0.json.ips[0], address: '10.250.0.99/24' }] };
+    const del = await runPlugin(node, flatnet, { ...conf, prevResult: wrong }, { ...call('eth0'), command: 'DEL' });
+    expect(del.exitCode, del.stdout).toBe(0);
+    const jumps = (await natRules()).filter((l) => l.startsWith('-A POSTROUTING'));
+    expect(jumps).toHaveLength(1);
+    expect(jumps[0]).toContain(`-s ${a1.json.ips[0].address.split('/')[0]}/32`);
+    // The second interface's DEL, prevResult wrong again and the namespace gone: nothing is left.
+    await deleteNetns(pod);
+    const del1 = await runPlugin(node, flatnet, { ...conf, prevResult: { ...a1.json, ips: [{ ...a1.json.ips[0], address: '10.250.0.98/24' }] } }, { ...call('eth1'), command: 'DEL' });
+    expect(del1.exitCode, del1.stdout).toBe(0);
+    expect(await natRules()).toEqual([]);
+    expect(store()).toEqual([]);
+  });
+
+  // Found from outside: GCs racing DELs failed with 999 "Chain ... does not exist" (iptables-restore is all or nothing).
+  it('three GCs racing 30 DELs on iptables all succeed and leave no rule', async () => {
+    const pod = await createNetns('pod');
+    const conf = { ...bridgeConf({ version: '1.1.0', dataDir: data.path, ipamExtra: { routes: [] } }), ipMasqBackend: 'iptables' };
+    const ids = Array.from({ length: 30 }, (_, i) => `race${i}`);
+    for (const [i, id] of ids.entries()) expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: id, netns: pod.path, ifName: `e${i}` })).exitCode).toBe(0);
+    expect((await natRules()).filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(30);
+    const gc = () => runPlugin(node, flatnet, { ...conf, 'cni.dev/valid-attachments': [] }, { command: 'GC' });
+    const dels = ids.map((id, i) => runPlugin(node, flatnet, conf, { command: 'DEL', containerId: id, netns: pod.path, ifName: `e${i}` }));
+    const all = await Promise.all([...dels.slice(0, 10), gc(), ...dels.slice(10, 20), gc(), ...dels.slice(20), gc()]);
+    expect(all.filter((r) => r.exitCode !== 0).map((r) => r.stdout)).toEqual([]);
+    expect(await natRules()).toEqual([]);
+    expect(store()).toEqual([]);
+  });
+
   it('answers STATUS 50 while the node agent reports the node not ready', async () => {
     const statusFile = join(data.path, 'agent.json');
     const conf = { ...bridgeConf({ version: '1.1.0', dataDir: data.path }), agentStatusFile: statusFile };
@@ -258,11 +326,65 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     for (const f of files) expect(statSync(join(data.path, 'log', f)).size).toBeLessThan(2048 + 400);
   });
 
+  // Found from outside: "/dev/stdout" put a log line after the result, and a FIFO hung the plugin after it.
+  it('writes its log only to a regular file: /dev/stdout, a FIFO or a tty-like device as logFile are refused on stderr, the result stays JSON', async () => {
+    const pod = await createNetns('pod');
+    const fifo = join(data.path, 'log.fifo');
+    await execa('mkfifo', [fifo]);
+    const dir = join(data.path, 'log-dir');
+    mkdirSync(dir);
+    const cases: Array<[string, string]> = [
+      ['/dev/stdout', 'is this plugin\'s stdout'],
+      ['/proc/self/fd/1', 'is this plugin\'s stdout'],
+      [fifo, 'is a FIFO or socket'],
+      ['/dev/zero', 'is not a regular file'],
+      [dir, 'is a directory'],
+    ];
+    for (const [i, [logFile, why]] of cases.entries()) {
+      const conf = { ...bridgeConf({ dataDir: data.path }), logFile };
+      const call = { containerId: `log${i}`, netns: pod.path, ifName: `eth${i}`, timeoutMs: 10_000, pipeStdout: true };
+      const add = await runPlugin(node, flatnet, conf, { ...call, command: 'ADD' });
+      expect(add.exitCode, `${logFile}: ${add.stderr}`).toBe(0);
+      expect(add.json?.ips?.[0]?.address, `${logFile}: stdout ${JSON.stringify(add.stdout)}`).toMatch(/^10\.250\.0\.\d+\/24$/);
+      expect(add.stderr, logFile).toContain(`log file ${logFile} ${why}`);
+      const del = await runPlugin(node, flatnet, conf, { ...call, command: 'DEL' });
+      expect([del.exitCode, del.stdout], logFile).toEqual([0, '']);
+    }
+    // /dev/null is a quiet discard.
+    const quiet = await runPlugin(node, flatnet, { ...bridgeConf({ dataDir: data.path }), logFile: '/dev/null' }, { command: 'ADD', containerId: 'quiet', netns: pod.path, timeoutMs: 10_000 });
+    expect(quiet.json?.ips).toHaveLength(1);
+    expect(quiet.stderr).toBe('');
+    // The same for FLATNET_LOG_FILE, the process log (a failure is logged there): stdout is only the error object.
+    for (const file of ['/dev/stdout', fifo]) {
+      const bad = await runPlugin(node, flatnet, { ...bridgeConf({ dataDir: data.path }), logFile: '/dev/null', mtu: 'x' }, { command: 'ADD', containerId: 'bad', netns: pod.path, extraEnv: { FLATNET_LOG_FILE: file }, timeoutMs: 10_000, pipeStdout: true });
+      expect(bad.json, `${file}: ${bad.stdout}`).toMatchObject({ code: 7 });
+      expect(bad.stderr, file).toContain(`FLATNET_LOG_FILE: log file ${file}`);
+    }
+  });
+
   it('answers STATUS 50 when the range is exhausted', async () => {
     const pod = await createNetns('pod');
     const conf = bridgeConf({ version: '1.1.0', dataDir: data.path, subnet: '10.250.0.0/30' });
     expect((await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path })).exitCode).toBe(0);
     const st = await runPlugin(node, flatnet, conf, { command: 'STATUS' });
     expect(st.json).toMatchObject({ code: 50 });
+  });
+
+  it('answers STATUS 50 when one range set of a dual-stack config is exhausted (every ADD fails), through flatnet and flatnet-ipam', async () => {
+    const [p1, p2] = [await createNetns('p1'), await createNetns('p2')];
+    const conf = bridgeConf({ version: '1.1.0', dataDir: data.path, ipamExtra: { ranges: [[{ subnet: '10.250.0.0/30' }], [{ subnet: 'fd00:fa::/64' }]], routes: [] } });
+    for (const bin of [flatnet, flatnetIpam]) expect((await runPlugin(node, bin, conf, { command: 'STATUS' })).exitCode, bin).toBe(0);
+    const add = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: p1.path });
+    expect(add.exitCode, add.stdout).toBe(0);
+    // The /30's one address is taken; the /64 has 2^64 left, yet no ADD can succeed.
+    const second = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'b', netns: p2.path });
+    expect(second.json).toMatchObject({ code: 100 });
+    for (const bin of [flatnet, flatnetIpam]) {
+      const st = await runPlugin(node, bin, conf, { command: 'STATUS' });
+      expect(st.exitCode, bin).not.toBe(0);
+      expect(st.json, bin).toMatchObject({ code: 50, msg: 'no IP addresses available in range set 0 (10.250.0.1-10.250.0.2)' });
+    }
+    expect((await runPlugin(node, flatnet, conf, { command: 'DEL', containerId: 'a', netns: p1.path })).exitCode).toBe(0);
+    expect((await runPlugin(node, flatnet, conf, { command: 'STATUS' })).exitCode).toBe(0);
   });
 });

@@ -156,6 +156,7 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     // Whole content trimmed, as Go's GetByID; a symlink or a directory named like an IP is never read as a lease.
     expect(out.findFiles).toEqual({ byContent: [['10.0.0.2', '10.0.0.3'], ['10.0.0.5']], prefixed: ['.flatnet-tmp.1.x'] });
     expect(out.readDirFiles).toEqual(['.flatnet-tmp.1.x', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
+    expect(out.readDirBig).toEqual([{ name: '10.0.0.8', error: 'EFBIG' }, { name: '10.0.0.9', content: '' }]);
     expect(out.findFilesNul).toBe('ERR_INVALID_ARG_VALUE');
     // O_TMPFILE: nothing in the directory until a name is given (a kill before leaves nothing).
     expect(out.unnamedBefore).toEqual([]);

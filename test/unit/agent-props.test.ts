@@ -95,12 +95,20 @@ describe('route planning over random node lists', () => {
             }
           }
         }
-        // Every peer with a podCIDR is either routed or explained, and nobody is both for one podCIDR.
+        // Every podCIDR of every peer is either routed or explained, exactly once (never both,
+        // never neither): one outcome per distinct network, one per entry that is not a CIDR,
+        // and one "no podCIDR" for a peer without any.
         for (const n of nodes) {
           if (n.name === 'self') continue;
-          const routed = p.routes.filter((r) => r.node === n.name).length;
-          const skipped = p.skipped.filter((s) => s.node === n.name).length;
-          expect(routed + skipped, `${n.name} is accounted for`).toBeGreaterThan(0);
+          const routed = p.routes.filter((r) => r.node === n.name);
+          const skipped = p.skipped.filter((s) => s.node === n.name);
+          const parsed = n.podCIDRs.flatMap((c) => parseCidr(c) ?? []);
+          const outcomes = n.podCIDRs.length === 0 ? 1 : n.podCIDRs.length - parsed.length + new Set(parsed.map((c) => formatCidr(networkOf(c)))).size;
+          expect(routed.length + skipped.length, `${n.name} (${n.podCIDRs.join(' ')}): ${JSON.stringify(skipped)}`).toBe(outcomes);
+          for (const r of routed) {
+            const d = formatCidr(r.dst);
+            expect(skipped.filter((s) => s.reason.startsWith(`podCIDR ${d} `)), `${d} of ${n.name} both routed and skipped`).toEqual([]);
+          }
         }
       }),
       { numRuns: 400 },

@@ -73,7 +73,15 @@ describe('config parsing never throws anything but a CniError', () => {
   it('prevResults of any shape', () => {
     fc.assert(fc.property(fc.jsonValue(), (v) => onlyCniErrors(() => toCurrent(v, '1.0.0'))), { numRuns: 2000 });
   });
+  // onlyCniErrors is true for a CniError too: a valid config must parse, and to what it says.
   it('finds nothing wrong with a valid config', () => {
-    expect(onlyCniErrors(() => parseIpamConfig({ cniVersion: '1.0.0', name: 'n', ipam: { ranges: [[{ subnet: '10.0.0.0/24' }]] } }, ''))).toBe(true);
+    const base = decodeConf(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'flatnet', bridge: 'br9', ipam: { type: 'flatnet-ipam', ranges: [[{ subnet: '10.0.0.0/24' }]] } }), 'ADD');
+    expect(parseIpamConfig(base, '').rangeSets.map((s) => s.length)).toEqual([1]);
+    expect(parseBridgeConf(base, '')).toMatchObject({ name: 'n', bridge: 'br9' });
+  });
+  it('tells a CniError from any other throw', () => {
+    expect(onlyCniErrors(() => undefined)).toBe(true);
+    expect(onlyCniErrors(() => parseIpamConfig({ cniVersion: '1.0.0', name: 'n', ipam: { ranges: 'x' } }, ''))).toBe(true);
+    expect(onlyCniErrors(() => JSON.parse('{'))).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type * as BunFfiModule from 'bun:ffi';
-import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
+import { commandNotFound, type DirFile, type Env, type Platform, type RunResult } from '../types.ts';
 
 type BunFfi = typeof BunFfiModule;
 
@@ -138,18 +138,23 @@ function readStdin(maxBytes: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+function readDirFiles(dir: string, maxBytes: number): DirFile[] {
+  const out: DirFile[] = [];
   for (const name of readdirSync(dir)) {
     let fd: number;
     try {
       fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch {
-      continue; // gone, a symlink, or unreadable: not a file of this directory to read
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      // Gone, or a symlink: not a file of this directory. Unreadable: say so.
+      if (code !== 'ENOENT' && code !== 'ELOOP') out.push({ name, error: code });
+      continue;
     }
     try {
       const st = fstatSync(fd);
-      if (st.isFile() && st.size <= maxBytes) out.push([name, readFileSync(fd, 'utf8')]);
+      if (!st.isFile()) continue;
+      if (st.size > maxBytes) out.push({ name, error: 'EFBIG' });
+      else out.push({ name, content: readFileSync(fd, 'utf8') });
     } finally {
       closeSync(fd);
     }
@@ -161,9 +166,9 @@ function findFiles(dir: string, contents: readonly string[], prefix: string, max
   const byContent = contents.map((): string[] => []);
   const prefixed: string[] = [];
   const files = readDirFiles(dir, maxBytes);
-  for (const [name, content] of files) {
-    if (prefix && name.startsWith(prefix)) prefixed.push(name);
-    else contents.forEach((c, i) => content.trim() === c && byContent[i]!.push(name));
+  for (const f of files) {
+    if (prefix && f.name.startsWith(prefix)) prefixed.push(f.name);
+    else if ('content' in f) contents.forEach((c, i) => f.content.trim() === c && byContent[i]!.push(f.name));
   }
   return { byContent, prefixed };
 }

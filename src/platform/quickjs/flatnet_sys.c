@@ -351,6 +351,18 @@ static JSValue js_open(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     return ret;
 }
 
+/* fstat(fd) -> [[dev, ino, mode, size] | null, errno]: what an open file is (a log must be a regular file). */
+static JSValue js_fstat(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    int fd;
+    if (JS_ToInt32(ctx, &fd, argv[0]))
+        return JS_EXCEPTION;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return pair(ctx, JS_NULL, errno);
+    return pair(ctx, tuple(ctx, 4, (JSValue[]){JS_NewFloat64(ctx, (double)st.st_dev), JS_NewFloat64(ctx, (double)st.st_ino), JS_NewInt32(ctx, (int32_t)st.st_mode), JS_NewFloat64(ctx, (double)st.st_size)}), 0);
+}
+
 static JSValue js_link(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     const char *a, *b = NULL;
@@ -1038,10 +1050,14 @@ static JSValue js_link_driver(JSContext *ctx, JSValueConst this_val, int argc, J
 }
 
 /*
- * readDirFiles(dir, maxBytes) -> [[name, content], ...] | errno: every regular
- * file of a directory, read whole (each up to maxBytes; larger ones are
- * skipped). The IPAM store is one small file per lease and every ADD reads
- * them all (as Go host-local does): in C that is a few microseconds a file.
+ * readDirFiles(dir, maxBytes) -> [[name, content] | [name, null, errno], ...] | errno:
+ * every regular file of a directory, read whole (each up to maxBytes). One
+ * that cannot be read (EACCES, larger than maxBytes: EFBIG) comes with the
+ * errno instead of its content: it still holds its name (an address in the
+ * IPAM store), so the caller must be able to say so. Symlinks, and files
+ * gone before they were opened, are left out. The IPAM store is one small
+ * file per lease and every ADD reads them all (as Go host-local does): in C
+ * that is a few microseconds a file.
  */
 static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -1073,12 +1089,20 @@ static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc
             continue;
         /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
         int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
+        if (fd < 0) {
+            int err = errno;
+            if (err != ENOENT && err != ELOOP)
+                JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)}));
             continue;
+        }
         struct stat st;
         b.len = 0;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0)
-            JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)}));
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            int err = read_into(fd, &b, (size_t)max);
+            JSValue entry = err ? tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)})
+                                : tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)});
+            JS_SetPropertyUint32(ctx, list, n++, entry);
+        }
         close(fd);
     }
     free(b.p);
@@ -1282,6 +1306,9 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("writeFile", 4, js_write_file),
     JS_CFUNC_DEF("writeFd", 2, js_write_fd),
     JS_CFUNC_DEF("open", 3, js_open),
+    JS_CFUNC_DEF("fstat", 1, js_fstat),
+    JS_PROP_INT32_DEF("O_NONBLOCK", O_NONBLOCK, JS_PROP_CONFIGURABLE),
+    JS_PROP_INT32_DEF("O_NOCTTY", O_NOCTTY, JS_PROP_CONFIGURABLE),
     JS_CFUNC_DEF("link", 2, js_link),
     JS_CFUNC_DEF("unnamedFile", 3, js_unnamed_file),
     JS_CFUNC_DEF("linkFd", 2, js_link_fd),

@@ -16,6 +16,8 @@ export const constants = {
   O_EXCL: os.O_EXCL,
   O_TRUNC: os.O_TRUNC,
   O_APPEND: os.O_APPEND,
+  O_NONBLOCK: sys.O_NONBLOCK,
+  O_NOCTTY: sys.O_NOCTTY,
 };
 
 const FLAGS: Record<string, number> = {
@@ -86,6 +88,19 @@ class Stats {
   isDirectory(): boolean {
     return (this.st.mode & os.S_IFMT) === os.S_IFDIR;
   }
+}
+
+export function fstatSync(fd: number): Stats {
+  const [st, err] = sys.fstat(fd);
+  if (err !== 0 || st === null) throw sysError(err, 'fstat');
+  return new Stats({ dev: st[0], ino: st[1], mode: st[2], size: st[3] });
+}
+
+/** Writes all of data (a string) at fd; the whole call fails on a short write. */
+export function writeSync(fd: number, data: string): number {
+  const err = sys.writeFd(fd, data);
+  if (err !== 0) throw sysError(err, 'write');
+  return data.length;
 }
 
 export function statSync(path: string): Stats {

@@ -101,7 +101,7 @@ export const platform = {
   readDirFiles(dir, maxBytes) {
     const r = sys.readDirFiles(noNul(dir, 'path'), maxBytes);
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
-    return r;
+    return r.map((f) => (f[1] === null ? { name: f[0], error: sys.errnoName(f[2]) } : { name: f[0], content: f[1] }));
   },
   findFiles(dir, contents, prefix, maxBytes) {
     const r = sys.findFiles(noNul(dir, 'path'), contents.map((c, i) => noNul(c, `contents[${i}]`)), noNul(prefix, 'prefix'), maxBytes);

@@ -12,8 +12,9 @@ type Dest = { write(line: string): void };
 type LogFn = (obj: Record<string, unknown>, msg: string) => void;
 
 function destination(opts: { dest: number | string; mkdir?: boolean }): Dest {
-  if (typeof opts.dest === 'number') return { write: (l) => void (opts.dest === 1 ? process.stdout : process.stderr).write(l) };
-  const path = opts.dest;
+  const fd = opts.dest;
+  if (typeof fd === 'number') return { write: (l) => void (fd === 1 ? process.stdout.write(l) : fd === 2 ? process.stderr.write(l) : sys.writeFd(fd, l)) };
+  const path = fd;
   if (opts.mkdir) mkdirSync(dirname(path), { recursive: true });
   return {
     write: (line) => void sys.writeFile(path, line, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),

@@ -48,6 +48,10 @@ declare module 'flatnet_sys' {
   export function writeFd(fd: number, data: string): number;
   /** open(2) with O_CLOEXEC always added: [fd, errno]. */
   export function open(path: string, flags: number, mode: number): [number, number];
+  /** fstat(2): [[dev, ino, mode, size], 0] or [null, errno]. */
+  export function fstat(fd: number): [[number, number, number, number] | null, number];
+  export const O_NONBLOCK: number;
+  export const O_NOCTTY: number;
   export function link(from: string, to: string): number;
   /** O_TMPFILE in dir, data written: [fd, errno]. */
   export function unnamedFile(dir: string, data: string, mode: number): [number, number];
@@ -71,5 +75,5 @@ declare module 'flatnet_sys' {
   export function now(): number;
   export function sha512Hex(s: string): string;
   export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
-  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string]> | number;
+  export function readDirFiles(dir: string, maxBytes: number): Array<[string, string] | [string, null, number]> | number;
 }
