@@ -82,13 +82,13 @@ export function formatTable(cases) {
  * Runs e2e.test on `cluster` with the given focus (exact test names) or
  * regexes; returns the test cases.
  */
-export async function runE2e(cluster, { names, focus, skip = [], reportDir, timeout = '60m', dryRun = false }) {
+export async function runE2e(cluster, { names, focus, skip = [], reportDir, timeoutSeconds = 3600, dryRun = false }) {
   mkdirSync(reportDir, { recursive: true });
   const cp = cluster.cp;
   const hosts = join(reportDir, 'hosts');
   writeFileSync(hosts, '127.0.0.1 localhost google.com www.google.com\n');
   // The pre-test GET of http://google.com is answered on the node's own loopback.
-  const web = cp.start('google-stand-in', cluster.k('agnhost'), ['netexec', '--http-port=80', '--udp-port=-1']);
+  const web = cp.start('google-stand-in', cluster.k('agnhost'), ['netexec', '--http-port=80', '--udp-port=0']);
   try {
     await sleep(500);
     const focusRe = names ? names.map((x) => esc(x)).join('|') : focus;
@@ -101,12 +101,12 @@ export async function runE2e(cluster, { names, focus, skip = [], reportDir, time
       `--ginkgo.focus=${focusRe}`,
       ...(skip.length ? [`--ginkgo.skip=${skip.join('|')}`] : []),
       '--ginkgo.noColor',
-      `--ginkgo.timeout=${timeout}`,
       ...(dryRun ? ['--ginkgo.dryRun'] : []),
       '--num-nodes=2',
       '--allowed-not-ready-nodes=0',
     ];
-    const r = await cp.run('unshare', ['--mount', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'e2e', hosts, cluster.k('e2e.test'), ...args], { nothrow: true });
+    // ginkgo 1 has no suite timeout of its own.
+    const r = await cp.run('timeout', [String(timeoutSeconds), 'unshare', '--mount', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'e2e', hosts, cluster.k('e2e.test'), ...args], { nothrow: true });
     writeFileSync(join(reportDir, 'e2e.log'), `${r.stdout}\n${r.stderr}`);
     // The report lists every spec of the suite; those outside the selection
     // count as skipped there and are left out here.
@@ -140,7 +140,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await loadE2eImages(cluster);
     const reportDir = join(cluster.dir, 'e2e');
     const cases = full
-      ? await runE2e(cluster, { focus: '\\[sig-network\\]', skip: FULL_SKIP.map(([re]) => re), reportDir, timeout: '120m' })
+      ? await runE2e(cluster, { focus: '\\[sig-network\\]', skip: FULL_SKIP.map(([re]) => re), reportDir, timeoutSeconds: 7200 })
       : await runE2e(cluster, { names: E2E_SUBSET, reportDir });
     console.log(formatTable(cases));
     if (full) console.log(`\nLeft out of the full run:\n${FULL_SKIP.map(([re, why]) => `  ${re}: ${why}`).join('\n')}`);

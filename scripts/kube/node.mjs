@@ -41,6 +41,9 @@ mkdir -p "$D/containerd" /var/lib/containerd
 mount --bind "$D/containerd" /var/lib/containerd
 mkdir -p "$D/run"
 mount --bind "$D/run" /run
+# The machine's own CNI configs, plugins and IPAM store (podman's
+# 87-podman-bridge.conflist, say) are no node's: each starts empty.
+rm -rf /etc/cni/net.d /opt/cni/bin /var/lib/cni
 mkdir -p /opt/cni/bin /etc/cni/net.d /var/lib/kubelet /var/lib/cni /var/log/pods /var/log/containers /run/flatnet
 mkdir -p "$D/sysctl"
 for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
@@ -54,7 +57,7 @@ exec sleep infinity
 `;
 
 /** Every process whose parent chain leads to `pid`, deepest first. */
-function descendants(pid, parents) {
+export function descendants(pid, parents) {
   const out = [];
   const walk = (p) => {
     for (const [c, pp] of parents) {
@@ -67,7 +70,8 @@ function descendants(pid, parents) {
   return out;
 }
 
-function processTable() {
+/** Every process's parent and mount namespace, read from /proc. */
+export function processTable() {
   const parents = new Map();
   const mnt = new Map();
   for (const d of readdirSync('/proc')) {

@@ -10,13 +10,16 @@
 // OCI image built here and imported with ctr; Debian has no crictl, so the
 // CRI is spoken with gRPC (test/fixtures/cri-runtime-v1.proto).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { execa } from 'execa';
 import { ROOT } from './plugin.ts';
+// @ts-expect-error: plain JS module shared with the Kubernetes harness
+import { ociArchive } from '../../scripts/kube/oci.mjs';
+// @ts-expect-error: plain JS module shared with the Kubernetes harness
+import { descendants as descendantsOf, processTable } from '../../scripts/kube/node.mjs';
 
 export const PAUSE_IMAGE = 'flatnet.local/pause:1';
 
@@ -26,32 +29,7 @@ export async function buildPauseImage(dir: string): Promise<string> {
   mkdirSync(join(rootfs, 'bin'), { recursive: true });
   copyFileSync('/usr/bin/busybox', join(rootfs, 'bin', 'busybox'));
   for (const c of ['sleep', 'sh']) symlinkSync('busybox', join(rootfs, 'bin', c));
-  const oci = join(dir, 'oci');
-  const blobs = join(oci, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const blob = (buf: Buffer) => {
-    const digest = createHash('sha256').update(buf).digest('hex');
-    writeFileSync(join(blobs, digest), buf);
-    return { digest: `sha256:${digest}`, size: buf.length };
-  };
-  await execa('tar', ['-C', rootfs, '-cf', join(dir, 'layer.tar'), '.']);
-  const layer = blob(readFileSync(join(dir, 'layer.tar')));
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sleep', '3600'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
-  const manifest = blob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  writeFileSync(join(oci, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': PAUSE_IMAGE } }] }));
-  writeFileSync(join(oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const tar = join(dir, 'pause.tar');
-  await execa('tar', ['-C', oci, '-cf', tar, '.']);
-  return tar;
+  return ociArchive(rootfs, [{ name: PAUSE_IMAGE, config: { Entrypoint: ['/bin/sleep', '3600'] } }], join(dir, 'pause.tar'));
 }
 
 export interface CriNodeOptions {
@@ -72,28 +50,7 @@ export interface Sandbox {
 }
 
 /** Every process whose parent chain leads to `pid`, deepest first. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const [c, pp] of parent) {
-      if (pp !== p) continue;
-      walk(c);
-      out.push(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
+const descendants = (pid: number): number[] => descendantsOf(pid, processTable().parents);
 
 /** Processes whose command line names `needle` (our containerd's socket), e.g. its shims. */
 function processesNaming(needle: string): number[] {

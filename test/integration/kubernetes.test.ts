@@ -99,7 +99,7 @@ describe.skipIf(!ready)('flatnet as the pod network of a real Kubernetes cluster
   it('pods reach a host on the node network that is not a node, and it sees the node\'s address', async () => {
     // The underlay's router (the switch namespace) plays an NFS or etcd host:
     // it has no route to any pod subnet.
-    const server = c.startOnUnderlay('outside-host', ['netexec', '--http-port=8080', '--udp-port=-1']);
+    const server = c.startOnUnderlay('outside-host', ['netexec', '--http-port=8080', '--udp-port=0']);
     try {
       await sleep(500);
       for (const p of pods) {
