@@ -187,9 +187,20 @@ export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boole
   }
   const ops: LinkOp[] = l3.addrs.map((a) => ({ op: 'addr-add', dev: ifName, addr: a.cidr, nodad: a.cidr.family === 6 && !enableDad }));
   ops.push({ op: 'link-set', dev: ifName, up: true });
+  // Added as Go adds them (netlink RouteAddEcmp: create, not exclusive): a
+  // route to the same destination through another interface or gateway (the
+  // pod's default route of its primary network, a second interface of this
+  // one) stays, and ours goes beside it; for IPv6 the two make one multipath
+  // route. An identical route is there already, which is what was asked:
+  // listed twice by the IPAM, it is added once.
+  const seen = new Set<string>();
   for (const r of l3.routes) {
     const via = r.via ?? l3.addrs.find((a) => a.cidr.family === r.dst.family && a.gateway)?.gateway;
-    ops.push({ op: 'route-add', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) });
+    const op: LinkOp = { op: 'route-prepend', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) };
+    const key = JSON.stringify([formatCidr(r.dst), via && formatIp(via), r.metric, r.table, r.scope]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    ops.push(op);
   }
   return { sysctls, ops };
 }

@@ -47,7 +47,8 @@ export function ipLine(o: LinkOp, pid: number): string {
     case 'addr-del':
       return `addr ${o.op.slice(5)} ${formatCidr(o.addr)} dev ${quoteName(o.dev)}${o.nodad ? ' nodad' : ''}`;
     case 'route-add':
-    case 'route-replace': {
+    case 'route-replace':
+    case 'route-prepend': {
       let l = `route ${o.op.slice(6)} ${formatCidr(o.dst)}`;
       if (o.nhid !== undefined) l += ` nhid ${int(o.nhid, 'nhid')}`;
       if (o.via) l += ` via ${formatIp(o.via)}`;

@@ -74,7 +74,8 @@ export type LinkOp =
   | { op: 'bridge-port'; dev: IfName; hairpin: boolean }
   | { op: 'link-del'; dev: IfName }
   | { op: 'addr-add' | 'addr-replace' | 'addr-del'; dev: IfName; addr: Cidr; nodad?: boolean }
-  | { op: 'route-add' | 'route-replace'; dst: Cidr; via?: Addr; dev?: IfName; nhid?: number; proto?: number; metric?: number; table?: number; scope?: number }
+  /** route-prepend: NLM_F_CREATE without EXCL, as Go's netlink RouteAddEcmp: beside a route to the same destination (another gateway or device), never over it; only an identical one is "exists". */
+  | { op: 'route-add' | 'route-replace' | 'route-prepend'; dst: Cidr; via?: Addr; dev?: IfName; nhid?: number; proto?: number; metric?: number; table?: number; scope?: number }
   | { op: 'route-del'; dst: Cidr; proto?: number; table?: number; metric?: number }
   | { op: 'nexthop-replace'; id: number; via: Addr; dev: IfName; proto: number }
   | { op: 'nexthop-del'; id: number };

@@ -36,8 +36,10 @@ interface Case {
   fn: Expect;
   /** Where flatnet's outcome differs from Go's on purpose: why, in one line. */
   why?: string;
-  /** More checks on each side after the call (state the two must agree on). */
+  /** More checks on each side after the call. */
   after?: (s: Side, o: Outcome) => Promise<void>;
+  /** State read on each side right after the call, which must read the same on both when both succeed. */
+  same?: Probe[];
   /** The working directory of the plugin (for relative paths). */
   cwd?: (s: Side) => string;
   /** The bridge the config names, when the test cannot read it from the config object. */
@@ -49,6 +51,37 @@ interface Case {
   defect?: string;
 }
 
+/** A reading of state that Go and flatnet must leave alike (interface names fixed by the case; random ones left out). */
+interface Probe {
+  name: string;
+  read: (s: Side) => Promise<string[]>;
+}
+const jsonOf = async (p: Promise<{ stdout: string }>) => JSON.parse((await p).stdout || '[]');
+/** The pod's routes of every table, multipath ones with their next hops (link-local ones are the kernel's, left out). */
+const podRoutes: Probe = {
+  name: 'pod routes',
+  read: async (s) => {
+    const out: string[] = [];
+    for (const fam of ['-4', '-6']) {
+      for (const r of await jsonOf(ns(s, ['ip', '-j', fam, 'route', 'show', 'table', 'all']))) {
+        if (r.type && r.type !== 'unicast') continue;
+        if (r.dst.startsWith('fe80:') || r.dst.startsWith('ff00:')) continue;
+        const hops = r.nexthops ? r.nexthops.map((h: any) => `${h.gateway ?? ''}@${h.dev}`).sort().join('+') : `${r.gateway ?? ''}@${r.dev}`;
+        out.push(`${r.dst} ${hops} metric ${r.metric ?? 0} table ${r.table ?? 'main'} ${r.protocol ?? ''} ${r.scope ?? ''}`);
+      }
+    }
+    return out.sort();
+  },
+};
+/** In the pod: a second interface oth0 (its peer oth1) on 10.9.0.5/24 and fd99::5/64, as another network's plugin would leave it, and `routes` through it. */
+const otherNetwork = (...routes: string[][]) => async (s: Side) => {
+  const pod = (argv: string[]) => ns(s, ['ip', ...argv]);
+  await pod(['link', 'add', 'oth0', 'type', 'veth', 'peer', 'name', 'oth1']);
+  for (const l of ['oth0', 'oth1']) await pod(['link', 'set', l, 'up']);
+  await pod(['addr', 'add', '10.9.0.5/24', 'dev', 'oth0']);
+  await pod(['-6', 'addr', 'add', 'fd99::5/64', 'dev', 'oth0', 'nodad']);
+  for (const r of routes) await pod(r[0] === '-6' ? ['-6', 'route', 'add', ...r.slice(1)] : ['route', 'add', ...r]);
+};
 const conf = (extra: object = {}, ipam: object = {}) => (s: Side) => ({ ...baseConf(s, { ipam }), ...extra });
 const v = (version: string, extra: object = {}) => (s: Side) => ({ ...baseConf(s, { version }), ...extra });
 const ipamOnly = (ipam: object, extra: object = {}) => (s: Side) => {
@@ -374,6 +407,13 @@ const cases: Case[] = [
     fn: [103, 'already exists'],
     after: firstPodIntact,
   },
+  // --- routes the pod has already (found from outside: flatnet said 999 "File exists") ---
+  { name: 'pod has a default route of another network', prepare: otherNetwork(['default', 'via', '10.9.0.1', 'dev', 'oth0']), fn: 'ok', same: [podRoutes] },
+  { name: 'pod has an IPv6 default route of another network: one multipath route', prepare: otherNetwork(['-6', 'default', 'via', 'fd99::1', 'dev', 'oth0']), conf: ipamOnly({ ranges: [[{ subnet: 'fd61::/64' }]], routes: [{ dst: '::/0' }] }), fn: 'ok', same: [podRoutes] },
+  { name: 'pod has a specific route via another interface', prepare: otherNetwork(['10.1.0.0/16', 'via', '10.9.0.1', 'dev', 'oth0']), conf: conf({}, { routes: [{ dst: '10.1.0.0/16' }] }), fn: 'ok', same: [podRoutes] },
+  { name: 'second interface of the same network, both with the default route', setup: setupAdd(), env: env({ CNI_IFNAME: 'eth1' }), fn: 'ok', same: [podRoutes] },
+  { name: "IPAM route to the pod's own subnet via the gateway", conf: conf({}, { routes: [{ dst: '10.250.0.0/24' }] }), fn: 'ok', same: [podRoutes] },
+  { name: 'IPAM lists the default route twice', conf: conf({}, { routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.250.0.1' }] }), fn: 'ok', why: 'Go adds the same route twice and fails with "file exists"; the route asked for is there' },
   // --- DEL ---
   { name: 'DEL of what was never added', verb: 'DEL', fn: 'ok' },
   { name: 'DEL with the netns gone', verb: 'DEL', setup: setupAdd(), env: netns(() => '/var/run/netns/fnt-gone'), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, `${s.flavour}: lease kept`) },
@@ -422,6 +462,8 @@ const cases: Case[] = [
 
 interface Run {
   outcome: Outcome;
+  /** The case's `same` probes, read right after the call. */
+  readings?: Record<string, string[]>;
   /** What this side left behind or got wrong in the case's own checks. */
   leftovers: string[];
 }
@@ -463,6 +505,8 @@ async function runSide(c: Case, s: Side): Promise<Run> {
   const opts = c.cwd ? { cwd: c.cwd(s) } : {};
   const pre = fn ? await snapshot(s) : undefined;
   const outcome = await call(s, e, stdin, opts);
+  const readings: Record<string, string[]> = {};
+  for (const p of c.same ?? []) readings[p.name] = await p.read(s);
   const post = fn ? await snapshot(s) : undefined;
   const leftovers: string[] = [];
   try {
@@ -470,7 +514,7 @@ async function runSide(c: Case, s: Side): Promise<Run> {
   } catch (err) {
     leftovers.push(`${s.flavour}: ${(err as Error).message}`);
   }
-  if (!base || !pre || !post) return { outcome, leftovers };
+  if (!base || !pre || !post) return { outcome, leftovers, readings };
   const br = c.bridge ?? bridgeOf(stdinConf);
   if (outcome.exitCode !== 0 || verb === 'CHECK' || verb === 'STATUS') {
     // A bridge made before the failing step stays, down and without addresses, as Go's does:
@@ -485,7 +529,7 @@ async function runSide(c: Case, s: Side): Promise<Run> {
   // The setup's pods go too (one the case's DEL removed already is fine to DEL again): then nothing of any pod may remain.
   for (const a of s.added) await call(s, { ...a.env, CNI_COMMAND: 'DEL' }, a.stdin);
   leftovers.push(...diff('at the end', strip(base, br), strip(await snapshot(s), br)));
-  return { outcome, leftovers };
+  return { outcome, leftovers, readings };
 }
 
 const show = (o: Outcome): string => (o.exitCode === 0 ? 'ok' : o.error ? `${o.error.code} ${o.error.msg}${o.error.details ? ` (${o.error.details})` : ''}` : `exit ${o.exitCode}, no error object: ${JSON.stringify(o.stdout.slice(0, 200))}`);
@@ -534,6 +578,13 @@ describe.runIf(isRoot()).concurrent('flatnet vs Go bridge+host-local on the same
         const vs = versusGo(g.outcome, f.outcome);
         if (vs && !c.why) problems.push(`${vs} (Go: ${show(g.outcome)})`);
         if (!vs && c.why && c.why !== GO_SKIP_11) problems.push(`the case says flatnet differs from Go (${c.why}), but Go agrees: ${show(g.outcome)}`);
+      }
+      if (g && f.outcome.exitCode === 0 && g.outcome.exitCode === 0) {
+        for (const p of c.same ?? []) {
+          const [a, b] = [JSON.stringify(f.readings?.[p.name]), JSON.stringify(g.readings?.[p.name])];
+          if (!f.readings?.[p.name]?.length) problems.push(`${p.name}: read nothing`);
+          else if (a !== b) problems.push(`${p.name} differ: flatnet ${a}, Go ${b}`);
+        }
       }
       problems.push(...f.leftovers, ...(g?.leftovers ?? []));
       if (c.defect) {

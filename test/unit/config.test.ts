@@ -94,9 +94,13 @@ describe('ADD planning', () => {
       'addr add 10.0.0.5/24 dev "eth0"',
       'addr add fd00::5/64 dev "eth0" nodad',
       'link set dev "eth0" up',
-      'route add 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
-      'route add ::/0 via fd00::1 dev "eth0"',
+      'route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
+      'route prepend ::/0 via fd00::1 dev "eth0"',
     ]);
+  });
+  it('adds routes beside what the pod has, as Go does, and a route the IPAM lists twice once', () => {
+    const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.0.0.1' }, { dst: '10.9.0.0/16' }] });
+    expect(lines(planPod('eth0' as IfName, p, false).ops).filter((l) => l.startsWith('route'))).toEqual(['route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"', 'route prepend 10.9.0.0/16 via 10.0.0.1 dev "eth0"']);
   });
   it('fails without IPs', () => expect(() => planL3(conf, { cniVersion: '1.1.0' })).toThrow('IPAM plugin returned missing IP config'));
   it.each([

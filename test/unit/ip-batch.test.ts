@@ -55,7 +55,7 @@ const linkOp: fc.Arbitrary<LinkOp> = fc.oneof(
   fc.record({ op: fc.constant('bridge-port' as const), dev: ifName, hairpin: fc.boolean() }),
   fc.record({ op: fc.constant('link-del' as const), dev: ifName }),
   fc.record({ op: fc.constantFrom('addr-add' as const, 'addr-replace' as const, 'addr-del' as const), dev: ifName, addr: cidr, nodad: opt(fc.boolean()) }).map(clean),
-  fc.record({ op: fc.constantFrom('route-add' as const, 'route-replace' as const), dst: cidr, via: opt(addr), dev: opt(ifName), nhid: opt(u32), proto: opt(fc.nat(255)), metric: opt(u32), table: opt(u32), scope: opt(fc.nat(255)) }).map(clean),
+  fc.record({ op: fc.constantFrom('route-add' as const, 'route-replace' as const, 'route-prepend' as const), dst: cidr, via: opt(addr), dev: opt(ifName), nhid: opt(u32), proto: opt(fc.nat(255)), metric: opt(u32), table: opt(u32), scope: opt(fc.nat(255)) }).map(clean),
   fc.record({ op: fc.constant('route-del' as const), dst: cidr, proto: opt(fc.nat(255)), table: opt(u32), metric: opt(u32) }).map(clean),
   fc.record({ op: fc.constant('nexthop-replace' as const), id: u32, via: addr, dev: ifName, proto: fc.nat(255) }),
   fc.record({ op: fc.constant('nexthop-del' as const), id: u32 }),
@@ -80,7 +80,8 @@ function expectedArgv(o: LinkOp, pid: number): string[] {
     case 'addr-del':
       return ['addr', o.op.split('-')[1]!, formatCidr(o.addr), 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
     case 'route-add':
-    case 'route-replace': {
+    case 'route-replace':
+    case 'route-prepend': {
       const kv = (k: string, v: number | undefined) => (v === undefined ? [] : [k, String(v)]);
       return ['route', o.op.split('-')[1]!, formatCidr(o.dst), ...kv('nhid', o.nhid), ...(o.via ? ['via', formatIp(o.via)] : []), ...(o.dev ? ['dev', o.dev] : []), ...kv('proto', o.proto), ...kv('metric', o.metric), ...kv('table', o.table), ...kv('scope', o.scope)];
     }
