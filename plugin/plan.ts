@@ -76,10 +76,20 @@ export function planL3(conf: BridgeConf, ipam: Result): L3Plan {
   return { addrs, routes, bridgeAddrs };
 }
 
-/** Ops that give the bridge its gateway addresses; throws on a conflicting address unless forceAddress. */
+const sameCidr = (a: Cidr, b: Cidr): boolean => a.family === b.family && a.value === b.value && a.prefix === b.prefix;
+
+/**
+ * Ops that give the bridge its gateway addresses. A gateway the bridge holds
+ * already needs nothing, whatever else it holds (node-local DNS's
+ * 169.254.20.10/32, another address listed before ours): those stay. A
+ * missing gateway is added unless a conflicting address is there (any other
+ * IPv4 one, an overlapping IPv6 one), as in Go: refused, or with
+ * forceAddress replaced.
+ */
 export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wanted: Cidr[]): LinkOp[] {
   const out: LinkOp[] = [];
   for (const w of wanted) {
+    if (existing.some((a) => a.scope === 'global' && sameCidr(a.cidr, w))) continue;
     for (const a of existing) {
       if (a.scope !== 'global') continue;
       const have = a.cidr;
@@ -107,12 +117,7 @@ export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wa
 function bridgeOps(conf: BridgeConf, bridge: LinkState, l3: L3Plan | undefined): LinkOp[] {
   const ops: LinkOp[] = [];
   if (!bridge.up || (conf.promiscMode && !bridge.promisc)) ops.push({ op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) });
-  if (l3) {
-    const have = (c: Cidr): boolean => bridge.addrs.some((a) => a.scope === 'global' && a.cidr.value === c.value && a.cidr.prefix === c.prefix && a.cidr.family === c.family);
-    const missing = l3.bridgeAddrs.filter((c) => !have(c));
-    // A conflicting address is refused even when ours is there too (forceAddress removes it).
-    if (missing.length || bridge.addrs.some((a) => a.scope === 'global' && !l3.bridgeAddrs.some((c) => c.family === a.cidr.family && c.value === a.cidr.value && c.prefix === a.cidr.prefix))) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
-  }
+  if (l3) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
   if (bridge.mac && bridge.macSet !== true) ops.push({ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac });
   if (l3) ops.push(...bridgeLinkLocalOps(conf.bridge, bridge, l3.bridgeAddrs));
   return ops;

@@ -73,6 +73,15 @@ const podRoutes: Probe = {
     return out.sort();
   },
 };
+const addrLines = (links: any[]) => links.flatMap((l: any) => (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}`)).sort();
+/** The bridge's addresses, with their broadcast. */
+const bridgeAddrs: Probe = { name: 'bridge addresses', read: async (s) => addrLines(await jsonOf(nodeNs(s, ['ip', '-j', 'addr', 'show', 'dev', 'fnbr0']))) };
+/** A bridge fnbr0 made before the plugins run, up, with `addrs` in this order. */
+const bridgeWith = (...addrs: string[]) => async (s: Side) => {
+  await nodeNs(s, ['ip', 'link', 'add', 'fnbr0', 'type', 'bridge']);
+  await nodeNs(s, ['ip', 'link', 'set', 'fnbr0', 'up']);
+  for (const a of addrs) await nodeNs(s, ['ip', 'addr', 'add', a, 'dev', 'fnbr0']);
+};
 /** In the pod: a second interface oth0 (its peer oth1) on 10.9.0.5/24 and fd99::5/64, as another network's plugin would leave it, and `routes` through it. */
 const otherNetwork = (...routes: string[][]) => async (s: Side) => {
   const pod = (argv: string[]) => ns(s, ['ip', ...argv]);
@@ -414,6 +423,10 @@ const cases: Case[] = [
   { name: 'second interface of the same network, both with the default route', setup: setupAdd(), env: env({ CNI_IFNAME: 'eth1' }), fn: 'ok', same: [podRoutes] },
   { name: "IPAM route to the pod's own subnet via the gateway", conf: conf({}, { routes: [{ dst: '10.250.0.0/24' }] }), fn: 'ok', same: [podRoutes] },
   { name: 'IPAM lists the default route twice', conf: conf({}, { routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.250.0.1' }] }), fn: 'ok', why: 'Go adds the same route twice and fails with "file exists"; the route asked for is there' },
+  // --- a bridge that is there already (found from outside: flatnet said 7 "already has an IP address different") ---
+  { name: 'bridge holds the gateway and node-local DNS 169.254.20.10/32', prepare: bridgeWith('10.250.0.1/24', '169.254.20.10/32'), fn: 'ok', same: [bridgeAddrs, podRoutes] },
+  { name: 'bridge holds another IPv4 address listed before the gateway', prepare: bridgeWith('169.254.20.10/32', '10.250.0.1/24'), fn: 'ok', after: async (s, o) => expectTrue(o.exitCode !== 0 || (await bridgeAddrs.read(s)).length === 2, `${s.flavour}: the bridge lost an address`), why: 'Go stops at the first address that is not the gateway; flatnet finds the gateway wherever it is listed and keeps the other' },
+  { name: 'bridge holds another IPv4 address and not the gateway', prepare: bridgeWith('10.9.0.1/24'), fn: [7, 'already has an IP address different from 10.250.0.1/24'] },
   // --- DEL ---
   { name: 'DEL of what was never added', verb: 'DEL', fn: 'ok' },
   { name: 'DEL with the netns gone', verb: 'DEL', setup: setupAdd(), env: netns(() => '/var/run/netns/fnt-gone'), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, `${s.flavour}: lease kept`) },

@@ -122,14 +122,17 @@ describe('ADD planning', () => {
     // Unknown (sysfs of another namespace) or not set: pinned, as before.
     expect(bridgeLines({ addrs: [gw] })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
     expect(bridgeLines({ addrs: [gw], macSet: false })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
-    // Our gateway beside a foreign IPv4 address: still refused.
-    expect(() => bridgeLines({ addrs: [gw, { cidr: cidr('10.9.0.1/24'), scope: 'global' }], macSet: true })).toThrow('already has an IP address different');
+    // Our gateway beside other addresses, listed before or after it: they stay, nothing to do.
+    expect(bridgeLines({ addrs: [gw, { cidr: cidr('169.254.20.10/32'), scope: 'global' }], macSet: true })).toEqual([]);
+    expect(bridgeLines({ addrs: [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }, gw], macSet: true })).toEqual([]);
+    // Without our gateway, another IPv4 address is still a conflict, as in Go.
+    expect(() => bridgeLines({ addrs: [{ cidr: cidr('169.254.20.10/32'), scope: 'global' }], macSet: true })).toThrow('already has an IP address different');
   });
   it('refuses a different bridge address unless forceAddress', () => {
     const have = [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }];
     expect(() => bridgeAddrOps(conf, have, [cidr('10.0.0.1/24')])).toThrow('"br0" already has an IP address different from 10.0.0.1/24');
     expect(lines(bridgeAddrOps({ ...conf, forceAddress: true }, have, [cidr('10.0.0.1/24')]))).toEqual(['addr del 10.9.0.1/24 dev "br0"', 'addr replace 10.0.0.1/24 dev "br0"']);
-    expect(lines(bridgeAddrOps(conf, [{ cidr: cidr('10.0.0.1/24'), scope: 'global' }], [cidr('10.0.0.1/24')]))).toEqual(['addr replace 10.0.0.1/24 dev "br0"']);
+    expect(lines(bridgeAddrOps(conf, [{ cidr: cidr('10.0.0.1/24'), scope: 'global' }], [cidr('10.0.0.1/24')]))).toEqual([]);
   });
 });
 
