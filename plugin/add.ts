@@ -23,11 +23,18 @@ function ensureBridge(k: Kernel, conf: BridgeConf, rand: (n: number) => Uint8Arr
     }
     br = k.linkSummary(conf.bridge);
     if (!br) throw new CniError(ErrorCode.TryAgainLater, `bridge ${conf.bridge} vanished while being created`);
-    // A router's bridge takes no router advertisements: its addresses are the ones flatnet gives it.
-    k.setSysctls([{ key: `net/ipv6/conf/${conf.bridge}/accept_ra`, value: '0' }]);
   }
   if (br.kind !== 'bridge') {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `"${conf.bridge}" already exists but is not a bridge`, 'set "bridge" to another name, or delete that interface');
+  }
+  // Every bridge, made or found, IPv4-only network too (as Go): a router
+  // advertisement sent from a pod would otherwise give the node addresses
+  // and routes. Read first, written only when not 0 already. Best effort,
+  // as in Go: a read-only /proc/sys does not fail the ADD.
+  try {
+    k.setSysctls([{ key: `net/ipv6/conf/${conf.bridge}/accept_ra`, value: '0' }]);
+  } catch {
+    // the bridge works; only RA hardening is missing
   }
   return br;
 }

@@ -76,6 +76,8 @@ const podRoutes: Probe = {
 const addrLines = (links: any[]) => links.flatMap((l: any) => (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}`)).sort();
 /** The bridge's addresses, with their broadcast. */
 const bridgeAddrs: Probe = { name: 'bridge addresses', read: async (s) => addrLines(await jsonOf(nodeNs(s, ['ip', '-j', 'addr', 'show', 'dev', 'fnbr0']))) };
+/** Whether the bridge takes IPv6 router advertisements (its sysctl in the node's namespace). */
+const bridgeAcceptRa: Probe = { name: 'bridge accept_ra', read: async (s) => [(await nodeNs(s, ['cat', '/proc/sys/net/ipv6/conf/fnbr0/accept_ra'])).stdout.trim()] };
 /** A bridge fnbr0 made before the plugins run, up, with `addrs` in this order. */
 const bridgeWith = (...addrs: string[]) => async (s: Side) => {
   await nodeNs(s, ['ip', 'link', 'add', 'fnbr0', 'type', 'bridge']);
@@ -426,6 +428,8 @@ const cases: Case[] = [
   // --- a bridge that is there already (found from outside: flatnet said 7 "already has an IP address different") ---
   { name: 'bridge holds the gateway and node-local DNS 169.254.20.10/32', prepare: bridgeWith('10.250.0.1/24', '169.254.20.10/32'), fn: 'ok', same: [bridgeAddrs, podRoutes] },
   { name: 'bridge holds another IPv4 address listed before the gateway', prepare: bridgeWith('169.254.20.10/32', '10.250.0.1/24'), fn: 'ok', after: async (s, o) => expectTrue(o.exitCode !== 0 || (await bridgeAddrs.read(s)).length === 2, `${s.flavour}: the bridge lost an address`), why: 'Go stops at the first address that is not the gateway; flatnet finds the gateway wherever it is listed and keeps the other' },
+  { name: 'bridge made by the plugin takes no router advertisements (IPv4-only network)', fn: 'ok', same: [bridgeAcceptRa] },
+  { name: 'bridge there already takes no router advertisements after ADD', prepare: bridgeWith('10.250.0.1/24'), fn: 'ok', same: [bridgeAcceptRa], after: async (s, o) => expectTrue(o.exitCode !== 0 || (await bridgeAcceptRa.read(s))[0] === '0', `${s.flavour}: accept_ra is not 0`) },
   { name: 'bridge holds another IPv4 address and not the gateway', prepare: bridgeWith('10.9.0.1/24'), fn: [7, 'already has an IP address different from 10.250.0.1/24'] },
   // --- DEL ---
   { name: 'DEL of what was never added', verb: 'DEL', fn: 'ok' },
