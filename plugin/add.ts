@@ -5,7 +5,7 @@ import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
-import { type BatchOutcome, deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
+import { deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
 import { mark } from '../src/profile.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
@@ -51,16 +51,6 @@ async function waitPortUp(k: Kernel, name: AddNames['hostVeth']): Promise<void> 
 const interfaceExists = (args: CmdArgs): CniError =>
   new CniError(ErrorCode.InterfaceExists, `container veth name provided (${args.ifName}) already exists`, `the namespace ${JSON.stringify(args.netns)} already has ${args.ifName}; use another CNI_IFNAME or DEL first`);
 
-/**
- * The pod batch's first real failure, thrown. A route the kernel calls
- * "exists" under create-not-exclusive is identical to one the pod has (same
- * destination, gateway, device, metric, table): what ADD asked for is there.
- */
-function podOutcome(outcome: BatchOutcome): void {
-  const failed = outcome.failed.find((f) => !(f.op.op === 'route-prepend' && f.error.failure === 'exists'));
-  if (failed) throw failed.error;
-}
-
 type Undo = () => unknown;
 
 async function runUndo(undo: Undo[]): Promise<void> {
@@ -82,9 +72,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   }
   // Both `ip` processes start now, the pod's inside its namespace: their
   // start-up (~1.5 ms each) overlaps the IPAM and the planning.
-  // The pod's batch goes on past a failure, so a route found there already
-  // (identical: see podOutcome) does not stop the routes after it.
-  const batches: Batches = { host: k.prepare(), pod: k.prepare(netns, { keepGoing: true }) };
+  const batches: Batches = { host: k.prepare(), pod: k.prepare(netns) };
   const undo: Undo[] = [];
   try {
     return await addIn(args, conf, netns, deps, batches, undo);
@@ -177,7 +165,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   k.setSysctls(pod.sysctls, netns);
   mark('pod-sysctls');
   batches.pod.send(pod.ops);
-  podOutcome(batches.pod.result());
+  batches.pod.result();
   mark('pod');
   await masqDone; // a failed masquerade fails the ADD
   await waitPortUp(k, names.hostVeth);

@@ -196,13 +196,15 @@ export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boole
   // route to the same destination through another interface or gateway (the
   // pod's default route of its primary network, a second interface of this
   // one) stays, and ours goes beside it; for IPv6 the two make one multipath
-  // route. An identical route is there already, which is what was asked:
-  // listed twice by the IPAM, it is added once.
+  // route. A route the IPAM lists twice (Go adds it twice and fails with
+  // "file exists") is added once: the second is what is there already.
   const seen = new Set<string>();
   for (const r of l3.routes) {
     const via = r.via ?? l3.addrs.find((a) => a.cidr.family === r.dst.family && a.gateway)?.gateway;
     const op: LinkOp = { op: 'route-prepend', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) };
-    const key = JSON.stringify([formatCidr(r.dst), via && formatIp(via), r.metric, r.table, r.scope]);
+    // As the kernel compares them: no metric is 0 (IPv6: 0 is 1024), no table is main.
+    const metric = r.metric || (r.dst.family === 6 ? 1024 : 0);
+    const key = JSON.stringify([formatCidr(r.dst), via && formatIp(via), metric, r.table ?? 254, r.scope]);
     if (seen.has(key)) continue;
     seen.add(key);
     ops.push(op);

@@ -99,7 +99,7 @@ describe('ADD planning', () => {
     ]);
   });
   it('adds routes beside what the pod has, as Go does, and a route the IPAM lists twice once', () => {
-    const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.0.0.1' }, { dst: '10.9.0.0/16' }] });
+    const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.0.0.1', priority: 0, table: 254 }, { dst: '10.9.0.0/16' }] });
     expect(lines(planPod('eth0' as IfName, p, false).ops).filter((l) => l.startsWith('route'))).toEqual(['route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"', 'route prepend 10.9.0.0/16 via 10.0.0.1 dev "eth0"']);
   });
   it('fails without IPs', () => expect(() => planL3(conf, { cniVersion: '1.1.0' })).toThrow('IPAM plugin returned missing IP config'));
