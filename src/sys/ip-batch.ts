@@ -44,8 +44,11 @@ export function ipLine(o: LinkOp, pid: number): string {
       return `link del dev ${quoteName(o.dev)}`;
     case 'addr-add':
     case 'addr-replace':
-    case 'addr-del':
-      return `addr ${o.op.slice(5)} ${formatCidr(o.addr)} dev ${quoteName(o.dev)}${o.nodad ? ' nodad' : ''}`;
+    case 'addr-del': {
+      // An IPv4 address gets its subnet's broadcast (none for /31 and /32), as Go's netlink gives it.
+      const brd = o.op !== 'addr-del' && o.addr.family === 4 ? ' brd +' : '';
+      return `addr ${o.op.slice(5)} ${formatCidr(o.addr)}${brd} dev ${quoteName(o.dev)}${o.nodad ? ' nodad' : ''}`;
+    }
     case 'route-add':
     case 'route-replace':
     case 'route-prepend': {

@@ -40,6 +40,8 @@ interface Case {
   after?: (s: Side, o: Outcome) => Promise<void>;
   /** State read on each side right after the call, which must read the same on both when both succeed. */
   same?: Probe[];
+  /** The result printed must be the same on both sides (for results without random names or MACs). */
+  sameResult?: true;
   /** The working directory of the plugin (for relative paths). */
   cwd?: (s: Side) => string;
   /** The bridge the config names, when the test cannot read it from the config object. */
@@ -74,6 +76,8 @@ const podRoutes: Probe = {
   },
 };
 const addrLines = (links: any[]) => links.flatMap((l: any) => (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}`)).sort();
+/** The pod's addresses, with their broadcast. */
+const podAddrsProbe: Probe = { name: 'pod addresses', read: async (s) => addrLines(await jsonOf(ns(s, ['ip', '-j', 'addr', 'show']))) };
 /** The bridge's addresses, with their broadcast. */
 const bridgeAddrs: Probe = { name: 'bridge addresses', read: async (s) => addrLines(await jsonOf(nodeNs(s, ['ip', '-j', 'addr', 'show', 'dev', 'fnbr0']))) };
 /** Whether the bridge takes IPv6 router advertisements (its sysctl in the node's namespace). */
@@ -370,7 +374,9 @@ const cases: Case[] = [
   { name: 'subnet /33', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/33' }]] }), fn: [7, 'is not a CIDR'] },
   { name: 'subnet with host bits', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.1/24' }]] }), fn: [7, 'Network has host bits set'] },
   { name: 'subnet /31', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/31' }]] }), fn: [7, 'too small to allocate from'] },
-  { name: 'subnet /30: one address', conf: ipamOnly({ ranges: [[{ subnet: '10.252.0.0/30' }]] }), fn: 'ok', after: gotIp('10.252.0.2/30') },
+  { name: 'subnet /30: one address', conf: ipamOnly({ ranges: [[{ subnet: '10.252.0.0/30' }]] }), fn: 'ok', after: gotIp('10.252.0.2/30'), same: [podAddrsProbe, bridgeAddrs] },
+  { name: 'IPv4 addresses of pod and bridge carry their broadcast', fn: 'ok', same: [podAddrsProbe, bridgeAddrs] },
+  { name: 'dual stack: addresses with their broadcast, routes', conf: ipamOnly({ ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: 'fd61::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] }), fn: 'ok', same: [podAddrsProbe, bridgeAddrs, podRoutes] },
   { name: 'subnet with a command', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/24 dev lo' }]] }), fn: [7, 'is not a CIDR'] },
   { name: 'subnet missing', conf: ipamOnly({ ranges: [[{ gateway: '10.0.0.1' }]] }), fn: [7, 'subnet is required'] },
   { name: 'gateway not an IP', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/24', gateway: 'gw' }]] }), fn: [7, 'gateway "gw" is not an IP address'] },
@@ -597,6 +603,7 @@ describe.runIf(isRoot()).concurrent('flatnet vs Go bridge+host-local on the same
         if (!vs && c.why && c.why !== GO_SKIP_11) problems.push(`the case says flatnet differs from Go (${c.why}), but Go agrees: ${show(g.outcome)}`);
       }
       if (g && f.outcome.exitCode === 0 && g.outcome.exitCode === 0) {
+        if (c.sameResult && JSON.stringify(f.outcome.result) !== JSON.stringify(g.outcome.result)) problems.push(`results differ: flatnet ${f.outcome.stdout}, Go ${g.outcome.stdout}`);
         for (const p of c.same ?? []) {
           const [a, b] = [JSON.stringify(f.readings?.[p.name]), JSON.stringify(g.readings?.[p.name])];
           if (!f.readings?.[p.name]?.length) problems.push(`${p.name}: read nothing`);

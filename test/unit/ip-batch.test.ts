@@ -78,7 +78,7 @@ function expectedArgv(o: LinkOp, pid: number): string[] {
     case 'addr-add':
     case 'addr-replace':
     case 'addr-del':
-      return ['addr', o.op.split('-')[1]!, formatCidr(o.addr), 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
+      return ['addr', o.op.split('-')[1]!, formatCidr(o.addr), ...(o.op !== 'addr-del' && o.addr.family === 4 ? ['brd', '+'] : []), 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
     case 'route-add':
     case 'route-replace':
     case 'route-prepend': {

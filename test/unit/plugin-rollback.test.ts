@@ -40,11 +40,11 @@ describe('ADD through the kernel layer', () => {
       'host: link add name "veth01010101" address 02:02:02:02:02:02 type veth peer name "eth0" address 02:03:03:03:03:03 netns /proc/1/fd/100',
       'host: link set dev "veth01010101" master "br0"',
       'host: link set dev "veth01010101" up',
-      'host: addr replace 10.1.0.1/24 dev "br0"',
+      'host: addr replace 10.1.0.1/24 brd + dev "br0"',
       'host: link set dev "br0" address 02:00:00:00:00:aa',
       'host: sysctl net/ipv4/ip_forward=1',
       '/pod: sysctl net/ipv4/conf/eth0/arp_notify=1',
-      '/pod: addr add 10.1.0.5/24 dev "eth0"',
+      '/pod: addr add 10.1.0.5/24 brd + dev "eth0"',
       '/pod: link set dev "eth0" up',
       '/pod: route prepend 0.0.0.0/0 via 10.1.0.1 dev "eth0"',
     ]);
