@@ -11,7 +11,7 @@
 // Cases marked go: false use spec 1.1.0 features Debian's Go plugins lack;
 // they are checked against the spec alone.
 // DIFF_REPORT=<file> writes each case's two outcomes as JSON lines.
-import { appendFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, it } from 'vitest';
@@ -82,6 +82,22 @@ const podAddrsProbe: Probe = { name: 'pod addresses', read: async (s) => addrLin
 const bridgeAddrs: Probe = { name: 'bridge addresses', read: async (s) => addrLines(await jsonOf(nodeNs(s, ['ip', '-j', 'addr', 'show', 'dev', 'fnbr0']))) };
 /** Whether the bridge takes IPv6 router advertisements (its sysctl in the node's namespace). */
 const bridgeAcceptRa: Probe = { name: 'bridge accept_ra', read: async (s) => [(await nodeNs(s, ['cat', '/proc/sys/net/ipv6/conf/fnbr0/accept_ra'])).stdout.trim()] };
+/** The IPAM store's files and directories with their modes (the umask the test runs with applies to both). */
+const storeModes: Probe = {
+  name: 'store modes',
+  read: async (s) => {
+    const out: string[] = [];
+    const walk = (d: string, rel: string): void => {
+      for (const n of readdirSync(d)) {
+        const st = statSync(join(d, n));
+        out.push(`${rel}${n} ${(st.mode & 0o7777).toString(8)}`);
+        if (st.isDirectory()) walk(join(d, n), `${rel}${n}/`);
+      }
+    };
+    walk(s.data, '');
+    return [`data ${(statSync(s.data).mode & 0o7777).toString(8)}`, ...out.sort()];
+  },
+};
 /** A bridge fnbr0 made before the plugins run, up, with `addrs` in this order. */
 const bridgeWith = (...addrs: string[]) => async (s: Side) => {
   await nodeNs(s, ['ip', 'link', 'add', 'fnbr0', 'type', 'bridge']);
@@ -376,6 +392,7 @@ const cases: Case[] = [
   { name: 'subnet /31', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/31' }]] }), fn: [7, 'too small to allocate from'] },
   { name: 'subnet /30: one address', conf: ipamOnly({ ranges: [[{ subnet: '10.252.0.0/30' }]] }), fn: 'ok', after: gotIp('10.252.0.2/30'), same: [podAddrsProbe, bridgeAddrs] },
   { name: 'IPv4 addresses of pod and bridge carry their broadcast', fn: 'ok', same: [podAddrsProbe, bridgeAddrs] },
+  { name: 'store files have the modes Go host-local gives them', fn: 'ok', same: [storeModes] },
   { name: 'dual stack: addresses with their broadcast, routes', conf: ipamOnly({ ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: 'fd61::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] }), fn: 'ok', same: [podAddrsProbe, bridgeAddrs, podRoutes] },
   { name: 'subnet with a command', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/24 dev lo' }]] }), fn: [7, 'is not a CIDR'] },
   { name: 'subnet missing', conf: ipamOnly({ ranges: [[{ gateway: '10.0.0.1' }]] }), fn: [7, 'subnet is required'] },
