@@ -167,7 +167,7 @@ export function planHost(conf: BridgeConf, ifName: IfName, netns: Netns, bridge:
   const veth: LinkOp[] = [
     { op: 'veth-add', name: names.hostVeth, mac: names.hostMac, peer: ifName, peerMac: names.podMac, peerNetns: netns, ...(conf.mtu ? { mtu: conf.mtu } : {}) },
     { op: 'link-set', dev: names.hostVeth, master: conf.bridge },
-    ...(conf.hairpinMode ? [{ op: 'bridge-port', dev: names.hostVeth, hairpin: true } as const] : []),
+    ...(conf.hairpinMode || conf.portIsolation ? [{ op: 'bridge-port', dev: names.hostVeth, ...(conf.hairpinMode ? { hairpin: true } : {}), ...(conf.portIsolation ? { isolated: true } : {}) } as const] : []),
     { op: 'link-set', dev: names.hostVeth, up: true },
   ];
   const sysctls: Sysctl[] = [];

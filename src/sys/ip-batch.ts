@@ -38,8 +38,10 @@ export function ipLine(o: LinkOp, pid: number): string {
       if (o.up !== undefined) l += o.up ? ' up' : ' down';
       return l;
     }
-    case 'bridge-port':
-      return `link set dev ${quoteName(o.dev)} type bridge_slave hairpin ${o.hairpin ? 'on' : 'off'}`;
+    case 'bridge-port': {
+      const flag = (k: string, v: boolean | undefined) => (v === undefined ? '' : ` ${k} ${v ? 'on' : 'off'}`);
+      return `link set dev ${quoteName(o.dev)} type bridge_slave${flag('hairpin', o.hairpin)}${flag('isolated', o.isolated)}`;
+    }
     case 'link-del':
       return `link del dev ${quoteName(o.dev)}`;
     case 'addr-add':

@@ -71,7 +71,8 @@ export type LinkOp =
   /** A veth pair whose peer is created directly in `peerNetns`. */
   | { op: 'veth-add'; name: IfName; mac: Mac; peer: IfName; peerMac: Mac; peerNetns: Netns; mtu?: number }
   | { op: 'link-set'; dev: IfName; master?: IfName; mac?: Mac; up?: boolean; promisc?: boolean }
-  | { op: 'bridge-port'; dev: IfName; hairpin: boolean }
+  /** Port flags; one left out is left as it is. isolated: the port talks only to non-isolated ports (the bridge itself, uplinks), never to another isolated one. */
+  | { op: 'bridge-port'; dev: IfName; hairpin?: boolean; isolated?: boolean }
   | { op: 'link-del'; dev: IfName }
   | { op: 'addr-add' | 'addr-replace' | 'addr-del'; dev: IfName; addr: Cidr; nodad?: boolean }
   /** route-prepend: NLM_F_CREATE without EXCL, as Go's netlink RouteAddEcmp: beside a route to the same destination (another gateway or device), never over it; only an identical one is "exists". */
