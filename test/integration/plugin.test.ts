@@ -169,7 +169,7 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     const conf = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
     const r = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path });
     expect(r.exitCode).not.toBe(0);
-    expect(r.json.msg).toContain('route add 192.0.2.0/24 via 198.51.100.1');
+    expect(r.json.msg).toContain('route prepend 192.0.2.0/24 via 198.51.100.1');
     expect(await hostVeths()).toEqual([]);
     expect(await ipJson(pod, ['link', 'show', 'eth0'])).toEqual([]);
     expect(store()).toEqual([]);
@@ -242,7 +242,7 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     // The failure is said once on stderr, as a log line, besides the error object on stdout.
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     // A config refused before it is decoded (found from outside: its line went to the default log).
-    expect((await runPlugin(node, flatnet, { ...conf, cniVersion: '0.2.0' }, { command: 'ADD', containerId: 'refused', netns: pod.path })).json?.code).toBe(1);
+    expect((await runPlugin(node, flatnet, { ...conf, cniVersion: '9.9.9' }, { command: 'ADD', containerId: 'refused', netns: pod.path })).json?.code).toBe(1);
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ level: 'info', command: 'ADD', containerId: 'logged', netns: pod.path, ifName: 'eth0', addresses: ['10.250.0.2/24'], code: 0 });
     expect(lines[0].ms).toBeGreaterThan(0);
