@@ -129,11 +129,13 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     const eth0 = await call(conf, 'ADD');
     expect(eth0.exitCode, eth0.stdout).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    // net1 would add a second default route: the ADD fails and is undone; the
-    // runtime's cleanup DEL (no prevResult: there was no result) keeps eth0's too.
-    expect((await call(conf, 'ADD', 'net1')).exitCode).toBe(1);
+    // net1's route via a gateway off every subnet fails in the pod, after its
+    // masquerade: the ADD is undone, and the runtime's cleanup DEL (no
+    // prevResult: there was no result) keeps eth0's rules too.
+    const failing = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
+    expect((await call(failing, 'ADD', 'net1')).exitCode).toBe(1);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    expect((await call(conf, 'DEL', 'net1')).exitCode).toBe(0);
+    expect((await call(failing, 'DEL', 'net1')).exitCode).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
     const noRoutes = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } });
     const net1 = await call(noRoutes, 'ADD', 'net1');
