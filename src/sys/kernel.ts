@@ -18,6 +18,8 @@ export interface LinkAddr {
   cidr: Cidr;
   /** 'global', 'link', 'host'. */
   scope: string;
+  /** IPv6 duplicate address detection not finished (tentative) or failed (dadfailed); read by link() only. */
+  dad?: 'tentative' | 'failed';
 }
 
 export interface LinkState {

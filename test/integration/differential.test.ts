@@ -76,6 +76,11 @@ const podRoutes: Probe = {
 const addrLines = (links: any[]) => links.flatMap((l: any) => (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}`)).sort();
 /** The pod's addresses, with their broadcast. */
 const podAddrsProbe: Probe = { name: 'pod addresses', read: async (s) => addrLines(await jsonOf(ns(s, ['ip', '-j', 'addr', 'show']))) };
+/** The pod's IPv6 addresses still in duplicate address detection. */
+const podTentative: Probe = {
+  name: 'pod tentative addresses',
+  read: async (s) => ['tentative:', ...(await jsonOf(ns(s, ['ip', '-j', '-6', 'addr', 'show', 'tentative']))).flatMap((l: any) => (l.addr_info ?? []).map((a: any) => `${l.ifname} ${a.local}`))],
+};
 /** The bridge's addresses, with their broadcast. */
 const bridgeAddrs: Probe = { name: 'bridge addresses', read: async (s) => addrLines(await jsonOf(nodeNs(s, ['ip', '-j', 'addr', 'show', 'dev', 'fnbr0']))) };
 /** Whether the bridge takes IPv6 router advertisements (its sysctl in the node's namespace). */
@@ -455,6 +460,7 @@ const cases: Case[] = [
   { name: 'mixed families in a set', conf: ipamOnly({ ranges: [[{ subnet: '10.0.0.0/24' }, { subnet: 'fd00::/64' }]] }), fn: [7, 'mixed address families'] },
   { name: 'IPv6 only', conf: ipamOnly({ ranges: [[{ subnet: 'fd61::/64' }]], routes: [{ dst: '::/0' }] }), fn: 'ok', after: gotIp('fd61::2/64') },
   { name: 'dual stack', conf: ipamOnly({ ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: 'fd61::/64' }]] }), fn: 'ok' },
+  { name: 'IPv6 with enabledad: ADD returns once DAD is done', conf: (s) => ({ ...ipamOnly({ ranges: [[{ subnet: 'fd61::/64' }]] })(s), enabledad: true }), fn: 'ok', same: [podTentative] },
   { name: 'IPv6 subnet /127', conf: ipamOnly({ ranges: [[{ subnet: 'fd61::/127' }]] }), fn: [7, 'too small to allocate from'] },
   { name: 'IPv4-mapped IPv6 subnet', conf: ipamOnly({ ranges: [[{ subnet: '::ffff:10.75.0.0/120' }]] }), fn: [7, 'IPNet IP and Mask version mismatch'] },
   { name: 'IPv6 subnet with host bits', conf: ipamOnly({ ranges: [[{ subnet: 'fd61::1/64' }]] }), fn: [7, 'Network has host bits set'] },
