@@ -21,6 +21,10 @@ import { flockExclusive, flockRelease } from '../src/sys/flock.ts';
 import type { Allocation, Store } from './store.ts';
 
 const LAST_PREFIX = 'last_reserved_ip.';
+// Go host-local's modes: leases and last_reserved_ip readable by all (tools
+// and agents read the store without root), the lock 0750; the umask applies.
+const RECORD_MODE = 0o644;
+const LOCK_MODE = 0o750;
 const TMP_PREFIX = '.flatnet-tmp.';
 // What an address can be named: checked before anything is parsed.
 const LEASE_NAME = /^[0-9a-fA-F.:]+$/;
@@ -68,8 +72,8 @@ export class DiskStore implements Store {
   lock(owner?: { id: string; ifName: string }): void {
     if (this.lockFd !== undefined) return;
     if (owner) this.pendingRecord(owner.id, owner.ifName);
-    // Read-only suffices for flock, as in Go; created 0600 like every store file.
-    this.lockFd = openSync(join(this.dir, 'lock'), fsc.O_RDONLY | fsc.O_CREAT, 0o600);
+    // Read-only suffices for flock, as in Go, which creates it 0750 (all modes here are Go host-local's, umask applied).
+    this.lockFd = openSync(join(this.dir, 'lock'), fsc.O_RDONLY | fsc.O_CREAT, LOCK_MODE);
     flockExclusive(this.lockFd);
   }
 
@@ -101,7 +105,7 @@ export class DiskStore implements Store {
     const owner = formatRecord(id, ifName);
     if (this.pending?.owner !== owner) {
       this.dropPending();
-      const fd = platform.unnamedFile(this.dir, owner, 0o600);
+      const fd = platform.unnamedFile(this.dir, owner, RECORD_MODE);
       this.pending = fd !== undefined ? { owner, fd } : { owner, tmp: this.writeTemp(owner) };
     }
     return this.pending;
@@ -124,11 +128,11 @@ export class DiskStore implements Store {
     try {
       try {
         // O_EXCL: whatever sits under this name (a leftover of a killed process with our pid) is removed, never followed.
-        writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+        writeFileSync(tmp, content, { mode: RECORD_MODE, flag: 'wx' });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         unlinkSync(tmp);
-        writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+        writeFileSync(tmp, content, { mode: RECORD_MODE, flag: 'wx' });
       }
     } catch (e) {
       // A full disk creates the file and then fails the write: leave nothing.

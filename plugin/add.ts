@@ -23,11 +23,18 @@ function ensureBridge(k: Kernel, conf: BridgeConf, rand: (n: number) => Uint8Arr
     }
     br = k.linkSummary(conf.bridge);
     if (!br) throw new CniError(ErrorCode.TryAgainLater, `bridge ${conf.bridge} vanished while being created`);
-    // A router's bridge takes no router advertisements: its addresses are the ones flatnet gives it.
-    k.setSysctls([{ key: `net/ipv6/conf/${conf.bridge}/accept_ra`, value: '0' }]);
   }
   if (br.kind !== 'bridge') {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `"${conf.bridge}" already exists but is not a bridge`, 'set "bridge" to another name, or delete that interface');
+  }
+  // Every bridge, made or found, IPv4-only network too (as Go): a router
+  // advertisement sent from a pod would otherwise give the node addresses
+  // and routes. Read first, written only when not 0 already. Best effort,
+  // as in Go: a read-only /proc/sys does not fail the ADD.
+  try {
+    k.setSysctls([{ key: `net/ipv6/conf/${conf.bridge}/accept_ra`, value: '0' }]);
+  } catch {
+    // the bridge works; only RA hardening is missing
   }
   return br;
 }
@@ -43,6 +50,21 @@ async function waitPortUp(k: Kernel, name: AddNames['hostVeth']): Promise<void> 
 
 const interfaceExists = (args: CmdArgs): CniError =>
   new CniError(ErrorCode.InterfaceExists, `container veth name provided (${args.ifName}) already exists`, `the namespace ${JSON.stringify(args.netns)} already has ${args.ifName}; use another CNI_IFNAME or DEL first`);
+
+/**
+ * With enabledad, waits (10 s at most, polling every 50 ms) until no IPv6
+ * address of the pod's interface is tentative, as Go's ADD does
+ * (SettleAddresses), so a bind to the address right after ADD works. Like
+ * Go, it goes on after the bound; an address whose DAD failed is not waited for.
+ */
+async function settleDad(k: Kernel, ifName: CmdArgs['ifName'], netns: Netns): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const l = k.link(ifName, netns);
+    if (!l || !l.addrs.some((a) => a.cidr.family === 6 && a.dad === 'tentative')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 type Undo = () => unknown;
 
@@ -160,6 +182,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   batches.pod.send(pod.ops);
   batches.pod.result();
   mark('pod');
+  if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await settleDad(k, args.ifName, netns);
   await masqDone; // a failed masquerade fails the ADD
   await waitPortUp(k, names.hostVeth);
   mark('port-up');

@@ -8,7 +8,7 @@ import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { mark } from '../src/profile.ts';
 import { KernelError, type Netns, type PodMasqTeardown, type PreparedBatch } from '../src/sys/kernel.ts';
 import type { PluginDeps } from './deps.ts';
-import { parseBridgeConf } from './netconf.ts';
+import { parseDelConf } from './netconf.ts';
 
 /** prevResult's addresses, parsed; undefined when there is none or it does not parse (then rules are found by name). */
 export function prevAddresses(raw: NetConfBase): Cidr[] | undefined {
@@ -23,7 +23,7 @@ export function prevAddresses(raw: NetConfBase): Cidr[] | undefined {
 
 export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<void> {
   const k = deps.kernel;
-  const conf = parseBridgeConf(raw, args.args);
+  const conf = parseDelConf(raw);
   // A netns whose mount is gone (the runtime unmounted it, its file left)
   // holds no interface to delete: the lease and rules still go.
   const netns = args.netns ? k.openNetns(args.netns, { unmountedIsGone: true }) : undefined;

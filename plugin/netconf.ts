@@ -20,6 +20,8 @@ export interface BridgeConf {
   ipMasqBackend: MasqBackendChoice;
   mtu?: number;
   hairpinMode: boolean;
+  /** The Go plugin's portIsolation: pods on the bridge reach the gateway, not each other at L2. */
+  portIsolation: boolean;
   promiscMode: boolean;
   enableDad: boolean;
   mac?: Mac;
@@ -46,6 +48,39 @@ function unsupported(field: string, value: unknown): CniError {
   return new CniError(ErrorCode.UnsupportedField, `unsupported field "${field}": ${JSON.stringify(value)}`, `flatnet does not implement ${field}; remove it or use the Go bridge plugin for this network`);
 }
 
+/** What DEL needs of the config. */
+export interface DelConf {
+  name: string;
+  ipMasq: boolean;
+  ipMasqBackend: MasqBackendChoice;
+  ipam?: IpamTarget;
+}
+
+/**
+ * The config as DEL reads it: only what it needs, and nothing in it fails the
+ * DEL. A config ADD would refuse (an option flatnet does not implement,
+ * hairpinMode with promiscMode, a bad MTU or MAC) may still name a pod that
+ * exists (made by Go, or by another version): its veth, lease and rules go.
+ * An ipMasq that does not read as a boolean removes the masquerade too (a
+ * removal that finds nothing does nothing).
+ */
+export function parseDelConf(conf: NetConfBase): DelConf {
+  let ipMasq: boolean;
+  try {
+    ipMasq = optBool(conf, 'ipMasq', '');
+  } catch {
+    ipMasq = true;
+  }
+  const backend = getKey(conf, 'ipMasqBackend');
+  const type = ipamType(conf);
+  return {
+    name: conf.name,
+    ipMasq,
+    ipMasqBackend: backend === 'iptables' || backend === 'nftables' ? backend : 'auto',
+    ...(type ? { ipam: { type, cniVersion: conf.cniVersion } } : {}),
+  };
+}
+
 export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf {
   const bridge = parseIfName(optString(conf, 'bridge', '') || 'cni0', 'bridge');
   const isDefaultGateway = optBool(conf, 'isDefaultGateway', '');
@@ -53,7 +88,9 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   const promiscMode = optBool(conf, 'promiscMode', '');
   if (hairpinMode && promiscMode) throw configError('cannot set hairpin mode and promiscuous mode at the same time');
 
-  for (const k of ['vlan', 'vlanTrunk', 'macspoofchk', 'disableContainerInterface', 'portIsolation']) {
+  // preserveDefaultVlan means something only beside vlan or vlanTrunk, both
+  // refused here: accepted and ignored, as Go 1.1.1 ignores it.
+  for (const k of ['vlan', 'vlanTrunk', 'macspoofchk', 'disableContainerInterface']) {
     const v = getKey(conf, k);
     if (v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0)) throw unsupported(k, v);
   }
@@ -86,6 +123,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     ipMasqBackend: backend,
     mtu,
     hairpinMode,
+    portIsolation: optBool(conf, 'portIsolation', ''),
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),
     mac,

@@ -76,10 +76,20 @@ export function planL3(conf: BridgeConf, ipam: Result): L3Plan {
   return { addrs, routes, bridgeAddrs };
 }
 
-/** Ops that give the bridge its gateway addresses; throws on a conflicting address unless forceAddress. */
+const sameCidr = (a: Cidr, b: Cidr): boolean => a.family === b.family && a.value === b.value && a.prefix === b.prefix;
+
+/**
+ * Ops that give the bridge its gateway addresses. A gateway the bridge holds
+ * already needs nothing, whatever else it holds (node-local DNS's
+ * 169.254.20.10/32, another address listed before ours): those stay. A
+ * missing gateway is added unless a conflicting address is there (any other
+ * IPv4 one, an overlapping IPv6 one), as in Go: refused, or with
+ * forceAddress replaced.
+ */
 export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wanted: Cidr[]): LinkOp[] {
   const out: LinkOp[] = [];
   for (const w of wanted) {
+    if (existing.some((a) => a.scope === 'global' && sameCidr(a.cidr, w))) continue;
     for (const a of existing) {
       if (a.scope !== 'global') continue;
       const have = a.cidr;
@@ -107,12 +117,7 @@ export function bridgeAddrOps(conf: BridgeConf, existing: LinkState['addrs'], wa
 function bridgeOps(conf: BridgeConf, bridge: LinkState, l3: L3Plan | undefined): LinkOp[] {
   const ops: LinkOp[] = [];
   if (!bridge.up || (conf.promiscMode && !bridge.promisc)) ops.push({ op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) });
-  if (l3) {
-    const have = (c: Cidr): boolean => bridge.addrs.some((a) => a.scope === 'global' && a.cidr.value === c.value && a.cidr.prefix === c.prefix && a.cidr.family === c.family);
-    const missing = l3.bridgeAddrs.filter((c) => !have(c));
-    // A conflicting address is refused even when ours is there too (forceAddress removes it).
-    if (missing.length || bridge.addrs.some((a) => a.scope === 'global' && !l3.bridgeAddrs.some((c) => c.family === a.cidr.family && c.value === a.cidr.value && c.prefix === a.cidr.prefix))) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
-  }
+  if (l3) ops.push(...bridgeAddrOps(conf, bridge.addrs, l3.bridgeAddrs));
   if (bridge.mac && bridge.macSet !== true) ops.push({ op: 'link-set', dev: conf.bridge, mac: bridge.mac as Mac });
   if (l3) ops.push(...bridgeLinkLocalOps(conf.bridge, bridge, l3.bridgeAddrs));
   return ops;
@@ -162,7 +167,7 @@ export function planHost(conf: BridgeConf, ifName: IfName, netns: Netns, bridge:
   const veth: LinkOp[] = [
     { op: 'veth-add', name: names.hostVeth, mac: names.hostMac, peer: ifName, peerMac: names.podMac, peerNetns: netns, ...(conf.mtu ? { mtu: conf.mtu } : {}) },
     { op: 'link-set', dev: names.hostVeth, master: conf.bridge },
-    ...(conf.hairpinMode ? [{ op: 'bridge-port', dev: names.hostVeth, hairpin: true } as const] : []),
+    ...(conf.hairpinMode || conf.portIsolation ? [{ op: 'bridge-port', dev: names.hostVeth, ...(conf.hairpinMode ? { hairpin: true } : {}), ...(conf.portIsolation ? { isolated: true } : {}) } as const] : []),
     { op: 'link-set', dev: names.hostVeth, up: true },
   ];
   const sysctls: Sysctl[] = [];
@@ -187,9 +192,22 @@ export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boole
   }
   const ops: LinkOp[] = l3.addrs.map((a) => ({ op: 'addr-add', dev: ifName, addr: a.cidr, nodad: a.cidr.family === 6 && !enableDad }));
   ops.push({ op: 'link-set', dev: ifName, up: true });
+  // Added as Go adds them (netlink RouteAddEcmp: create, not exclusive): a
+  // route to the same destination through another interface or gateway (the
+  // pod's default route of its primary network, a second interface of this
+  // one) stays, and ours goes beside it; for IPv6 the two make one multipath
+  // route. A route the IPAM lists twice (Go adds it twice and fails with
+  // "file exists") is added once: the second is what is there already.
+  const seen = new Set<string>();
   for (const r of l3.routes) {
     const via = r.via ?? l3.addrs.find((a) => a.cidr.family === r.dst.family && a.gateway)?.gateway;
-    ops.push({ op: 'route-add', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) });
+    const op: LinkOp = { op: 'route-prepend', dst: r.dst, dev: ifName, ...(via ? { via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}) };
+    // As the kernel compares them: no metric is 0 (IPv6: 0 is 1024), no table is main.
+    const metric = r.metric || (r.dst.family === 6 ? 1024 : 0);
+    const key = JSON.stringify([formatCidr(r.dst), via && formatIp(via), metric, r.table ?? 254, r.scope]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    ops.push(op);
   }
   return { sysctls, ops };
 }

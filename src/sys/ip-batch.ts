@@ -38,16 +38,22 @@ export function ipLine(o: LinkOp, pid: number): string {
       if (o.up !== undefined) l += o.up ? ' up' : ' down';
       return l;
     }
-    case 'bridge-port':
-      return `link set dev ${quoteName(o.dev)} type bridge_slave hairpin ${o.hairpin ? 'on' : 'off'}`;
+    case 'bridge-port': {
+      const flag = (k: string, v: boolean | undefined) => (v === undefined ? '' : ` ${k} ${v ? 'on' : 'off'}`);
+      return `link set dev ${quoteName(o.dev)} type bridge_slave${flag('hairpin', o.hairpin)}${flag('isolated', o.isolated)}`;
+    }
     case 'link-del':
       return `link del dev ${quoteName(o.dev)}`;
     case 'addr-add':
     case 'addr-replace':
-    case 'addr-del':
-      return `addr ${o.op.slice(5)} ${formatCidr(o.addr)} dev ${quoteName(o.dev)}${o.nodad ? ' nodad' : ''}`;
+    case 'addr-del': {
+      // An IPv4 address gets its subnet's broadcast (none for /31 and /32), as Go's netlink gives it.
+      const brd = o.op !== 'addr-del' && o.addr.family === 4 ? ' brd +' : '';
+      return `addr ${o.op.slice(5)} ${formatCidr(o.addr)}${brd} dev ${quoteName(o.dev)}${o.nodad ? ' nodad' : ''}`;
+    }
     case 'route-add':
-    case 'route-replace': {
+    case 'route-replace':
+    case 'route-prepend': {
       let l = `route ${o.op.slice(6)} ${formatCidr(o.dst)}`;
       if (o.nhid !== undefined) l += ` nhid ${int(o.nhid, 'nhid')}`;
       if (o.via) l += ` via ${formatIp(o.via)}`;

@@ -21,7 +21,7 @@ interface IpJsonLink {
   flags?: string[];
   link_index?: number;
   linkinfo?: { info_kind?: string; info_slave_data?: { hairpin?: boolean } };
-  addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string }>;
+  addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string; tentative?: boolean; dadfailed?: boolean }>;
 }
 
 interface IpJsonRoute {
@@ -38,7 +38,9 @@ function toLink(l: IpJsonLink): LinkState {
   const flags = l.flags ?? [];
   const addrs = (l.addr_info ?? []).flatMap((a) => {
     const cidr = a.local !== undefined ? parseCidr(`${a.local}/${a.prefixlen}`) : undefined;
-    return cidr ? [{ cidr, scope: a.scope ?? 'global' }] : [];
+    if (!cidr) return [];
+    const dad = a.dadfailed ? ({ dad: 'failed' } as const) : a.tentative ? ({ dad: 'tentative' } as const) : {};
+    return [{ cidr, scope: a.scope ?? 'global', ...dad }];
   });
   const s: LinkState = { name: l.ifname, ifindex: l.ifindex, up: flags.includes('UP'), promisc: flags.includes('PROMISC'), addrs };
   if (l.linkinfo?.info_kind) s.kind = l.linkinfo.info_kind;

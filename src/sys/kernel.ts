@@ -18,6 +18,8 @@ export interface LinkAddr {
   cidr: Cidr;
   /** 'global', 'link', 'host'. */
   scope: string;
+  /** IPv6 duplicate address detection not finished (tentative) or failed (dadfailed); read by link() only. */
+  dad?: 'tentative' | 'failed';
 }
 
 export interface LinkState {
@@ -71,10 +73,12 @@ export type LinkOp =
   /** A veth pair whose peer is created directly in `peerNetns`. */
   | { op: 'veth-add'; name: IfName; mac: Mac; peer: IfName; peerMac: Mac; peerNetns: Netns; mtu?: number }
   | { op: 'link-set'; dev: IfName; master?: IfName; mac?: Mac; up?: boolean; promisc?: boolean }
-  | { op: 'bridge-port'; dev: IfName; hairpin: boolean }
+  /** Port flags; one left out is left as it is. isolated: the port talks only to non-isolated ports (the bridge itself, uplinks), never to another isolated one. */
+  | { op: 'bridge-port'; dev: IfName; hairpin?: boolean; isolated?: boolean }
   | { op: 'link-del'; dev: IfName }
   | { op: 'addr-add' | 'addr-replace' | 'addr-del'; dev: IfName; addr: Cidr; nodad?: boolean }
-  | { op: 'route-add' | 'route-replace'; dst: Cidr; via?: Addr; dev?: IfName; nhid?: number; proto?: number; metric?: number; table?: number; scope?: number }
+  /** route-prepend: NLM_F_CREATE without EXCL, as Go's netlink RouteAddEcmp: beside a route to the same destination (another gateway or device), never over it; only an identical one is "exists". */
+  | { op: 'route-add' | 'route-replace' | 'route-prepend'; dst: Cidr; via?: Addr; dev?: IfName; nhid?: number; proto?: number; metric?: number; table?: number; scope?: number }
   | { op: 'route-del'; dst: Cidr; proto?: number; table?: number; metric?: number }
   | { op: 'nexthop-replace'; id: number; via: Addr; dev: IfName; proto: number }
   | { op: 'nexthop-del'; id: number };

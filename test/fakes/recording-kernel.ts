@@ -146,6 +146,7 @@ export class RecordingKernel implements Kernel {
       }
       case 'route-add':
       case 'route-replace':
+      case 'route-prepend':
       case 'route-del':
         this.modelRoute(where, op);
         break;
@@ -159,7 +160,7 @@ export class RecordingKernel implements Kernel {
   }
 
   /** Routes as the kernel keys them (destination, metric, table): replace overwrites whatever is there, whoever made it. */
-  private modelRoute(where: string, op: Extract<LinkOp, { op: 'route-add' | 'route-replace' | 'route-del' }>): void {
+  private modelRoute(where: string, op: Extract<LinkOp, { op: 'route-add' | 'route-replace' | 'route-prepend' | 'route-del' }>): void {
     const list = this.routesByNs.get(where) ?? [];
     this.routesByNs.set(where, list);
     const err = (failure: KernelFailure, msg: string) => new KernelError(failure, op, msg, ipLine(op, 1));
@@ -177,6 +178,12 @@ export class RecordingKernel implements Kernel {
       if (!nh) throw err('not-found', 'Error: Nexthop id does not exist.');
       via = nh.via;
       dev = nh.dev as IfName | undefined;
+    }
+    if (op.op === 'route-prepend') {
+      // Beside what is there (another gateway or device); only an identical route is "exists".
+      if (list.some((r) => sameKey(r) && r.dev === dev && (r.via === undefined ? via === undefined : via !== undefined && r.via.value === via.value))) throw err('exists', 'RTNETLINK answers: File exists');
+      list.unshift({ dst: networkOf(op.dst), ...(via ? { via } : {}), ...(dev ? { dev } : {}), ...(op.metric !== undefined ? { metric: op.metric } : {}) });
+      return;
     }
     const i = list.findIndex(sameKey);
     if (i >= 0 && op.op === 'route-add') throw err('exists', 'RTNETLINK answers: File exists');

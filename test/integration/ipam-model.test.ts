@@ -6,7 +6,7 @@
 //     model's addresses are distinct);
 //   - no lease left after its DEL or GC;
 //   - a repeated ADD is refused and never frees the live lease;
-//   - every file is Go host-local's format byte for byte ("<id>\r\n<ifname>", 0600,
+//   - every file is Go host-local's format byte for byte ("<id>\r\n<ifname>", 0644,
 //     last_reserved_ip.N holding an address, lock), and a killed ADD leaves no
 //     torn record (only a temp file, swept by the next call).
 // The same sequences (without GC, which Go 1.1.1 lacks, and without kills)
@@ -104,8 +104,9 @@ interface Disk {
 
 const isAddr = (f: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(f) || /^[0-9a-f:]+$/.test(f);
 
-// flatnet writes leases 0600; Debian's Go host-local 1.1.1 writes them 0644.
-const LEASE_MODES = { fn: [0o600], go: [0o644], mixed: [0o600, 0o644] };
+// Both write leases 0644 (Debian's Go host-local 1.1.1's mode), less the umask.
+const GO_MODE = 0o644 & ~process.umask();
+const LEASE_MODES = { fn: [GO_MODE], go: [GO_MODE], mixed: [GO_MODE] };
 
 function readDisk(dataDir: string, allowTemps: boolean, modes: number[]): Disk {
   const dir = join(dataDir, NET);
@@ -374,7 +375,7 @@ describe.runIf(isRoot())(`flatnet-ipam against a reference model (seed ${SEED})`
           expect(theirs.problems, theirs.trace.join('\n')).toEqual([]);
           expect(ours.trace).toEqual(theirs.trace);
           expect(storeBytes(a.path)).toEqual(storeBytes(b.path));
-          // Trace aside, the on-disk bytes are the same; only the lease mode differs (0600 vs Go's 0644).
+          // Trace aside, the on-disk bytes are the same, modes included.
         } finally {
           a.drop();
           b.drop();

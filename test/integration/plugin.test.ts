@@ -129,11 +129,13 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     const eth0 = await call(conf, 'ADD');
     expect(eth0.exitCode, eth0.stdout).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    // net1 would add a second default route: the ADD fails and is undone; the
-    // runtime's cleanup DEL (no prevResult: there was no result) keeps eth0's too.
-    expect((await call(conf, 'ADD', 'net1')).exitCode).toBe(1);
+    // net1's route via a gateway off every subnet fails in the pod, after its
+    // masquerade: the ADD is undone, and the runtime's cleanup DEL (no
+    // prevResult: there was no result) keeps eth0's rules too.
+    const failing = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
+    expect((await call(failing, 'ADD', 'net1')).exitCode).toBe(1);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
-    expect((await call(conf, 'DEL', 'net1')).exitCode).toBe(0);
+    expect((await call(failing, 'DEL', 'net1')).exitCode).toBe(0);
     expect(await rules()).toEqual({ jumps: 1, chain: 2 });
     const noRoutes = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [] } });
     const net1 = await call(noRoutes, 'ADD', 'net1');
@@ -169,7 +171,7 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     const conf = bridgeConf({ dataDir: data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
     const r = await runPlugin(node, flatnet, conf, { command: 'ADD', containerId: 'a', netns: pod.path });
     expect(r.exitCode).not.toBe(0);
-    expect(r.json.msg).toContain('route add 192.0.2.0/24 via 198.51.100.1');
+    expect(r.json.msg).toContain('route prepend 192.0.2.0/24 via 198.51.100.1');
     expect(await hostVeths()).toEqual([]);
     expect(await ipJson(pod, ['link', 'show', 'eth0'])).toEqual([]);
     expect(store()).toEqual([]);
@@ -310,7 +312,7 @@ describe.runIf(isRoot())('flatnet plugin (raw CNI protocol, real namespaces)', (
     // The failure is said once on stderr, as a log line, besides the error object on stdout.
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     // A config refused before it is decoded (found from outside: its line went to the default log).
-    expect((await runPlugin(node, flatnet, { ...conf, cniVersion: '0.2.0' }, { command: 'ADD', containerId: 'refused', netns: pod.path })).json?.code).toBe(1);
+    expect((await runPlugin(node, flatnet, { ...conf, cniVersion: '9.9.9' }, { command: 'ADD', containerId: 'refused', netns: pod.path })).json?.code).toBe(1);
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ level: 'info', command: 'ADD', containerId: 'logged', netns: pod.path, ifName: 'eth0', addresses: ['10.250.0.2/24'], code: 0 });
     expect(lines[0].ms).toBeGreaterThan(0);

@@ -293,7 +293,7 @@ describe.runIf(isRoot())('flatnet under a runtime that ignores SIGCHLD', () => {
     const bad = bridgeConf({ dataDir: bed.data.path, ipamExtra: { routes: [{ dst: '192.0.2.0/24', gw: '198.51.100.1' }] } });
     const r = await runPlugin(bed.node, plugin, bad, { command: 'ADD', containerId: 'bad', netns: bed.pod.path });
     expect(r.exitCode, r.stdout).not.toBe(0);
-    expect(r.json.msg).toContain('route add 192.0.2.0/24 via 198.51.100.1');
+    expect(r.json.msg).toContain('route prepend 192.0.2.0/24 via 198.51.100.1');
     const good = bridgeConf({ dataDir: bed.data.path });
     const ok = await runPlugin(bed.node, plugin, good, { command: 'ADD', containerId: 'good', netns: bed.pod.path });
     expect(ok.exitCode, ok.stdout).toBe(0);

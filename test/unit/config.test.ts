@@ -91,12 +91,16 @@ describe('ADD planning', () => {
     const pod = planPod('eth0' as IfName, p, false);
     expect(pod.sysctls.map((s) => `${s.key}=${s.value}`)).toEqual(['net/ipv4/conf/eth0/arp_notify=1', 'net/ipv6/conf/eth0/disable_ipv6=0', 'net/ipv6/conf/eth0/accept_dad=0']);
     expect(lines(pod.ops)).toEqual([
-      'addr add 10.0.0.5/24 dev "eth0"',
+      'addr add 10.0.0.5/24 brd + dev "eth0"',
       'addr add fd00::5/64 dev "eth0" nodad',
       'link set dev "eth0" up',
-      'route add 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
-      'route add ::/0 via fd00::1 dev "eth0"',
+      'route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
+      'route prepend ::/0 via fd00::1 dev "eth0"',
     ]);
+  });
+  it('adds routes beside what the pod has, as Go does, and a route the IPAM lists twice once', () => {
+    const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.0.0.1', priority: 0, table: 254 }, { dst: '10.9.0.0/16' }] });
+    expect(lines(planPod('eth0' as IfName, p, false).ops).filter((l) => l.startsWith('route'))).toEqual(['route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"', 'route prepend 10.9.0.0/16 via 10.0.0.1 dev "eth0"']);
   });
   it('fails without IPs', () => expect(() => planL3(conf, { cniVersion: '1.1.0' })).toThrow('IPAM plugin returned missing IP config'));
   it.each([
@@ -114,18 +118,21 @@ describe('ADD planning', () => {
     expect(bridgeLines({ addrs: [gw], macSet: true })).toEqual([]);
     expect(bridgeLines({ addrs: [gw, { cidr: cidr('fe80::1/64'), scope: 'link' }], macSet: true })).toEqual([]);
     expect(bridgeLines({ up: false, addrs: [gw], macSet: true })).toEqual(['link set dev "br0" up']);
-    expect(bridgeLines({ macSet: true })).toEqual(['addr replace 10.0.0.1/24 dev "br0"']);
+    expect(bridgeLines({ macSet: true })).toEqual(['addr replace 10.0.0.1/24 brd + dev "br0"']);
     // Unknown (sysfs of another namespace) or not set: pinned, as before.
     expect(bridgeLines({ addrs: [gw] })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
     expect(bridgeLines({ addrs: [gw], macSet: false })).toEqual(['link set dev "br0" address 02:aa:aa:aa:aa:aa']);
-    // Our gateway beside a foreign IPv4 address: still refused.
-    expect(() => bridgeLines({ addrs: [gw, { cidr: cidr('10.9.0.1/24'), scope: 'global' }], macSet: true })).toThrow('already has an IP address different');
+    // Our gateway beside other addresses, listed before or after it: they stay, nothing to do.
+    expect(bridgeLines({ addrs: [gw, { cidr: cidr('169.254.20.10/32'), scope: 'global' }], macSet: true })).toEqual([]);
+    expect(bridgeLines({ addrs: [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }, gw], macSet: true })).toEqual([]);
+    // Without our gateway, another IPv4 address is still a conflict, as in Go.
+    expect(() => bridgeLines({ addrs: [{ cidr: cidr('169.254.20.10/32'), scope: 'global' }], macSet: true })).toThrow('already has an IP address different');
   });
   it('refuses a different bridge address unless forceAddress', () => {
     const have = [{ cidr: cidr('10.9.0.1/24'), scope: 'global' }];
     expect(() => bridgeAddrOps(conf, have, [cidr('10.0.0.1/24')])).toThrow('"br0" already has an IP address different from 10.0.0.1/24');
-    expect(lines(bridgeAddrOps({ ...conf, forceAddress: true }, have, [cidr('10.0.0.1/24')]))).toEqual(['addr del 10.9.0.1/24 dev "br0"', 'addr replace 10.0.0.1/24 dev "br0"']);
-    expect(lines(bridgeAddrOps(conf, [{ cidr: cidr('10.0.0.1/24'), scope: 'global' }], [cidr('10.0.0.1/24')]))).toEqual(['addr replace 10.0.0.1/24 dev "br0"']);
+    expect(lines(bridgeAddrOps({ ...conf, forceAddress: true }, have, [cidr('10.0.0.1/24')]))).toEqual(['addr del 10.9.0.1/24 dev "br0"', 'addr replace 10.0.0.1/24 brd + dev "br0"']);
+    expect(lines(bridgeAddrOps(conf, [{ cidr: cidr('10.0.0.1/24'), scope: 'global' }], [cidr('10.0.0.1/24')]))).toEqual([]);
   });
 });
 

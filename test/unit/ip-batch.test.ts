@@ -18,7 +18,7 @@ import { ipBatchWords, ipLine, netnsFdPath } from '../../src/sys/ip-batch.ts';
 import type { LinkOp, Netns } from '../../src/sys/kernel.ts';
 
 // Words `ip` gives a meaning to somewhere in the commands flatnet prints.
-const KEYWORDS = ['down', 'up', 'dev', 'type', 'help', 'name', 'master', 'nomaster', 'address', 'mtu', 'netns', 'peer', 'veth', 'bridge', 'bridge_slave', 'hairpin', 'promisc', 'on', 'off', 'nodad', 'via', 'proto', 'metric', 'table', 'scope', 'nhid', 'id', 'link', 'addr', 'route', 'nexthop', 'add', 'del', 'set', 'replace', 'default', 'all', 'lo', 'to', 'label', '-j', '-batch', '-force', '-n', 'dummy', 'vrf'];
+const KEYWORDS = ['down', 'up', 'dev', 'type', 'help', 'name', 'master', 'nomaster', 'address', 'mtu', 'netns', 'peer', 'veth', 'bridge', 'bridge_slave', 'hairpin', 'isolated', 'promisc', 'on', 'off', 'nodad', 'via', 'proto', 'metric', 'table', 'scope', 'nhid', 'id', 'link', 'addr', 'route', 'nexthop', 'add', 'del', 'set', 'replace', 'default', 'all', 'lo', 'to', 'label', '-j', '-batch', '-force', '-n', 'dummy', 'vrf'];
 const CHARS = [...'abcxyzABZ0189-_.@!$%^&*()[]{}<>,;=+~`|?\\', '"', "'", 'é', 'ü', 'ß', 'ñ', 'Ω', 'ж', '日', '本', '€', '😀', '\u0085', '\u00ad', '\u200b', 'à', '\u00a0', '#', ' ', ':', '/', '\t', '\udfff'];
 
 const isName = (s: string): boolean => ifNameProblem(s) === undefined;
@@ -52,10 +52,10 @@ const linkOp: fc.Arbitrary<LinkOp> = fc.oneof(
   fc.record({ op: fc.constant('bridge-add' as const), name: ifName, mac, mtu: opt(fc.integer({ min: 1, max: 65535 })) }).map(clean),
   fc.record({ op: fc.constant('veth-add' as const), name: ifName, mac, peer: ifName, peerMac: mac, peerNetns: netns, mtu: opt(fc.integer({ min: 1, max: 65535 })) }).map(clean),
   fc.record({ op: fc.constant('link-set' as const), dev: ifName, master: opt(ifName), mac: opt(mac), up: opt(fc.boolean()), promisc: opt(fc.boolean()) }).map(clean),
-  fc.record({ op: fc.constant('bridge-port' as const), dev: ifName, hairpin: fc.boolean() }),
+  fc.record({ op: fc.constant('bridge-port' as const), dev: ifName, hairpin: opt(fc.boolean()), isolated: opt(fc.boolean()) }).map(clean),
   fc.record({ op: fc.constant('link-del' as const), dev: ifName }),
   fc.record({ op: fc.constantFrom('addr-add' as const, 'addr-replace' as const, 'addr-del' as const), dev: ifName, addr: cidr, nodad: opt(fc.boolean()) }).map(clean),
-  fc.record({ op: fc.constantFrom('route-add' as const, 'route-replace' as const), dst: cidr, via: opt(addr), dev: opt(ifName), nhid: opt(u32), proto: opt(fc.nat(255)), metric: opt(u32), table: opt(u32), scope: opt(fc.nat(255)) }).map(clean),
+  fc.record({ op: fc.constantFrom('route-add' as const, 'route-replace' as const, 'route-prepend' as const), dst: cidr, via: opt(addr), dev: opt(ifName), nhid: opt(u32), proto: opt(fc.nat(255)), metric: opt(u32), table: opt(u32), scope: opt(fc.nat(255)) }).map(clean),
   fc.record({ op: fc.constant('route-del' as const), dst: cidr, proto: opt(fc.nat(255)), table: opt(u32), metric: opt(u32) }).map(clean),
   fc.record({ op: fc.constant('nexthop-replace' as const), id: u32, via: addr, dev: ifName, proto: fc.nat(255) }),
   fc.record({ op: fc.constant('nexthop-del' as const), id: u32 }),
@@ -72,15 +72,16 @@ function expectedArgv(o: LinkOp, pid: number): string[] {
     case 'link-set':
       return ['link', 'set', 'dev', o.dev, ...(o.master ? ['master', o.master] : []), ...(o.mac ? ['address', o.mac] : []), ...(o.promisc === undefined ? [] : ['promisc', o.promisc ? 'on' : 'off']), ...(o.up === undefined ? [] : [o.up ? 'up' : 'down'])];
     case 'bridge-port':
-      return ['link', 'set', 'dev', o.dev, 'type', 'bridge_slave', 'hairpin', o.hairpin ? 'on' : 'off'];
+      return ['link', 'set', 'dev', o.dev, 'type', 'bridge_slave', ...(o.hairpin === undefined ? [] : ['hairpin', o.hairpin ? 'on' : 'off']), ...(o.isolated === undefined ? [] : ['isolated', o.isolated ? 'on' : 'off'])];
     case 'link-del':
       return ['link', 'del', 'dev', o.dev];
     case 'addr-add':
     case 'addr-replace':
     case 'addr-del':
-      return ['addr', o.op.split('-')[1]!, formatCidr(o.addr), 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
+      return ['addr', o.op.split('-')[1]!, formatCidr(o.addr), ...(o.op !== 'addr-del' && o.addr.family === 4 ? ['brd', '+'] : []), 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
     case 'route-add':
-    case 'route-replace': {
+    case 'route-replace':
+    case 'route-prepend': {
       const kv = (k: string, v: number | undefined) => (v === undefined ? [] : [k, String(v)]);
       return ['route', o.op.split('-')[1]!, formatCidr(o.dst), ...kv('nhid', o.nhid), ...(o.via ? ['via', formatIp(o.via)] : []), ...(o.dev ? ['dev', o.dev] : []), ...kv('proto', o.proto), ...kv('metric', o.metric), ...kv('table', o.table), ...kv('scope', o.scope)];
     }

@@ -36,16 +36,17 @@ describe('ADD through the kernel layer', () => {
     expect(r.ips).toEqual([{ interface: 2, address: '10.1.0.5/24', gateway: '10.1.0.1' }]);
     expect(kernel.log().filter(notOpenClose)).toEqual([
       'host: masq setup auto net c1 1',
+      'host: sysctl net/ipv6/conf/br0/accept_ra=0',
       'host: link add name "veth01010101" address 02:02:02:02:02:02 type veth peer name "eth0" address 02:03:03:03:03:03 netns /proc/1/fd/100',
       'host: link set dev "veth01010101" master "br0"',
       'host: link set dev "veth01010101" up',
-      'host: addr replace 10.1.0.1/24 dev "br0"',
+      'host: addr replace 10.1.0.1/24 brd + dev "br0"',
       'host: link set dev "br0" address 02:00:00:00:00:aa',
       'host: sysctl net/ipv4/ip_forward=1',
       '/pod: sysctl net/ipv4/conf/eth0/arp_notify=1',
-      '/pod: addr add 10.1.0.5/24 dev "eth0"',
+      '/pod: addr add 10.1.0.5/24 brd + dev "eth0"',
       '/pod: link set dev "eth0" up',
-      '/pod: route add 0.0.0.0/0 via 10.1.0.1 dev "eth0"',
+      '/pod: route prepend 0.0.0.0/0 via 10.1.0.1 dev "eth0"',
     ]);
   });
 
@@ -70,10 +71,18 @@ describe('ADD through the kernel layer', () => {
     expect(ipamCalls).toEqual([]);
   });
 
+  // The bridge's accept_ra is best effort, as in Go: a read-only /proc/sys does not fail the ADD.
+  const ACCEPT_RA = 'sysctl net/ipv6/conf/br0/accept_ra=0';
+  it('an accept_ra that cannot be written does not fail the ADD', async () => {
+    const { kernel, deps } = setup();
+    kernel.fail = (c: Call) => (c.what === ACCEPT_RA ? new KernelError('other', undefined, 'read-only', c.what) : undefined);
+    await expect(cmdAdd(args(), conf(), deps)).resolves.toMatchObject({ ips: [{ address: '10.1.0.5/24' }] });
+  });
+
   // Every call ADD makes after the IPAM, failed in turn.
   const steps = (() => {
     const { kernel, deps } = setup();
-    return cmdAdd(args(), conf(), deps).then(() => kernel.calls.map((c) => c.what).filter(notOpenClose));
+    return cmdAdd(args(), conf(), deps).then(() => kernel.calls.map((c) => c.what).filter(notOpenClose).filter((w) => w !== ACCEPT_RA));
   })();
 
   it('undoes exactly what it did when any step fails', async () => {

@@ -13,9 +13,11 @@ const full: Result = {
   dns: { nameservers: ['10.96.0.10'], search: ['svc.cluster.local'] },
 };
 
+const FULL_SHAPE = SUPPORTED_VERSIONS.filter((v) => !v.startsWith('0.1') && !v.startsWith('0.2'));
+
 describe('result conversion', () => {
-  for (const from of SUPPORTED_VERSIONS) {
-    for (const to of SUPPORTED_VERSIONS) {
+  for (const from of FULL_SHAPE) {
+    for (const to of FULL_SHAPE) {
       it(`${from} -> ${to} keeps addresses, routes, interfaces and dns`, () => {
         const wire = convertResult(toCurrent(convertResult(full, from), from), to) as Record<string, any>;
         expect(wire.cniVersion).toBe(to);
@@ -31,13 +33,30 @@ describe('result conversion', () => {
     }
   }
 
+  it('gives 0.1.0 and 0.2.0 the shape Go gives them: the first address per family with its routes, dns always', () => {
+    for (const v of ['0.1.0', '0.2.0']) {
+      const wire = convertResult({ ...full, ips: [...full.ips!, { interface: 1, address: '10.0.0.3/24' }] }, v);
+      expect(wire).toEqual({
+        cniVersion: v,
+        ip4: { ip: '10.0.0.2/24', gateway: '10.0.0.1', routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }] },
+        ip6: { ip: 'fd00::2/64', gateway: 'fd00::1', routes: [{ dst: '::/0' }] },
+        dns: full.dns,
+      });
+      // Read back (an exec'd IPAM answering a 0.2.0 config): the same addresses and routes.
+      const back = toCurrent(wire, v);
+      expect(back.ips).toEqual([{ address: '10.0.0.2/24', gateway: '10.0.0.1' }, { address: 'fd00::2/64', gateway: 'fd00::1' }]);
+      expect(back.routes).toEqual(full.routes);
+    }
+    expect(convertResult({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24' }] }, '0.2.0')).toEqual({ cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/24' }, dns: {} });
+  });
+
   it('omits empty dns, routes and interfaces', () => {
     expect(convertResult({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24' }], dns: {} }, '1.0.0')).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/24' }] });
   });
 
   it('assumes the config version when a result has none, and rejects unknown versions', () => {
     expect(toCurrent({ ips: [{ version: '4', address: '10.0.0.2/24' }] }, '0.4.0').ips).toEqual([{ address: '10.0.0.2/24' }]);
-    expect(() => toCurrent({ cniVersion: '0.2.0' }, '1.0.0')).toThrow('unsupported CNI result version "0.2.0"');
+    expect(() => toCurrent({ cniVersion: '0.9.0' }, '1.0.0')).toThrow('unsupported CNI result version "0.9.0"');
     expect(() => toCurrent({ ips: [{ address: '10.0.0.2' }] }, '1.0.0')).toThrow('must be a CIDR');
   });
 });
