@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { $ } from 'zx';
+import { spawn } from 'node:child_process';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN_DIR = join(ROOT, 'dist', 'bin');
@@ -25,6 +25,31 @@ async function inputsKey() {
 }
 
 /**
+ * Runs scripts/image.sh in a process group of its own, which is ended with
+ * this process: an interrupted demo leaves no debootstrap running.
+ */
+function runImageSh(out) {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [join(ROOT, 'scripts', 'image.sh'), '-o', out], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const endGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    };
+    process.on('exit', endGroup);
+    let output = '';
+    child.stdout.on('data', (b) => (output += b));
+    child.stderr.on('data', (b) => (output += b));
+    child.on('close', (code, signal) => {
+      process.off('exit', endGroup);
+      resolve({ code: code ?? signal, output });
+    });
+  });
+}
+
+/**
  * The docker-archive for the current dist/bin, building it when the cache
  * has none: { path, built (false: from the cache), seconds }.
  */
@@ -35,10 +60,11 @@ export async function flatnetImageArchive() {
   if (existsSync(path)) return { path, built: false, seconds: (performance.now() - t0) / 1000 };
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  const r = await $({ nothrow: true, quiet: true })`bash ${join(ROOT, 'scripts', 'image.sh')} -o ${tmp} 2>&1`;
-  if (r.exitCode !== 0) {
+  process.stderr.write('flatnet: building the flatnet image (scripts/image.sh: debootstrap from Debian\'s mirror, once per content of dist/bin, a minute or more) ...\n');
+  const r = await runImageSh(tmp);
+  if (r.code !== 0) {
     rmSync(tmp, { force: true });
-    throw new Error(`scripts/image.sh failed (${r.exitCode}):\n${r.stdout}`);
+    throw new Error(`scripts/image.sh failed (${r.code}):\n${r.output}`);
   }
   // Archives of older binaries are never read again.
   for (const f of readdirSync(CACHE)) if (f.endsWith('.tar') && join(CACHE, f) !== path) rmSync(join(CACHE, f), { force: true });

@@ -49,6 +49,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap cleans up then too
+# (an interrupted demo ends this script's process group with SIGTERM).
+trap 'exit 143' TERM
+trap 'exit 130' INT HUP
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 echo "flatnet: image: debootstrap bookworm minbase + iproute2, iptables, nftables from $mirror (about a minute) ..." >&2

@@ -87,7 +87,13 @@ export class KubeCluster {
     return join(this.bin, name);
   }
 
+  /** Refuses to make anything once down() has begun (an interrupt while up() runs). */
+  assertLive() {
+    if (this.aborted) throw new Error('the cluster is being removed');
+  }
+
   async addNetns(name) {
+    this.assertLive();
     await $`ip netns add ${name}`;
     this.netns.push(name);
     await $`ip -n ${name} link set lo up`;
@@ -114,6 +120,7 @@ export class KubeCluster {
     const node = new KubeNode({ name, netns, dir: join(this.dir, 'nodes', name), ip: nodeIp(i) });
     this.nodes.push(node);
     await node.boot();
+    this.assertLive();
     return node;
   }
 
@@ -338,6 +345,7 @@ export class KubeCluster {
 
   /** Removes everything: processes, mounts (with each node's mount namespace), namespaces, cgroups, the directory. */
   async down({ keepDir = false } = {}) {
+    this.aborted = true;
     for (const p of this.extra) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const n of [...this.nodes].reverse()) await n.stop().catch((e) => process.stderr.write(`flatnet: stopping ${n.name}: ${e.message}\n`));
     for (const ns of this.netns.reverse()) await $({ nothrow: true })`ip netns del ${ns}`;
@@ -360,11 +368,14 @@ export class KubeCluster {
  * Brings a cluster up (control plane + `workers` workers); on failure tears
  * down what it made and rethrows with the failing daemon's log tail.
  */
-export async function createKubeCluster({ workers = 2, tag = randomBytes(2).toString('hex'), dir } = {}) {
+export async function createKubeCluster({ workers = 2, tag = randomBytes(2).toString('hex'), dir, onCreate } = {}) {
   const cluster = new KubeCluster({ tag, dir: dir ?? join(tmpdir(), `flatnet-k8s-${tag}`), workers });
+  // The caller can remove a cluster that is still coming up (Ctrl-C).
+  onCreate?.(cluster);
   try {
     await cluster.up();
   } catch (e) {
+    if (cluster.aborted) throw e;
     const tails = cluster.nodes.flatMap((n) => [...n.procs.keys()].map((p) => `--- ${n.name}/${p}\n${n.logOf(p).slice(-1500)}`)).join('\n');
     await cluster.down({ keepDir: Boolean(process.env.FLATNET_KEEP_FAILED) });
     e.message = `${e.message}\n${tails}`;

@@ -9,14 +9,20 @@
 //   node scripts/kube/demo.mjs [--keep] [--workers N]
 //   --keep     leave the cluster up and print how to reach it; Ctrl-C removes it
 import { flatnetImageArchive } from '../image-archive.mjs';
-import { createKubeCluster, sleep } from './cluster.mjs';
+import { createKubeCluster } from './cluster.mjs';
 
+const USAGE = 'usage: npm run demo:k8s [-- --keep] [-- --workers N]   (N from 1 to 8; default 2)';
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
 const workersAt = args.indexOf('--workers');
 const workers = workersAt >= 0 ? Number(args[workersAt + 1]) : 2;
-if (!Number.isInteger(workers) || workers < 1 || workers > 8) {
-  process.stderr.write('usage: node scripts/kube/demo.mjs [--keep] [--workers N]   (N from 1 to 8)\n');
+const unknown = args.filter((a, i) => a !== '--keep' && a !== '--workers' && !(workersAt >= 0 && i === workersAt + 1));
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (unknown.length || !Number.isInteger(workers) || workers < 1 || workers > 8) {
+  process.stderr.write(`flatnet: demo:k8s: ${unknown.length ? `unknown argument ${unknown[0]}` : `--workers wants a whole number from 1 to 8, not ${args[workersAt + 1] ?? 'nothing'}`}\n${USAGE}\n`);
   process.exit(2);
 }
 
@@ -30,6 +36,7 @@ async function teardown(code) {
   if (stopping) return;
   stopping = true;
   if (cluster) {
+    say('removing the cluster (its processes, mounts and namespaces; about half a minute) ...');
     const made = [...cluster.netns];
     await cluster.down();
     say(`cleaned up: processes stopped, namespaces ${made.join(' ')} and ${cluster.dir} removed`);
@@ -41,8 +48,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void te
 async function demo() {
   const image = await flatnetImageArchive();
   say(`[${secs()} s] flatnet image: ${image.path}${image.built ? ' (built)' : ''}`);
-  cluster = await createKubeCluster({ workers });
-  const c = cluster;
+  const c = await createKubeCluster({ workers, onCreate: (made) => (cluster = made) });
   say(`[${secs()} s] cluster up in ${c.timings.up.toFixed(1)} s: ${c.nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}`);
   await c.installFlatnet(image.path);
   const nodes = await c.getJson(['get', 'nodes']);
@@ -61,10 +67,12 @@ async function demo() {
   await c.kubectl(['expose', 'deployment', 'demo', '--port=80', '--target-port=8080']);
   const svc = await c.getJson(['get', 'service', 'demo']);
   const ip = svc.spec.clusterIP;
-  await sleep(1000);
   const from = pods[0];
+  // kube-proxy on every node programs the Service within a few seconds of its creation.
+  await c.waitFor(`Service ${ip} from ${from.name}`, () => c.dialClientIp(from, ip, 80).then(() => true), 60_000);
   const saw = await c.dialClientIp(from, ip, 80);
-  say(`[${secs()} s] Service demo ${ip}:80 from ${from.name}: a backend answered and saw ${saw}`);
+  const why = saw === from.ip ? 'the calling pod itself' : `the bridge's address: the Service sent ${from.name} to itself, and kube-proxy masquerades such hairpin traffic`;
+  say(`[${secs()} s] Service demo ${ip}:80 from ${from.name} (${from.ip}): a backend answered and saw ${saw}, ${why}`);
   const hostname = (await c.cp.run('curl', ['-sS', '--max-time', '10', `http://${ip}/hostname`])).stdout.trim();
   say(`  from the control-plane node: answered by ${hostname}`);
   if (keep) {

@@ -130,11 +130,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const full = process.argv.includes('--full');
   const keep = process.argv.includes('--keep');
   const image = await flatnetImageArchive();
-  const cluster = await createKubeCluster({ workers: 2 });
+  let cluster;
   const down = async () => {
-    if (!keep) await cluster.down();
+    if (!keep) await cluster?.down();
   };
   process.on('SIGINT', () => void down().then(() => process.exit(130)));
+  cluster = await createKubeCluster({ workers: 2, onCreate: (made) => (cluster = made) });
   try {
     await cluster.installFlatnet(image.path);
     await loadE2eImages(cluster);

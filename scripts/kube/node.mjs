@@ -111,6 +111,7 @@ export class KubeNode {
 
   /** Makes the node's mount namespace and its init. */
   async boot() {
+    if (this.stopped) throw new Error(`node ${this.name} is being removed`);
     mkdirSync(join(this.dir, 'log'), { recursive: true });
     const log = openSync(join(this.dir, 'log', 'init.log'), 'a');
     this.init = spawn('nsenter', [`--net=${this.netnsPath}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', NODE_INIT, 'node-init', this.dir, this.name], { stdio: ['ignore', log, log] });
@@ -139,6 +140,7 @@ export class KubeNode {
 
   /** Starts a long-running daemon in the node, its output in log/<name>.log. */
   start(name, cmd, args) {
+    if (this.stopped) throw new Error(`node ${this.name} is being removed`);
     const log = openSync(join(this.dir, 'log', `${name}.log`), 'a');
     const [bin, ...pre] = this.enter();
     const child = spawn(bin, [...pre, cmd, ...args], { stdio: ['ignore', log, log] });
@@ -180,6 +182,7 @@ export class KubeNode {
    * namespace.
    */
   async stop() {
+    this.stopped = true;
     for (const name of ['kubelet', ...[...this.procs.keys()].filter((n) => n !== 'kubelet').reverse()]) await this.stopDaemon(name);
     if (!this.init) return;
     if (this.mntNs) {
