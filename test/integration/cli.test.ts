@@ -120,7 +120,7 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect(bad.stderr).toContain('flatnet add: flatnet: failed to open netns "/nonexistent"');
     expect((await cli('frobnicate')).exitCode).toBe(2);
     const v = await cli('version');
-    expect(v.stdout).toMatch(/^flatnet \d+\.\d+\.\d+ \(CNI 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\)/);
+    expect(v.stdout).toMatch(/^flatnet \d+\.\d+\.\d+ \(CNI 0\.1\.0, 0\.2\.0, 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\)/);
   });
 
   // Reliability issue, defect 6: the CLI acted after a usage error.
