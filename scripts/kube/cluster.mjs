@@ -201,7 +201,7 @@ export class KubeCluster {
     writeFileSync(join(node.dir, 'kube-proxy.json'), JSON.stringify(kubeProxyConfig({ kubeconfig: this.proxy, name: node.name })));
     node.controlPlane = controlPlane;
     await this.startContainerd(node);
-    for (const tar of this.images) await node.run('ctr', ['-n', 'k8s.io', 'images', 'import', tar]);
+    for (const tar of this.images) await node.importImage(tar);
     this.startKubelet(node);
     node.start('kube-proxy', this.k('kube-proxy'), [`--config=${join(node.dir, 'kube-proxy.json')}`, '--v=1']);
   }
@@ -268,7 +268,7 @@ export class KubeCluster {
 
   /** Imports an image archive into every node's containerd (kind load image-archive). */
   async loadImage(tar) {
-    await Promise.all(this.nodes.map((n) => n.run('ctr', ['-n', 'k8s.io', 'images', 'import', tar])));
+    await Promise.all(this.nodes.map((n) => n.importImage(tar)));
   }
 
   /** Applies the DaemonSet manifest unchanged and waits for every node to turn Ready. */

@@ -88,7 +88,7 @@ export async function runE2e(cluster, { names, focus, skip = [], reportDir, time
   const hosts = join(reportDir, 'hosts');
   writeFileSync(hosts, '127.0.0.1 localhost google.com www.google.com\n');
   // The pre-test GET of http://google.com is answered on the node's own loopback.
-  const web = cp.start('google-stand-in', cluster.k('agnhost'), ['netexec', '--http-port=80', '--udp-port=0']);
+  cp.start('google-stand-in', cluster.k('agnhost'), ['netexec', '--http-port=80', '--udp-port=0']);
   try {
     await sleep(500);
     const focusRe = names ? names.map((x) => esc(x)).join('|') : focus;
@@ -117,7 +117,6 @@ export async function runE2e(cluster, { names, focus, skip = [], reportDir, time
     return cases;
   } finally {
     await cp.stopDaemon('google-stand-in');
-    void web;
   }
 }
 

@@ -138,6 +138,11 @@ export class KubeNode {
     return $({ ...opts, nothrow: opts.nothrow ?? false })`${bin} ${pre} ${cmd} ${args}`;
   }
 
+  /** Imports an image archive into the node's containerd, as `kind load image-archive` does. */
+  importImage(tar) {
+    return this.run('ctr', ['-n', 'k8s.io', 'images', 'import', tar]);
+  }
+
   /** Starts a long-running daemon in the node, its output in log/<name>.log. */
   start(name, cmd, args) {
     if (this.stopped) throw new Error(`node ${this.name} is being removed`);

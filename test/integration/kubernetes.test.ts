@@ -172,7 +172,7 @@ describe.skipIf(!ready)('flatnet as the pod network of a real Kubernetes cluster
     const onLate = (await c.getJson(['get', 'pods', '-A', '--field-selector', 'spec.nodeName=late-worker'])).items.filter((p: { spec: { hostNetwork?: boolean } }) => !p.spec.hostNetwork);
     expect(onLate).toEqual([]);
     const image = await flatnetImageArchive();
-    await late.run('ctr', ['-n', 'k8s.io', 'images', 'import', image.path]);
+    await late.importImage(image.path);
     const s = await c.waitFor('late-worker Ready', async () => (await nodesJson()).find((n: { metadata: { name: string } }) => n.metadata.name === 'late-worker').status.conditions.find((x: { type: string }) => x.type === 'Ready').status === 'True', 180_000, 1000);
     log(`late worker Ready ${s.toFixed(1)} s after its flatnet image arrived`);
     const cidr = await podCidrOf('late-worker');
