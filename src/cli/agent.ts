@@ -1,7 +1,6 @@
 // flatnet agent: the node agent's command line. Every flag becomes a typed,
 // checked option here; the agent itself (src/agent) never sees argv.
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { Agent, DEFAULT_PROTO } from '../agent/agent.ts';
 import { parseListenAddr } from '../agent/health.ts';
@@ -157,4 +156,3 @@ export const agentCommand: Command<AgentArgs> = {
   },
 };
 
-export const conflistPath = (a: Pick<AgentArgs, 'conf-dir' | 'conf-file'>): string => join(a['conf-dir'], a['conf-file']);

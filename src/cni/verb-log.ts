@@ -31,7 +31,8 @@ export function verbLogSettings(conf: unknown): VerbLog {
       maxBytes: Math.round(num(getKey(lo, 'maxSize'), 10, 1 / 1024, 1024) * 1024 * 1024),
       backups: num(getKey(lo, 'maxBackups'), 1, 0, 20),
     },
-    level: level === 'error' || level === 'silent' || level === 'info' ? level : level === 'debug' || level === 'trace' ? 'info' : 'info',
+    // The verb log has one line per run: debug and trace add nothing to it.
+    level: level === 'error' || level === 'silent' ? level : 'info',
   };
 }
 

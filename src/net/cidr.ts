@@ -151,15 +151,6 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 export const addrEq = (a: Addr, b: Addr): boolean => a.family === b.family && a.value === b.value;
 export const offset = (a: Addr, n: bigint): Addr => ({ family: a.family, value: a.value + n });
 
-export function isDefaultRoute(dst: string): boolean {
-  const c = parseCidr(dst);
-  return c !== undefined && c.prefix === 0;
-}
-
-export function familyOf(ipOrCidr: string): Family {
-  return ipOrCidr.includes(':') ? 6 : 4;
-}
-
 /**
  * Canonical CIDRs with every entry that another one contains removed, in input
  * order: 5,000 node /32s inside the node subnet become that one subnet.

@@ -33,8 +33,3 @@ export class ExecError extends Error {
   }
 }
 
-export function runOk(argv: readonly string[], input = ''): string {
-  const r = run(argv, input);
-  if (r.exitCode !== 0) throw new ExecError(argv, r);
-  return r.stdout;
-}
