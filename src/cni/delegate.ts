@@ -1,26 +1,19 @@
 // Delegation to another plugin (the IPAM), as Go's pkg/invoke: find it on
 // CNI_PATH, give it the same stdin and environment with only CNI_COMMAND
 // changed, and hand its error object back unchanged.
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { CniError, ErrorCode } from './errors.ts';
 import { isObject } from './json.ts';
 import type { CmdArgs, Result } from './types.ts';
 import { toCurrent } from './version.ts';
 import { run, type RunResult } from '../sys/exec.ts';
+import { which } from '../sys/which.ts';
 
 export function findPlugin(name: string, cniPath: string): string {
   if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'no plugin name provided', 'set ipam.type');
   if (name.includes('/')) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin name: ${name}`, 'a plugin type is a file name, not a path');
+  const found = which(name, cniPath);
+  if (found) return found;
   const dirs = cniPath.split(':').filter(Boolean);
-  for (const d of dirs) {
-    const p = join(d, name);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // not in this directory
-    }
-  }
   throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin "${name}" in path [${dirs.join(' ')}]`, `install ${name} into a CNI_PATH directory (Debian's Go plugins, portmap among them, are in /usr/lib/cni), or fix the type that names it`);
 }
 

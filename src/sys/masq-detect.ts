@@ -1,24 +1,14 @@
 // Which masquerade backend a node can use, decided as the Go plugins decide
 // (pkg/utils/netfilter.go), so flatnet and the Go bridge plugin pick the same
 // one on one node: iptables, unless iptables is unusable and nftables usable.
-import { statSync } from 'node:fs';
 import { commandNotFound, type RunResult } from '../platform/types.ts';
 import { run } from './exec.ts';
+import { which } from './which.ts';
 
 export type MasqBackend = 'iptables' | 'nftables';
 
 /** Whether `name` is a file in a directory of PATH, as Go's exec.LookPath finds it: no process started. */
-export function onPath(name: string, path = process.env.PATH ?? ''): boolean {
-  for (const dir of path.split(':')) {
-    if (!dir) continue;
-    try {
-      if (statSync(`${dir}/${name}`).isFile()) return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
+export const onPath = (name: string, path = process.env.PATH ?? ''): boolean => which(name, path) !== undefined;
 
 /** The result either platform gives for a program that is not installed. */
 export const missingCommand = (r: RunResult, file: string): boolean => r.exitCode === 127 && r.stderr === commandNotFound(file).stderr;
