@@ -20,11 +20,13 @@ let logger: Logger | undefined;
 
 const isLevel = (s: string | undefined): s is LevelName => s !== undefined && s in LEVELS;
 
-function current(): LogSettings {
-  if (settings) return settings;
-  const env = process.env.FLATNET_LOG_LEVEL;
-  return { level: isLevel(env) ? env : 'error', ...(process.env.FLATNET_LOG_FILE ? { file: process.env.FLATNET_LOG_FILE } : {}) };
+/** The one reader of FLATNET_LOG_LEVEL and FLATNET_LOG_FILE: an unknown level is the default, error. */
+export function logSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): LogSettings {
+  const level = env.FLATNET_LOG_LEVEL;
+  return { level: isLevel(level) ? level : 'error', ...(env.FLATNET_LOG_FILE ? { file: env.FLATNET_LOG_FILE } : {}) };
 }
+
+const current = (): LogSettings => settings ?? logSettingsFromEnv(process.env);
 
 /** Sets where and how much to log, for the rest of this process. */
 export function configureLog(s: LogSettings): void {
