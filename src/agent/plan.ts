@@ -351,9 +351,10 @@ export function diffRoutes(desired: PeerRoute[], actual: RouteState[], proto: nu
   return ops;
 }
 
-// Our nexthop ids: 201 (the routing protocol number) in the top byte, far from
-// the small ids other software hands out from 1.
-export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
+// Our nexthop ids: the routing protocol number (5-255, --route-protocol) in
+// the top byte, far from the small ids other software hands out from 1; two
+// agents with different protocols on one node never share a range.
+export const nexthopIdBase = (proto: number): number => proto * 2 ** 24;
 
 /**
  * The same diff with every peer route pointing at a nexthop object (one per
@@ -367,12 +368,13 @@ export const NEXTHOP_ID_BASE = 201 * 2 ** 24;
 export function diffNexthopRoutes(desired: PeerRoute[], actual: RouteState[], nexthops: NexthopState[], proto: number, usedByOthers: ReadonlySet<number> = new Set()): LinkOp[] {
   // Ours: our protocol and an id of our range (a nexthop someone else tagged
   // with our protocol is still theirs).
-  const own = nexthops.filter((n) => n.proto === String(proto) && n.id >= NEXTHOP_ID_BASE && n.id < NEXTHOP_ID_BASE + 2 ** 24);
+  const base = nexthopIdBase(proto);
+  const own = nexthops.filter((n) => n.proto === String(proto) && n.id >= base && n.id < base + 2 ** 24);
   const ours = new Map<string, number>();
   const taken = new Set(nexthops.map((n) => n.id));
   const nhKey = (via: Addr, dev: string): string => `${formatIp(via)} ${dev}`;
   for (const n of own) if (n.via && n.dev && !ours.has(nhKey(n.via, n.dev))) ours.set(nhKey(n.via, n.dev), n.id);
-  let next = NEXTHOP_ID_BASE;
+  let next = base;
   const needed = new Set<number>();
   const nhOps: LinkOp[] = [];
   const routeOps: LinkOp[] = [];

@@ -3,11 +3,11 @@
 // that destination, whoever made it): which ops it sends, what it reports,
 // and what it never touches.
 import { afterEach, describe, expect, it } from 'vitest';
-import { NEXTHOP_ID_BASE } from '../../src/agent/plan.ts';
+import { nexthopIdBase } from '../../src/agent/plan.ts';
 import { KernelError } from '../../src/sys/kernel.ts';
 import { agentBed, cidr, ip, node } from '../fakes/agent-bed.ts';
 
-const B = NEXTHOP_ID_BASE;
+const B = nexthopIdBase(201);
 let bed: ReturnType<typeof agentBed>;
 afterEach(() => bed?.remove());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromNodeList, type NodeInfo, NodeListError } from '../../src/agent/nodes.ts';
-import { diffNexthopRoutes, diffRoutes, NEXTHOP_ID_BASE, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
+import { diffNexthopRoutes, diffRoutes, nexthopIdBase, type PeerRoute, planRoutes } from '../../src/agent/plan.ts';
 import { egressRestore } from '../../src/sys/masq-iptables-egress.ts';
 import { renderConflist } from '../../src/agent/cni-config.ts';
 import { formatCidr, formatIp, parseCidr, parseIp } from '../../src/net/cidr.ts';
@@ -219,7 +219,7 @@ describe('route diff through nexthop objects', () => {
     peer({ node: 'c', dst: '10.244.3.0/24', via: '10.0.0.3', family: 4, dev: 'eth0' }),
     peer({ node: 'c', dst: 'fd00:3::/64', via: 'fc00::3', family: 6, dev: 'eth1' }),
   ];
-  const B = NEXTHOP_ID_BASE;
+  const B = nexthopIdBase(201);
   it('makes one nexthop per next hop, with ids that skip taken ones, before the routes that use them', () => {
     expect(lines(diffNexthopRoutes(want, [], [knh({ id: B, via: '192.0.2.1', dev: 'x' })], 201))).toEqual([
       `nexthop replace id ${B + 1} via 10.0.0.2 dev "eth0" proto 201`,
@@ -229,6 +229,13 @@ describe('route diff through nexthop objects', () => {
       `route replace 10.244.3.0/24 nhid ${B + 2} proto 201`,
       `route replace fd00:3::/64 nhid ${B + 3} proto 201`,
     ]);
+  });
+  it('takes its nexthop ids from the range of --route-protocol, never adopting another protocol\'s range', () => {
+    const P = nexthopIdBase(77);
+    expect(P).not.toBe(B);
+    // 201's nexthop tagged proto 77 by someone else stays theirs; 77's own range is used.
+    const out = lines(diffNexthopRoutes(want.slice(0, 1), [], [knh({ id: B, via: '10.0.0.2', dev: 'eth0', proto: '77' })], 77));
+    expect(out).toEqual([`nexthop replace id ${P} via 10.0.0.2 dev "eth0" proto 77`, `route replace 10.244.2.0/24 nhid ${P} proto 77`]);
   });
   it('writes nothing when routes and nexthops are as wanted', () => {
     const nhs = [
