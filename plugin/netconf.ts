@@ -1,7 +1,7 @@
 // The bridge plugin's config, with the Go bridge plugin's field names and
 // defaults, so switching from bridge to flatnet changes only "type".
 import { parseCniArgs } from '../src/cni/args.ts';
-import { CniError, configError, ErrorCode } from '../src/cni/errors.ts';
+import { answerAs, CniError, configError, ErrorCode } from '../src/cni/errors.ts';
 import { getKey, type JsonObject, optBool, optInt, optObject, optString, optStringArray } from '../src/cni/json.ts';
 import type { DNS, NetConfBase } from '../src/cni/types.ts';
 import { KNOWN_CNI_ARGS, ipamType } from '../src/cni/ipam-contract.ts';
@@ -82,7 +82,7 @@ export function parseDelConf(conf: NetConfBase): DelConf {
 }
 
 export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf {
-  const bridge = parseIfName(optString(conf, 'bridge', '') || 'cni0', 'bridge');
+  const bridge = answerAs(ErrorCode.InvalidNetworkConfig, () => parseIfName(optString(conf, 'bridge', '') || 'cni0', 'bridge'));
   const isDefaultGateway = optBool(conf, 'isDefaultGateway', '');
   const hairpinMode = optBool(conf, 'hairpinMode', '');
   const promiscMode = optBool(conf, 'promiscMode', '');
@@ -105,7 +105,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   const rc = optObject(conf, 'runtimeConfig', '');
   const argsCni = optObject(optObject(conf, 'args', '') ?? {}, 'cni', 'args.');
   const rawMac = (rc && optString(rc, 'mac', 'runtimeConfig.')) || (argsCni && optString(argsCni, 'mac', 'args.cni.')) || parseCniArgs(cniArgs, KNOWN_CNI_ARGS).get('MAC') || undefined;
-  const mac = rawMac === undefined ? undefined : parseMac(rawMac, 'mac');
+  const mac = rawMac === undefined ? undefined : answerAs(ErrorCode.InvalidNetworkConfig, () => parseMac(rawMac, 'mac'));
 
   const mtu = optInt(conf, 'mtu', '', 0, 65535) || undefined;
   // The kernel's floor for bridges and veths (ETH_MIN_MTU): below it the bridge

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { validateContainerId } from '../cni/args.ts';
 import type { ConfList } from '../cni/conflist.ts';
 import { execPlugin, findPlugin } from '../cni/delegate.ts';
-import { CniError, ErrorCode } from '../cni/errors.ts';
+import { answerAs, CniError, ErrorCode } from '../cni/errors.ts';
 import { type IfName, parseIfName } from '../net/names.ts';
 import { writeAtomic } from '../sys/write-atomic.ts';
 
-export interface Attachment {
+/** One pod interface as the CLI names it to the plugins (the runtime's CNI_* values and its result cache). */
+export interface PodAttachment {
   netns: string;
   containerId: string;
   ifName: IfName;
@@ -23,12 +24,12 @@ export interface Attachment {
 }
 
 /** Validates what names the cache file and reaches the plugins, as a runtime would. */
-export function attachment(a: Omit<Attachment, 'ifName'> & { ifName: string }): Attachment {
+export function attachment(a: Omit<PodAttachment, 'ifName'> & { ifName: string }): PodAttachment {
   validateContainerId(a.containerId);
-  return { ...a, ifName: parseIfName(a.ifName, 'CNI_IFNAME') };
+  return { ...a, ifName: answerAs(ErrorCode.InvalidEnvironmentVariables, () => parseIfName(a.ifName)) };
 }
 
-const cacheFile = (l: ConfList, a: Attachment): string => join(a.cacheDir, `${l.name}-${a.containerId}-${a.ifName}.json`);
+const cacheFile = (l: ConfList, a: PodAttachment): string => join(a.cacheDir, `${l.name}-${a.containerId}-${a.ifName}.json`);
 
 /** Runs one plugin of a list: its config (name, version, prevResult injected) on stdin, CNI_* in the env; ADD returns its result. */
 export type PluginRunner = (plugin: ConfList['plugins'][number], command: string, stdin: string, env: NodeJS.ProcessEnv, cniPath: string) => unknown;
@@ -38,7 +39,7 @@ export const execRunner: PluginRunner = (plugin, command, stdin, env, cniPath) =
   return command === 'ADD' ? JSON.parse(r.stdout) : undefined;
 };
 
-function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: Attachment, prevResult: unknown, run: PluginRunner): unknown {
+function exec(l: ConfList, plugin: ConfList['plugins'][number], command: string, a: PodAttachment, prevResult: unknown, run: PluginRunner): unknown {
   const conf: Record<string, unknown> = { ...plugin, name: l.name, cniVersion: l.cniVersion };
   if (prevResult !== undefined) conf.prevResult = prevResult;
   // The plugin's own error log line would repeat the error the CLI prints.
@@ -73,7 +74,7 @@ function readCache(file: string): Cached | undefined {
   }
 }
 
-const cached = (l: ConfList, a: Attachment): unknown => readCache(cacheFile(l, a))?.result;
+const cached = (l: ConfList, a: PodAttachment): unknown => readCache(cacheFile(l, a))?.result;
 
 /** Whether two netns paths name the same namespace: the same text, or the same nsfs inode. */
 function sameNetns(x: string, y: string): boolean {
@@ -92,7 +93,7 @@ function sameNetns(x: string, y: string): boolean {
  * the ADD's netns path when the same namespace was given under another path
  * (prevResult names the sandbox by the ADD's path), and whether it was cached.
  */
-function guardNetns(l: ConfList, a: Attachment, verb: string): { att: Attachment; known: boolean } {
+function guardNetns(l: ConfList, a: PodAttachment, verb: string): { att: PodAttachment; known: boolean } {
   const own = readCache(cacheFile(l, a));
   if (own?.netns !== undefined) {
     if (!sameNetns(own.netns, a.netns)) {
@@ -119,7 +120,7 @@ function guardNetns(l: ConfList, a: Attachment, verb: string): { att: Attachment
   return { att: a, known: false };
 }
 
-export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execRunner): unknown {
+export function addNetwork(l: ConfList, a: PodAttachment, run: PluginRunner = execRunner): unknown {
   // An attachment this runtime already made is not made twice: a second ADD
   // would fail, and its cleanup DEL would take down the first one's interface.
   if (cached(l, a) !== undefined) {
@@ -149,7 +150,7 @@ export function addNetwork(l: ConfList, a: Attachment, run: PluginRunner = execR
   return result;
 }
 
-export function checkNetwork(l: ConfList, given: Attachment, run: PluginRunner = execRunner): void {
+export function checkNetwork(l: ConfList, given: PodAttachment, run: PluginRunner = execRunner): void {
   const a = guardNetns(l, given, 'CHECK').att;
   const prev = cached(l, a);
   if (prev === undefined) throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for ${a.containerId}/${a.ifName} in ${a.cacheDir}`, 'CHECK needs an ADD made with flatnet add');
@@ -157,7 +158,7 @@ export function checkNetwork(l: ConfList, given: Attachment, run: PluginRunner =
 }
 
 /** DEL, as a runtime does it; false when flatnet add had made no such attachment (DEL ran anyway: it is idempotent). */
-export function delNetwork(l: ConfList, given: Attachment, run: PluginRunner = execRunner): boolean {
+export function delNetwork(l: ConfList, given: PodAttachment, run: PluginRunner = execRunner): boolean {
   const { att: a, known } = guardNetns(l, given, 'DEL');
   const prev = cached(l, a);
   for (const p of [...l.plugins].reverse()) exec(l, p, 'DEL', a, prev, run);

@@ -2,12 +2,12 @@
 // Go's pkg/skel does, dispatches to a verb handler, and prints the result or
 // the error object. Handlers never see raw env or write to stdout.
 import { validateContainerId, validateNetworkName } from './args.ts';
-import { CniError, ErrorCode, toCniError } from './errors.ts';
+import { answerAs, CniError, ErrorCode, toCniError } from './errors.ts';
 import { getKey, isObject } from './json.ts';
 import { logVerb, type VerbLog, verbLogSettings, type VerbOutcome } from './verb-log.ts';
 import type { CmdArgs, NetConfBase, Result } from './types.ts';
 import { assertSupported, compareVersions, convertResult, CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
-import { configureLog, LEVELS, type LevelName, log } from '../log.ts';
+import { configureLog, log, logSettingsFromEnv } from '../log.ts';
 import { type IfName, parseIfName, utf8Length } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
 import { isOwnNetns } from '../sys/netns.ts';
@@ -123,7 +123,7 @@ export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result 
 async function invokeDecoded(funcs: PluginFuncs, args: CmdArgs, conf: NetConfBase): Promise<Result | undefined> {
   if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
     validateContainerId(args.containerId);
-    parseIfName(args.ifName);
+    answerAs(ErrorCode.InvalidEnvironmentVariables, () => parseIfName(args.ifName));
     checkNetns(args);
   }
   switch (args.command) {
@@ -162,8 +162,7 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: Io): Promi
 }
 
 async function dispatchVerb(funcs: PluginFuncs, about: string, io: Io): Promise<number> {
-  const level = io.env.FLATNET_LOG_LEVEL;
-  configureLog({ level: level !== undefined && level in LEVELS ? (level as LevelName) : 'error', ...(io.env.FLATNET_LOG_FILE ? { file: io.env.FLATNET_LOG_FILE } : {}) });
+  configureLog(logSettingsFromEnv(io.env));
   if (!io.env.CNI_COMMAND) {
     io.stderr(aboutText(about));
     return 0;

@@ -2,7 +2,6 @@
 // Everything from outside (CNI_IFNAME, "bridge", a MAC in runtimeConfig) is
 // parsed into one of these at the boundary; the `ip` printer accepts nothing
 // else, so no runtime-supplied text reaches a command unchecked.
-import { CniError, ErrorCode } from '../cni/errors.ts';
 
 export type IfName = string & { readonly __brand: 'IfName' };
 export type Mac = string & { readonly __brand: 'Mac' };
@@ -54,18 +53,33 @@ export function ifNameProblem(s: string): { msg: string; details: string } | und
   return undefined;
 }
 
-/** Parses an interface name; `what` names the field in the error (CNI_IFNAME, bridge). */
-export function parseIfName(s: string, what = 'CNI_IFNAME'): IfName {
+/**
+ * A name or MAC address the kernel or `ip -batch` would refuse. This layer
+ * knows no CNI error codes: the plugin answers it as the field it came from
+ * (CNI_IFNAME is an environment error, a config's bridge or mac a config error).
+ */
+export class InvalidNameError extends Error {
+  constructor(
+    msg: string,
+    readonly details: string,
+  ) {
+    super(msg);
+    this.name = 'InvalidNameError';
+  }
+}
+
+/** Parses an interface name; `what` names the field in the message (bridge), none for CNI_IFNAME. */
+export function parseIfName(s: string, what?: string): IfName {
   const p = ifNameProblem(s);
-  if (p) throw new CniError(what === 'CNI_IFNAME' ? ErrorCode.InvalidEnvironmentVariables : ErrorCode.InvalidNetworkConfig, what === 'CNI_IFNAME' ? p.msg : `${what} ${JSON.stringify(s)}: ${p.msg}`, p.details);
+  if (p) throw new InvalidNameError(what === undefined ? p.msg : `${what} ${JSON.stringify(s)}: ${p.msg}`, p.details);
   return s as IfName;
 }
 
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 export function parseMac(s: string, what: string): Mac {
-  if (!MAC_RE.test(s)) throw new CniError(ErrorCode.InvalidNetworkConfig, `${what}: invalid MAC address ${JSON.stringify(s)}`, 'use the form c2:11:22:33:44:55');
-  if ((parseInt(s.slice(0, 2), 16) & 1) === 1) throw new CniError(ErrorCode.InvalidNetworkConfig, `${what}: MAC address ${s} is a multicast address`, 'the first octet must be even');
+  if (!MAC_RE.test(s)) throw new InvalidNameError(`${what}: invalid MAC address ${JSON.stringify(s)}`, 'use the form c2:11:22:33:44:55');
+  if ((parseInt(s.slice(0, 2), 16) & 1) === 1) throw new InvalidNameError(`${what}: MAC address ${s} is a multicast address`, 'the first octet must be even');
   return s.toLowerCase() as Mac;
 }
 
