@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import { validAttachments } from '../src/cni/attachments.ts';
 import type { PluginFuncs } from '../src/cni/skel.ts';
-import type { Attachment, CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
+import type { ValidAttachment, CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { formatCidr, formatIp } from '../src/net/cidr.ts';
 import { mark } from '../src/profile.ts';
@@ -119,7 +119,7 @@ export interface GcOutcome {
 }
 
 /** Releases every allocation not in `valid` (with dryRun, only says which). */
-export function ipamGc(store: Store, valid: Attachment[], o: { dryRun?: boolean } = {}): GcOutcome {
+export function ipamGc(store: Store, valid: ValidAttachment[], o: { dryRun?: boolean } = {}): GcOutcome {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const keepIds = new Set(valid.map((a) => a.containerID));
   return withLock(store, () => {

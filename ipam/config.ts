@@ -7,7 +7,7 @@ import { isObject, type JsonObject, optArray, optObject, optString, optStringArr
 import { DEFAULT_DATA_DIR, KNOWN_CNI_ARGS } from '../src/cni/ipam-contract.ts';
 import type { Route } from '../src/cni/types.ts';
 import { type Addr, parseCidr, parseIp } from '../src/net/cidr.ts';
-import { canonicalizeRangeSet, RangeError, type RangeSet, type RangeSpec, rangeSetsOverlap } from './range.ts';
+import { canonicalizeRangeSet, InvalidRangeError, type RangeSet, type RangeSpec, rangeSetsOverlap } from './range.ts';
 
 
 export interface IpamConfig {
@@ -74,7 +74,7 @@ export function parseIpamConfig(conf: JsonObject, cniArgs: string): IpamConfig {
     try {
       return canonicalizeRangeSet(s);
     } catch (e) {
-      if (e instanceof RangeError) throw configError(`invalid range set ${i}: ${e.message}`);
+      if (e instanceof InvalidRangeError) throw configError(`invalid range set ${i}: ${e.message}`);
       throw e;
     }
   });

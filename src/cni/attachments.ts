@@ -1,7 +1,7 @@
 // The GC verb's list of attachments that are still valid (SPEC 1.1.0).
 import { CniError, ErrorCode } from './errors.ts';
 import { getKey, isObject } from './json.ts';
-import type { Attachment, NetConfBase } from './types.ts';
+import type { ValidAttachment, NetConfBase } from './types.ts';
 
 // The spec's key, then the 1.1.0 tag's name for it (libcni sends both).
 const KEYS = ['cni.dev/valid-attachments', 'cni.dev/attachments'] as const;
@@ -14,7 +14,7 @@ const SHAPE = 'a list of {"containerID": "...", "ifname": "..."}';
  * is alive". null is the empty list: libcni marshals a nil slice so when the
  * runtime has no live attachments.
  */
-export function validAttachments(conf: NetConfBase): Attachment[] {
+export function validAttachments(conf: NetConfBase): ValidAttachment[] {
   const values = KEYS.map((k) => getKey(conf, k)).filter((v) => v !== undefined);
   if (values.length === 0) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC without cni.dev/valid-attachments: refusing to release every attachment', `the config of a GC must carry cni.dev/valid-attachments, ${SHAPE} of the live attachments ([] or null when there are none)`);

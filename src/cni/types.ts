@@ -69,7 +69,8 @@ export interface NetConfBase {
   [key: string]: unknown;
 }
 
-export interface Attachment {
+/** One entry of a GC request's `cni.dev/valid-attachments`: an attachment the runtime still uses. */
+export interface ValidAttachment {
   containerID: string;
   ifname: string;
 }
