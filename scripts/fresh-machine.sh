@@ -34,8 +34,9 @@ if [ ! -s "$base" ]; then
   rm -rf "$tmp/rootfs/var/cache/apt/archives"/*.deb
   # Node.js 20 with npm, as a new machine of this kind has it: the files of
   # this machine's nodejs package (Debian's own bookworm has only 18).
-  dpkg -L nodejs | while read -r f; do [ -f "$f" ] && [ ! -L "$f" ] && printf '%s\n' "${f#/}"; done > "$tmp/node.list"
-  dpkg -L nodejs | while read -r f; do [ -L "$f" ] && printf '%s\n' "${f#/}"; done >> "$tmp/node.list"
+  dpkg -L nodejs | while read -r f; do
+    if [ -L "$f" ] || [ -f "$f" ]; then printf '%s\n' "${f#/}"; fi
+  done > "$tmp/node.list"
   tar -C / -cf - -T "$tmp/node.list" | tar -C "$tmp/rootfs" -xf -
   tar -C "$tmp/rootfs" -cf "$base.part" . && mv "$base.part" "$base"
   rm -rf "$tmp"; trap - EXIT
