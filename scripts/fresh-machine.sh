@@ -33,10 +33,14 @@ if [ ! -s "$base" ]; then
   debootstrap --variant=minbase --include=ca-certificates,git,python3,make,g++ bookworm "$tmp/rootfs" "$mirror" >/dev/null
   rm -rf "$tmp/rootfs/var/cache/apt/archives"/*.deb
   # Node.js 20 with npm, as a new machine of this kind has it: the files of
-  # this machine's nodejs package (Debian's own bookworm has only 18).
+  # this machine's nodejs package (Debian's own bookworm has only 18), and
+  # npm's directory as it is now (a machine upgrades npm when it starts, so
+  # the package's list of npm files is stale).
   dpkg -L nodejs | while read -r f; do
+    case "$f" in /usr/lib/node_modules/npm/*) continue ;; esac
     if [ -L "$f" ] || [ -f "$f" ]; then printf '%s\n' "${f#/}"; fi
   done > "$tmp/node.list"
+  echo usr/lib/node_modules/npm >> "$tmp/node.list"
   tar -C / -cf - -T "$tmp/node.list" | tar -C "$tmp/rootfs" -xf -
   tar -C "$tmp/rootfs" -cf "$base.part" . && mv "$base.part" "$base"
   rm -rf "$tmp"; trap - EXIT
