@@ -144,31 +144,42 @@ export function ipamGc(store: Store, valid: ValidAttachment[], o: { dryRun?: boo
   });
 }
 
-export function ipamFuncs(storeFor: StoreFactory = diskStore): PluginFuncs {
-  const cfgOf = (args: CmdArgs, conf: NetConfBase): IpamConfig => parseIpamConfig(conf, args.args);
-  return {
-    add: async (args, conf) => {
-      const cfg = cfgOf(args, conf);
-      return ipamAdd(cfg, storeFor(cfg), args.containerId, args.ifName);
-    },
-    del: async (args, conf) => {
-      const cfg = cfgOf(args, conf);
-      ipamDel(storeFor(cfg), args.containerId, args.ifName);
-    },
-    check: async (args, conf) => {
-      const cfg = cfgOf(args, conf);
-      ipamCheck(storeFor(cfg), args.containerId, args.ifName);
-    },
-    status: async (args, conf) => {
-      const cfg = cfgOf(args, conf);
-      ipamStatus(cfg, storeFor(cfg));
-    },
-    gc: async (args, conf) => {
-      const cfg = cfgOf(args, conf);
-      const { unreadable } = ipamGc(storeFor(cfg), validAttachments(conf));
+/** The verbs flatnet-ipam answers, by CNI_COMMAND. */
+export type IpamVerb = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC';
+
+/**
+ * One verb on an already parsed config: the typed entry both the standalone
+ * binary (through ipamFuncs) and the bridge plugin in-process use, so the
+ * config is parsed once per call and the skel is entered once.
+ */
+export async function runIpamVerb(command: IpamVerb, cfg: IpamConfig, att: { containerId: string; ifName: string }, valid: () => ValidAttachment[], storeFor: StoreFactory = diskStore): Promise<Result | undefined> {
+  switch (command) {
+    case 'ADD':
+      return ipamAdd(cfg, storeFor(cfg), att.containerId, att.ifName);
+    case 'DEL':
+      return void ipamDel(storeFor(cfg), att.containerId, att.ifName);
+    case 'CHECK':
+      return void ipamCheck(storeFor(cfg), att.containerId, att.ifName);
+    case 'STATUS':
+      return void ipamStatus(cfg, storeFor(cfg));
+    case 'GC': {
+      const { unreadable } = ipamGc(storeFor(cfg), valid());
       if (unreadable.length > 0) {
         await log('warn', { network: cfg.name, records: unreadable.map((r) => `${r.ip}: ${r.record}`) }, 'GC kept IPAM records it cannot read (whose they are is unknown); check their permissions');
       }
-    },
+      return undefined;
+    }
+  }
+}
+
+export function ipamFuncs(storeFor: StoreFactory = diskStore): PluginFuncs {
+  const verb = (command: IpamVerb) => (args: CmdArgs, conf: NetConfBase) => runIpamVerb(command, parseIpamConfig(conf, args.args), args, () => validAttachments(conf), storeFor);
+  const none = (command: IpamVerb) => async (args: CmdArgs, conf: NetConfBase) => void (await verb(command)(args, conf));
+  return {
+    add: async (args, conf) => (await verb('ADD')(args, conf))!,
+    del: none('DEL'),
+    check: none('CHECK'),
+    status: none('STATUS'),
+    gc: none('GC'),
   };
 }

@@ -1,14 +1,13 @@
-// ADD: carries out the plan (plan.ts) through the Kernel, undoing everything
-// this call did if any step fails: the veth, the IPAM lease it got, the
-// masquerade it set up. (The Go plugin leaves the veth behind; we don't.)
+// ADD: carries out the plan (plan.ts) through the Kernel as one linear
+// transaction (txn.ts).
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
 import { deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
-import { mark } from '../src/profile.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
+import { Txn } from './txn.ts';
 import { type AddNames, addResult, type L3Plan, planHost, planL3, planMasq, planPod } from './plan.ts';
 
 /** The bridge as it is, created first when absent (a concurrent ADD may win that race: fine). */
@@ -66,18 +65,15 @@ async function settleDad(k: Kernel, ifName: CmdArgs['ifName'], netns: Netns): Pr
   }
 }
 
-type Undo = () => unknown;
-
-async function runUndo(undo: Undo[]): Promise<void> {
-  for (const u of undo.reverse()) {
-    try {
-      await u();
-    } catch {
-      // best effort: the original error is what the user needs to see
-    }
-  }
-}
-
+/**
+ * ADD, in the order the steps run: the IPAM first (our own in-process with its
+ * config parsed once, any other exec'd), so a config or pool it refuses never
+ * touches the node, not even the bridge; then the masquerade (started first,
+ * as the slowest, and awaited last), the bridge, the veth, the bridge's
+ * gateway, the pod's side. A failure
+ * undoes, newest first, what this call did: the veth, the lease it got, the
+ * masquerade (the Go plugin leaves the veth behind; we don't).
+ */
 export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<Result> {
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
@@ -88,12 +84,12 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   // Both `ip` processes start now, the pod's inside its namespace: their
   // start-up (~1.5 ms each) overlaps the IPAM and the planning.
   const batches: Batches = { host: k.prepare(), pod: k.prepare(netns) };
-  const undo: Undo[] = [];
+  const txn = new Txn();
   try {
-    return await addIn(args, conf, netns, deps, batches, undo);
+    return await addSteps(txn, args, raw, conf, netns, deps, batches);
   } catch (e) {
     endBatches(batches); // unsent ones end unused before anything is undone
-    await runUndo(undo);
+    await txn.rollback(e);
     throw e;
   } finally {
     endBatches(batches);
@@ -117,74 +113,63 @@ function endBatches(b: Batches): void {
   }
 }
 
-/** The bridge as it is (made when absent) and the veth pair, handed to the host's `ip` at once. */
-function sendVeth(k: Kernel, conf: BridgeConf, args: CmdArgs, netns: Netns, names: AddNames, batches: Batches, deps: PluginDeps, undo: Undo[]): LinkState {
-  const br = ensureBridge(k, conf, deps.random);
-  mark('bridge');
-  // Before the batch: one that fails half-way may have made the veth.
-  undo.push(() => deleteLink(k, names.hostVeth));
-  batches.host.send(planHost(conf, args.ifName, netns, br, undefined, names).veth);
-  return br;
-}
-
 /** Masquerade depends only on the addresses: it runs alongside the rest; undo waits for it, so teardown never races it. */
-function startMasq(k: Kernel, conf: BridgeConf, args: CmdArgs, l3: L3Plan | undefined, undo: Undo[]): Promise<void> | undefined {
+function startMasq(k: Kernel, conf: BridgeConf, args: CmdArgs, l3: L3Plan | undefined, txn: Txn): Promise<void> | undefined {
   const plan = planMasq(conf, args.containerId, args.ifName, l3);
   if (!plan) return undefined;
   const masq = k.podMasq(conf.ipMasqBackend);
   const setup = masq.setup(plan);
   setup.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
-  undo.push(async () => {
+  txn.undo('masquerade', async () => {
     await setup.catch(() => undefined);
     masq.teardown(plan);
   });
   return setup;
 }
 
-async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches, undo: Undo[]): Promise<Result> {
+async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches): Promise<Result> {
   const k = deps.kernel;
   // A pod that has the interface already is a repeated ADD: refused before
   // the IPAM and the masquerade run, whose undo would take the live pod's
   // lease and chain with it (they are keyed by container and interface).
   if (k.linkSummary(args.ifName, netns)) throw interfaceExists(args);
   const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
-  // Bad input fails before the node is touched (even the bridge). Our own
-  // IPAM's config is checked without allocating, and then the kernel makes
-  // the veth while the IPAM allocates; an exec'd IPAM is the check, so it
-  // goes first. Only a lease this call got is released on failure.
-  const early = !conf.ipam || ((await deps.ipamPreflight?.(conf.ipam, args)) ?? false);
-  let br = early ? sendVeth(k, conf, args, netns, names, batches, deps, undo) : undefined;
+
   let ipam: Result | undefined;
   let l3: L3Plan | undefined;
   if (conf.ipam) {
-    const target = conf.ipam;
-    ipam = await deps.ipam('ADD', target, args);
-    undo.push(() => deps.ipam('DEL', target, args));
-    mark('ipam');
+    const target = await deps.ipam(conf.ipam, raw, args);
+    ipam = await txn.step('ipam', () => target.call('ADD', args));
+    // Only a lease this call got is released on failure.
+    txn.undo('ipam', () => target.call('DEL', args));
     l3 = planL3(conf, ipam!);
   }
-  const masqDone = startMasq(k, conf, args, l3, undo);
-  br ??= sendVeth(k, conf, args, netns, names, batches, deps, undo);
+  // iptables-restore or nft is the slowest step: started first, awaited last.
+  const masqDone = startMasq(k, conf, args, l3, txn);
+  const br = await txn.step('bridge', () => ensureBridge(k, conf, deps.random));
   const host = planHost(conf, args.ifName, netns, br, l3, names);
-  try {
-    batches.host.send(host.bridge);
-    batches.host.result();
-  } catch (e) {
-    // Made meanwhile by a racing ADD of the same pod: the same answer.
-    if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.linkSummary(names.hostVeth)) throw interfaceExists(args);
-    throw e;
-  }
-  mark('host');
-  k.setSysctls(host.sysctls);
+  // Before the batch: one that fails half-way may have made the veth.
+  txn.undo('veth', () => deleteLink(k, names.hostVeth));
+  batches.host.send(host.veth);
+  await txn.step('host', () => {
+    try {
+      batches.host.send(host.bridge);
+      batches.host.result();
+    } catch (e) {
+      // Made meanwhile by a racing ADD of the same pod: the same answer.
+      if (e instanceof KernelError && e.failure === 'exists' && e.failedOp?.op === 'veth-add' && !k.linkSummary(names.hostVeth)) throw interfaceExists(args);
+      throw e;
+    }
+    k.setSysctls(host.sysctls);
+  });
   const pod = planPod(args.ifName, l3, conf.enableDad);
-  k.setSysctls(pod.sysctls, netns);
-  mark('pod-sysctls');
-  batches.pod.send(pod.ops);
-  batches.pod.result();
-  mark('pod');
-  if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await settleDad(k, args.ifName, netns);
+  await txn.step('pod', () => {
+    k.setSysctls(pod.sysctls, netns);
+    batches.pod.send(pod.ops);
+    batches.pod.result();
+  });
+  if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await txn.step('dad', () => settleDad(k, args.ifName, netns));
   await masqDone; // a failed masquerade fails the ADD
-  await waitPortUp(k, names.hostVeth);
-  mark('port-up');
+  await txn.step('port-up', () => waitPortUp(k, names.hostVeth));
   return addResult(conf, args.ifName, netns, br.mac, names, l3, ipam, CURRENT_VERSION);
 }

@@ -19,7 +19,7 @@ export async function cmdCheck(args: CmdArgs, raw: NetConfBase, deps: PluginDeps
   // Input is validated before anything is asked of the IPAM.
   if (raw.prevResult === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing', 'CHECK needs the ADD result as prevResult');
   const prev: Result = toCurrent(raw.prevResult, conf.cniVersion);
-  if (conf.ipam) await deps.ipam('CHECK', conf.ipam, args);
+  if (conf.ipam) await (await deps.ipam(conf.ipam, raw, args)).call('CHECK', args);
   const netns = deps.kernel.openNetns(args.netns);
   if (!netns) throw fail(`netns ${args.netns} does not exist`);
   try {

@@ -33,7 +33,7 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   linkDel?.send([{ op: 'link-del', dev: args.ifName }]);
   let failure: unknown;
   try {
-    if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
+    if (conf.ipam) await (await deps.ipam(conf.ipam, raw, args)).call('DEL', args);
     mark('ipam');
     if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown(masqOf(k, conf.name, args, prevAddresses(raw), netns));
   } catch (e) {

@@ -1,7 +1,8 @@
 // What the verb handlers act through, passed in (never imported), so a
 // recording fake can stand in for the kernel and the IPAM in unit tests.
-import type { CmdArgs, Result } from '../src/cni/types.ts';
+import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import type { Kernel } from '../src/sys/kernel.ts';
+import type { IpamVerb } from '../ipam/commands.ts';
 
 /** The IPAM plugin of a config: its type, and the config's version (results are read in it). */
 export interface IpamTarget {
@@ -9,20 +10,22 @@ export interface IpamTarget {
   cniVersion: string;
 }
 
-/** Runs one verb of the IPAM plugin with this call's arguments; ADD returns its result. */
-export type IpamCall = (command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC', ipam: IpamTarget, args: CmdArgs) => Promise<Result | undefined>;
+/** The IPAM of one call, found and (when it runs in this process) its config parsed once. */
+export interface Ipam {
+  /** Runs one verb with this call's arguments; ADD returns its result. */
+  call(command: IpamVerb, args: CmdArgs): Promise<Result | undefined>;
+}
 
 /**
- * Checks the IPAM's config without allocating, when the IPAM runs in this
- * process: true when it did (the node may then be touched while it
- * allocates); false when it cannot (an exec'd plugin: it must go first).
+ * Finds the IPAM plugin a config names. Ours runs in-process and its config
+ * is parsed (and refused) here, before the node is touched; any other plugin
+ * is exec'd as the spec says, and checks its config when it runs.
  */
-export type IpamPreflight = (ipam: IpamTarget, args: CmdArgs) => Promise<boolean>;
+export type OpenIpam = (target: IpamTarget, conf: NetConfBase, args: CmdArgs) => Promise<Ipam>;
 
 export interface PluginDeps {
   kernel: Kernel;
-  ipam: IpamCall;
-  ipamPreflight?: IpamPreflight;
+  ipam: OpenIpam;
   random: (n: number) => Uint8Array;
   /** Where the agent reports this node's readiness (STATUS). */
   agentStatusFile: string;

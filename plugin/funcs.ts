@@ -7,7 +7,7 @@ import type { PluginFuncs } from '../src/cni/skel.ts';
 import { AGENT_STATUS_FILE, readAgentStatus } from '../src/contract/agent-status.ts';
 import { IpKernel } from '../src/sys/ip-kernel.ts';
 import type { PluginDeps } from './deps.ts';
-import { ipamCall, ipamPreflight } from './ipam.ts';
+import { openIpam } from './ipam.ts';
 import { parseBridgeConf } from './netconf.ts';
 
 // Where a flatnet agent runs, pods can only be served once it has routed the
@@ -36,12 +36,12 @@ export function pluginFuncs(deps: PluginDeps): PluginFuncs {
     status: async (a, c) => {
       const conf = parseBridgeConf(c, '');
       agentReadiness(typeof c.agentStatusFile === 'string' ? c.agentStatusFile : deps.agentStatusFile);
-      if (conf.ipam) await deps.ipam('STATUS', conf.ipam, a);
+      if (conf.ipam) await (await deps.ipam(conf.ipam, c, a)).call('STATUS', a);
     },
     gc: async (a, c) => {
       const conf = parseBridgeConf(c, '');
       const valid = validAttachments(c);
-      if (conf.ipam) await deps.ipam('GC', conf.ipam, a);
+      if (conf.ipam) await (await deps.ipam(conf.ipam, c, a)).call('GC', a);
       // Masquerade is per attachment; GC it whether or not ipMasq is on now,
       // since the config may have changed since ADD.
       deps.kernel.podMasq(conf.ipMasqBackend).gc(conf.name, valid.map((v) => ({ containerId: v.containerID, ifName: v.ifname })));
@@ -49,4 +49,4 @@ export function pluginFuncs(deps: PluginDeps): PluginFuncs {
   };
 }
 
-export const realDeps = (): PluginDeps => ({ kernel: new IpKernel(), ipam: ipamCall, ipamPreflight, random: (n) => randomBytes(n), agentStatusFile: AGENT_STATUS_FILE });
+export const realDeps = (): PluginDeps => ({ kernel: new IpKernel(), ipam: openIpam, random: (n) => randomBytes(n), agentStatusFile: AGENT_STATUS_FILE });

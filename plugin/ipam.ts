@@ -1,11 +1,13 @@
 // How the bridge plugin reaches its IPAM: our own flatnet-ipam in-process when
 // the one found on CNI_PATH is the binary installed beside us (same code, one
-// process fewer per pod), any other plugin by exec as the spec says.
+// process fewer per pod, the config parsed once through its typed entry),
+// any other plugin by exec as the spec says.
 import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { validAttachments } from '../src/cni/attachments.ts';
 import { delegate, findPlugin } from '../src/cni/delegate.ts';
 import { platform } from '../src/platform/index.ts';
-import type { IpamCall, IpamPreflight } from './deps.ts';
+import type { OpenIpam } from './deps.ts';
 
 const OURS = 'flatnet-ipam';
 
@@ -20,22 +22,13 @@ function isOurs(path: string): boolean {
   }
 }
 
-const inProcess = (type: string, path: string): boolean => type === OURS && isOurs(path);
-
-export const ipamCall: IpamCall = async (command, ipam, args) => {
-  const path = findPlugin(ipam.type, args.path);
-  if (inProcess(ipam.type, path)) {
-    const { invoke } = await import('../src/cni/skel.ts');
-    const { ipamFuncs } = await import('../ipam/commands.ts');
-    return invoke(ipamFuncs(), { ...args, command, env: { ...args.env, CNI_COMMAND: command } });
+export const openIpam: OpenIpam = async (target, conf, args) => {
+  const path = findPlugin(target.type, args.path);
+  if (target.type === OURS && isOurs(path)) {
+    const { parseIpamConfig } = await import('../ipam/config.ts');
+    const { runIpamVerb } = await import('../ipam/commands.ts');
+    const cfg = parseIpamConfig(conf, args.args);
+    return { call: (command, a) => runIpamVerb(command, cfg, a, () => validAttachments(conf)) };
   }
-  return delegate(command, path, args, ipam.cniVersion);
-};
-
-/** Our own IPAM's config is pure to check; anything exec'd is checked only by running it. */
-export const ipamPreflight: IpamPreflight = async (ipam, args) => {
-  if (!inProcess(ipam.type, findPlugin(ipam.type, args.path))) return false;
-  const { parseIpamConfig } = await import('../ipam/config.ts');
-  parseIpamConfig(JSON.parse(args.stdin) as Record<string, unknown>, args.args);
-  return true;
+  return { call: async (command, a) => delegate(command, path, a, target.cniVersion) };
 };

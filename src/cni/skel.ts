@@ -115,11 +115,7 @@ function checkNetns(args: CmdArgs): void {
   }
 }
 
-/** Runs one verb against already-built CmdArgs; the in-process IPAM path uses this too. */
-export async function invoke(funcs: PluginFuncs, args: CmdArgs): Promise<Result | undefined> {
-  return invokeDecoded(funcs, args, decodeConf(args.stdin, args.command));
-}
-
+/** Runs one verb on the decoded config, after the checks every verb with a container gets. */
 async function invokeDecoded(funcs: PluginFuncs, args: CmdArgs, conf: NetConfBase): Promise<Result | undefined> {
   if (args.command === 'ADD' || args.command === 'DEL' || args.command === 'CHECK') {
     validateContainerId(args.containerId);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { cmdAdd } from '../../plugin/add.ts';
 import { cmdDel } from '../../plugin/del.ts';
-import type { IpamCall, PluginDeps } from '../../plugin/deps.ts';
+import type { OpenIpam, PluginDeps } from '../../plugin/deps.ts';
 import { CniError } from '../../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../../src/cni/types.ts';
 import type { IfName } from '../../src/net/names.ts';
@@ -15,14 +15,21 @@ const conf = (extra: object = {}): NetConfBase => ({ cniVersion: '1.0.0', name: 
 const notOpenClose = (l: string): boolean => !/(open|close) netns/.test(l);
 const args = (over: Partial<CmdArgs> = {}): CmdArgs => ({ command: 'ADD', containerId: 'c1', netns: '/pod', ifName: 'eth0' as IfName, args: '', path: '/bin', stdin: '{}', env: {}, ...over });
 
-function setup(opts: { ipamFails?: boolean; bridge?: boolean } = {}) {
+function setup(opts: { ipamFails?: boolean; ipamRefusesConfig?: boolean; bridge?: boolean } = {}) {
   const kernel = new RecordingKernel();
   if (opts.bridge !== false) kernel.addLink('host', { name: 'br0', kind: 'bridge', mac: '02:00:00:00:00:aa', up: true });
   const ipamCalls: string[] = [];
-  const ipam: IpamCall = async (command) => {
-    ipamCalls.push(command);
-    if (command === 'ADD' && opts.ipamFails) throw new CniError(102, 'duplicate');
-    return command === 'ADD' ? ({ cniVersion: '1.1.0', ips: [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }], routes: [{ dst: '0.0.0.0/0' }] } satisfies Result) : undefined;
+  // Our in-process IPAM refuses a bad config when it is opened; any IPAM
+  // refuses a full or duplicate pool in its ADD.
+  const ipam: OpenIpam = async () => {
+    if (opts.ipamRefusesConfig) throw new CniError(7, 'no IP ranges specified');
+    return {
+      call: async (command) => {
+        ipamCalls.push(command);
+        if (command === 'ADD' && opts.ipamFails) throw new CniError(102, 'duplicate');
+        return command === 'ADD' ? ({ cniVersion: '1.1.0', ips: [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }], routes: [{ dst: '0.0.0.0/0' }] } satisfies Result) : undefined;
+      },
+    };
   };
   let n = 0;
   const deps: PluginDeps = { kernel, ipam, random: (len) => new Uint8Array(len).fill(++n), agentStatusFile: '/nonexistent' };
@@ -126,39 +133,31 @@ describe('ADD through the kernel layer', () => {
   });
 });
 
-describe('ADD with our own IPAM in-process: the veth is made while it allocates', () => {
-  it('checks the IPAM config first, then hands the veth to the host batch before the IPAM allocates', async () => {
+describe('ADD asks the IPAM before it touches the node', () => {
+  it('the IPAM allocates before the bridge, the veth or the masquerade are touched', async () => {
     const { kernel, deps } = setup();
-    let seenAtAllocation: string[] = [];
-    const ipam = deps.ipam;
-    deps.ipam = async (command, target, a) => {
-      if (command === 'ADD') seenAtAllocation = kernel.log().filter(notOpenClose);
-      return ipam(command, target, a);
+    let seenAtAllocation: string[] | undefined;
+    const open = deps.ipam;
+    deps.ipam = async (t, c, a) => {
+      const inner = await open(t, c, a);
+      return { call: async (command, x) => ((seenAtAllocation ??= kernel.log().filter(notOpenClose)), inner.call(command, x)) };
     };
-    deps.ipamPreflight = async () => true;
-    await cmdAdd(args(), conf({ ipMasq: false }), deps);
-    expect(seenAtAllocation.some((l) => l.startsWith('host: link add name "veth'))).toBe(true);
-    // The bridge's part waits for the addresses: its gateway comes after the allocation.
-    expect(seenAtAllocation.some((l) => l.includes('addr replace'))).toBe(false);
+    await cmdAdd(args(), conf(), deps);
+    expect(seenAtAllocation).toEqual([]);
   });
 
   it('a config the IPAM refuses touches nothing, not even the bridge', async () => {
-    const { kernel, ipamCalls, deps } = setup({ bridge: false });
-    deps.ipamPreflight = async () => {
-      throw new CniError(7, 'no IP ranges specified');
-    };
+    const { kernel, ipamCalls, deps } = setup({ bridge: false, ipamRefusesConfig: true });
     await expect(cmdAdd(args(), conf(), deps)).rejects.toThrow('no IP ranges specified');
     expect(ipamCalls).toEqual([]);
     expect(kernel.log().filter(notOpenClose)).toEqual([]);
   });
 
-  it('an allocation that fails after the veth was made undoes the veth, and releases nothing it did not get', async () => {
-    const { kernel, ipamCalls, deps } = setup({ ipamFails: true });
-    deps.ipamPreflight = async () => true;
-    await expect(cmdAdd(args(), conf({ ipMasq: false }), deps)).rejects.toThrow('duplicate');
+  it('a pool the IPAM refuses (full, duplicate) touches nothing either, and releases nothing it did not get', async () => {
+    const { kernel, ipamCalls, deps } = setup({ bridge: false, ipamFails: true });
+    await expect(cmdAdd(args(), conf(), deps)).rejects.toThrow('duplicate');
     expect(ipamCalls).toEqual(['ADD']);
-    expect(kernel.log().filter((l) => l.includes('link del'))).toEqual(['host: link del dev "veth01010101"']);
-    expect([...(kernel.state.get('/pod')?.keys() ?? [])]).toEqual([]);
+    expect(kernel.log().filter(notOpenClose)).toEqual([]);
   });
 });
 
