@@ -1,7 +1,8 @@
 // flatnet-ipam's verbs (host-local semantics plus GC and STATUS). Handlers
 // take the store as a parameter so they run in-process under the flatnet
 // plugin and in the standalone binary alike.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import { validAttachments } from '../src/cni/attachments.ts';
 import type { PluginFuncs } from '../src/cni/skel.ts';
@@ -13,7 +14,7 @@ import { type Allocated, allocate } from './allocator.ts';
 import { type IpamConfig, parseIpamConfig, parseResolvConf } from './config.ts';
 import { DiskStore } from './disk-store.ts';
 import { rangeFor, rangeSetSize, rangeSetToString } from './range.ts';
-import { damageText, type Store } from './store.ts';
+import { type Allocation, damageText, type Store } from './store.ts';
 import { log } from '../src/log.ts';
 
 export type StoreFactory = (cfg: IpamConfig) => Store;
@@ -104,7 +105,8 @@ export function ipamStatus(cfg: IpamConfig, store: Store): void {
   }
 }
 
-export interface GcRow {
+/** One allocation as the CLI shows it (`flatnet ipam ls`, `status`) and GC reports it. */
+export interface AllocationRow {
   ip: string;
   containerId: string;
   ifName: string;
@@ -113,19 +115,34 @@ export interface GcRow {
 }
 
 export interface GcOutcome {
-  released: GcRow[];
+  released: AllocationRow[];
   /** Records that could not be read: whose they are is unknown, so they are kept. */
-  unreadable: GcRow[];
+  unreadable: AllocationRow[];
+}
+
+const rowOf = (a: Allocation): AllocationRow => ({ ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName, ...(a.damage ? { record: damageText(a.damage) } : {}) });
+
+/** The store of network `name` under `dataDir`, read-only use; undefined when nothing was ever allocated there. */
+export function existingStore(dataDir: string, name: string): DiskStore | undefined {
+  return existsSync(join(dataDir, name)) ? new DiskStore(dataDir, name) : undefined;
+}
+
+/** A store's allocations in address order (the directory's order is no order). */
+export function ipamList(store: Store): AllocationRow[] {
+  return store
+    .list()
+    .sort((a, b) => a.ip.family - b.ip.family || (a.ip.value < b.ip.value ? -1 : a.ip.value > b.ip.value ? 1 : 0))
+    .map(rowOf);
 }
 
 /** Releases every allocation not in `valid` (with dryRun, only says which). */
 export function ipamGc(store: Store, valid: ValidAttachment[], o: { dryRun?: boolean } = {}): GcOutcome {
-  const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
-  const keepIds = new Set(valid.map((a) => a.containerID));
+  const keep = new Set(valid.map((a) => `${a.containerId}\n${a.ifName}`));
+  const keepIds = new Set(valid.map((a) => a.containerId));
   return withLock(store, () => {
     const out: GcOutcome = { released: [], unreadable: [] };
     for (const a of store.list()) {
-      const row: GcRow = { ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName, ...(a.damage ? { record: damageText(a.damage) } : {}) };
+      const row = rowOf(a);
       if (a.damage?.kind === 'unreadable') {
         out.unreadable.push(row);
         continue;

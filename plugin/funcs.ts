@@ -44,7 +44,7 @@ export function pluginFuncs(deps: PluginDeps): PluginFuncs {
       if (conf.ipam) await (await deps.ipam(conf.ipam, c, a)).call('GC', a);
       // Masquerade is per attachment; GC it whether or not ipMasq is on now,
       // since the config may have changed since ADD.
-      deps.kernel.podMasq(conf.ipMasqBackend).gc(conf.name, valid.map((v) => ({ containerId: v.containerID, ifName: v.ifname })));
+      deps.kernel.podMasq(conf.ipMasqBackend).gc(conf.name, valid);
     },
   };
 }

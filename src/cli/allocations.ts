@@ -1,34 +1,23 @@
 // The flatnet-ipam store behind a network config, for `status` and `ipam`.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ConfList } from '../cni/conflist.ts';
 import { CniError, ErrorCode } from '../cni/errors.ts';
 import { ipamDataDir, ipamType } from '../cni/ipam-contract.ts';
-import { formatIp } from '../net/cidr.ts';
-import { DiskStore } from '../../ipam/disk-store.ts';
-import { damageText } from '../../ipam/store.ts';
+import { type AllocationRow, existingStore, ipamList } from '../../ipam/commands.ts';
 
-export interface AllocationRow {
-  ip: string;
-  containerId: string;
-  ifName: string;
-  /** Set when the record names no owner: "empty record", "unreadable record (EACCES)", … (its address is still taken). */
-  record?: string;
-}
+export type { AllocationRow };
 
 /** The flatnet-ipam store of a network; undefined when nothing was ever allocated. Throws when the network has no flatnet-ipam. */
-export function storeOf(list: ConfList): DiskStore | undefined {
+export function storeOf(list: ConfList): ReturnType<typeof existingStore> {
   const plugin = list.plugins.find((p) => ipamType(p) === 'flatnet-ipam');
   if (!plugin) throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${list.name} (${list.path}) has no flatnet-ipam plugin`);
-  const dataDir = ipamDataDir(plugin);
-  return existsSync(join(dataDir, list.name)) ? new DiskStore(dataDir, list.name) : undefined;
+  return existingStore(ipamDataDir(plugin), list.name);
 }
 
-/** The store's allocations in address order (the directory's order is no order). */
-export const allocations = (list: ConfList): AllocationRow[] =>
-  (storeOf(list)?.list() ?? [])
-    .sort((a, b) => a.ip.family - b.ip.family || (a.ip.value < b.ip.value ? -1 : a.ip.value > b.ip.value ? 1 : 0))
-    .map((al) => ({ ip: formatIp(al.ip), containerId: al.containerId, ifName: al.ifName, ...(al.damage ? { record: damageText(al.damage) } : {}) }));
+/** The store's allocations in address order. */
+export const allocations = (list: ConfList): AllocationRow[] => {
+  const store = storeOf(list);
+  return store ? ipamList(store) : [];
+};
 
 export const allocationTable = (rows: AllocationRow[]): string[] => [
   'ADDRESS              CONTAINER                                                         IFNAME',

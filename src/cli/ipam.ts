@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { validateContainerId } from '../cni/args.ts';
 import { findConfList, readConfList } from '../cni/conflist.ts';
+import type { ValidAttachment } from '../cni/types.ts';
 import { ifNameProblem } from '../net/names.ts';
-import { type GcRow, ipamGc } from '../../ipam/commands.ts';
+import { type AllocationRow, ipamGc } from '../../ipam/commands.ts';
 import { bitsOf, parseIp } from '../net/cidr.ts';
 import { podMasq } from '../sys/masq.ts';
 import type { Allocation } from '../../ipam/store.ts';
@@ -23,7 +24,7 @@ interface IpamArgs {
   json: boolean;
 }
 
-type Keep = { containerID: string; ifname: string };
+type Keep = ValidAttachment;
 
 // What a runtime would accept as container ID and CNI_IFNAME: anything else
 // (a comma-joined list, a space) cannot name a live attachment.
@@ -38,13 +39,13 @@ const keepSpec = (k: string): Keep => {
   }
   const bad = ifNameProblem(ifname);
   if (bad) throw new UsageError(`${usage}; ${JSON.stringify(ifname)}: ${bad.msg}`);
-  return { containerID, ifname };
+  return { containerId: containerID, ifName: ifname };
 };
 
 // A --keep that names no allocation is most likely a typo (wrong case, wrong
 // ifname), and gc would then release the lease it meant to keep.
 const keepsMatchingNothing = (keep: Keep[], rows: Allocation[]): Keep[] =>
-  keep.filter((k) => !rows.some((r) => r.containerId === k.containerID && (r.ifName === k.ifname || r.ifName === '')));
+  keep.filter((k) => !rows.some((r) => r.containerId === k.containerId && (r.ifName === k.ifName || r.ifName === '')));
 
 function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
   const store = storeOf(list);
@@ -52,7 +53,7 @@ function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
   const keep = a.keep.map(keepSpec);
   const unmatched = a.force ? [] : keepsMatchingNothing(keep, store.list());
   if (unmatched.length > 0) {
-    const names = unmatched.map((k) => `${k.containerID}/${k.ifname}`).join(', ');
+    const names = unmatched.map((k) => `${k.containerId}/${k.ifName}`).join(', ');
     return fail('ipam gc', `--keep ${names} matches no allocation in network ${list.name}: nothing released. IDs and ifnames are matched exactly (see flatnet ipam ls); add --force to release everything not kept anyway`);
   }
   const { released, unreadable } = ipamGc(store, keep, { dryRun: a['dry-run'] });
@@ -72,7 +73,7 @@ function gc(a: IpamArgs, list: ReturnType<typeof readConfList>): number {
  * address goes; the container's chain goes once no other jump uses it.
  * Records that name no container have no rules. What failed is returned.
  */
-function removeMasquerade(network: string, released: GcRow[]): string[] {
+function removeMasquerade(network: string, released: AllocationRow[]): string[] {
   const masq = podMasq('auto');
   const failed: string[] = [];
   for (const r of released) {

@@ -28,6 +28,6 @@ export function validAttachments(conf: NetConfBase): ValidAttachment[] {
     if (typeof containerID !== 'string' || typeof ifname !== 'string') {
       throw new CniError(ErrorCode.InvalidNetworkConfig, `cni.dev/valid-attachments[${i}] must be {"containerID": "...", "ifname": "..."}`);
     }
-    return { containerID, ifname };
+    return { containerId: containerID, ifName: ifname };
   });
 }

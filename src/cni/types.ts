@@ -69,8 +69,12 @@ export interface NetConfBase {
   [key: string]: unknown;
 }
 
-/** One entry of a GC request's `cni.dev/valid-attachments`: an attachment the runtime still uses. */
+/**
+ * One entry of a GC request's `cni.dev/valid-attachments` (on the wire
+ * {containerID, ifname}): an attachment the runtime still uses, in the
+ * names the rest of the code uses for a container and an interface.
+ */
 export interface ValidAttachment {
-  containerID: string;
-  ifname: string;
+  containerId: string;
+  ifName: string;
 }
