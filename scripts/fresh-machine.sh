@@ -41,6 +41,11 @@ if [ ! -s "$base" ]; then
     if [ -L "$f" ] || [ -f "$f" ]; then printf '%s\n' "${f#/}"; fi
   done > "$tmp/node.list"
   echo usr/lib/node_modules/npm >> "$tmp/node.list"
+  # The machine's certificate authorities (a registry reached through a
+  # TLS-inspecting egress needs its CA), as every machine of the kind has them.
+  for f in etc/ssl/certs/ca-certificates.crt usr/local/share/ca-certificates; do
+    if [ -e "/$f" ]; then echo "$f" >> "$tmp/node.list"; fi
+  done
   tar -C / -cf - -T "$tmp/node.list" | tar -C "$tmp/rootfs" -xf -
   tar -C "$tmp/rootfs" -cf "$base.part" . && mv "$base.part" "$base"
   rm -rf "$tmp"; trap - EXIT
