@@ -144,6 +144,24 @@ export class RecordingKernel implements Kernel {
         if (op.master) l.master = op.master;
         break;
       }
+      case 'addr-add':
+      case 'addr-replace':
+      case 'addr-del': {
+        // As the kernel keys them: the address with its prefix, on its link.
+        const l = here.get(op.dev);
+        if (!l) throw new KernelError('not-found', op, `Cannot find device "${op.dev}"`, ipLine(op, 1));
+        const text = formatCidr(op.addr);
+        const i = l.addrs.findIndex((a) => formatCidr(a.cidr) === text);
+        if (op.op === 'addr-del') {
+          if (i < 0) throw new KernelError('not-found', op, 'RTNETLINK answers: Cannot assign requested address', ipLine(op, 1));
+          l.addrs.splice(i, 1);
+        } else if (i < 0) {
+          l.addrs.push({ cidr: op.addr, scope: 'global' });
+        } else if (op.op === 'addr-add') {
+          throw new KernelError('exists', op, 'RTNETLINK answers: File exists', ipLine(op, 1));
+        }
+        break;
+      }
       case 'route-add':
       case 'route-replace':
       case 'route-prepend':
