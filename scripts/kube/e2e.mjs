@@ -9,7 +9,7 @@
 //   - images are pulled from registries: every image the selected tests use
 //     is built here and imported under its exact name (images.mjs).
 //
-//   node scripts/kube/e2e.mjs [--full | --subset] [--keep]
+//   node scripts/kube/e2e.mjs [--full | --subset | --focus REGEX] [--keep]
 // --subset (default): the tests the README's test command runs (CI);
 // --full: every [sig-network] test that applies to a pod network with no
 // cluster DNS, cloud load balancer or Internet (FULL_SKIP says why each
@@ -62,8 +62,12 @@ export function readJunit(dir) {
       const attr = (k) => new RegExp(`\\b${k}="([^"]*)"`).exec(m[1])?.[1] ?? '';
       const body = m[3] ?? '';
       const unxml = (s) => s.replace(/&#xA;/g, '\n').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-      const failure = /<failure\b([^>]*)>/.exec(body);
-      const message = failure ? (/\bmessage="([^"]*)"/.exec(failure[1])?.[1] ?? '') : '';
+      const failure = /<failure\b([^>]*)>([\s\S]*?)<\/failure>|<failure\b([^>]*)\/>/.exec(body);
+      // e2e 1.20 leaves the attribute empty and puts the failure in the body,
+      // after the source location: its first lines that are not a path.
+      const attrMessage = failure ? (/\bmessage="([^"]*)"/.exec(failure[1] ?? failure[3])?.[1] ?? '') : '';
+      const bodyMessage = failure?.[2] ? (unxml(failure[2].replace(/<!\[CDATA\[|\]\]>/g, '')).split('\n').map((l) => l.trim()).filter((l) => l && !/^\/\S+:\d+$/.test(l)).slice(0, 3).join(' ')) : '';
+      const message = attrMessage || bodyMessage;
       const status = failure ? 'failed' : /<skipped\b/.test(body) ? 'skipped' : 'passed';
       out.push({ name: unxml(attr('name')), status, seconds: Number(attr('time')) || 0, message: unxml(message).split('\n')[0] });
     }
@@ -139,9 +143,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await cluster.installFlatnet(image.path);
     await loadE2eImages(cluster);
     const reportDir = join(cluster.dir, 'e2e');
-    const cases = full
-      ? await runE2e(cluster, { focus: '\\[sig-network\\]', skip: FULL_SKIP.map(([re]) => re), reportDir, timeoutSeconds: 7200 })
-      : await runE2e(cluster, { names: E2E_SUBSET, reportDir });
+    const focusAt = process.argv.indexOf('--focus');
+    const cases = focusAt > 0
+      ? await runE2e(cluster, { focus: process.argv[focusAt + 1], reportDir, timeoutSeconds: 7200 })
+      : full
+        ? await runE2e(cluster, { focus: '\\[sig-network\\]', skip: FULL_SKIP.map(([re]) => re), reportDir, timeoutSeconds: 7200 })
+        : await runE2e(cluster, { names: E2E_SUBSET, reportDir });
     console.log(formatTable(cases));
     if (full) console.log(`\nLeft out of the full run:\n${FULL_SKIP.map(([re, why]) => `  ${re}: ${why}`).join('\n')}`);
     process.exitCode = cases.some((c) => c.status === 'failed') ? 1 : 0;

@@ -48,6 +48,7 @@ describe('e2e report', () => {
 <testcase name="[sig-network] A &amp; B" classname="Kubernetes e2e suite" time="12.25"></testcase>
 <testcase name="[sig-network] C" classname="Kubernetes e2e suite" time="3"><failure message="timed out&#xA;more" type="Failure">x</failure></testcase>
 <testcase name="[sig-network] D" classname="Kubernetes e2e suite" time="0"><skipped></skipped></testcase>
+<testcase name="[sig-network] E" classname="Kubernetes e2e suite" time="5"><failure type="Failure">/go/src/k8s.io/kubernetes/test/e2e/network/service.go:1234&#xA;Unexpected error:&#xA;    &lt;*errors.errorString&gt;: timed out</failure></testcase>
 </testsuite>`,
       );
       const cases = readJunit(dir);
@@ -55,8 +56,10 @@ describe('e2e report', () => {
         { name: '[sig-network] A & B', status: 'passed', seconds: 12.25, message: '' },
         { name: '[sig-network] C', status: 'failed', seconds: 3, message: 'timed out' },
         { name: '[sig-network] D', status: 'skipped', seconds: 0, message: '' },
+        // e2e 1.20: no message attribute; the body's first line after the source location.
+        { name: '[sig-network] E', status: 'failed', seconds: 5, message: 'Unexpected error: <*errors.errorString>: timed out' },
       ]);
-      expect(formatTable(cases).split('\n').at(-1)).toBe('e2e: 1 passed, 1 failed, 1 skipped');
+      expect(formatTable(cases).split('\n').at(-1)).toBe('e2e: 1 passed, 2 failed, 1 skipped');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+// The agent against a real kube-apiserver holding thousands of Node objects
+// as kubelet reports them (images, conditions, nodeInfo; managedFields
+// added by the API server), no kubelet behind them. Run as root, Kubernetes
+// built (node scripts/setup.mjs kube):
+//
+//   node scripts/kube/agent-scale.mjs [--nodes 5000] [--heartbeat-rate 33] [--keep]
+//
+// It brings up the harness's control plane (no worker), creates the Nodes
+// through the API, then starts `flatnet agent` (dist/bin/flatnet-cli) in a
+// namespace of its own on the node network, with a connected /16 for the
+// peers' InternalIPs, and measures: start → every peer route in the kernel,
+// peak RSS, the longest /healthz answer; then heartbeat-only status updates
+// (lastHeartbeatTime, as kubelet posts them) at the given rate for 30 s:
+// the agent's CPU and the route writes they caused (none expected).
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { $ } from 'zx';
+import { createKubeCluster, ROOT, sleep } from './cluster.mjs';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const N = arg('nodes', 5000);
+const HEARTBEATS = arg('heartbeat-rate', 33);
+const PROTO = 201;
+
+/** A Node as kubelet 1.20 registers it, sized like a real one: 50 images, five conditions, nodeInfo. */
+export function kubeletLikeNode(i, { ip, podCIDR, now = new Date().toISOString() }) {
+  const name = `scale-${String(i).padStart(5, '0')}`;
+  const cond = (type, status, reason, message) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
+  const images = Array.from({ length: 50 }, (_, j) => {
+    const repo = `registry.example.com/team-${j % 7}/service-${j}`;
+    const digest = Buffer.from(`${i}-${j}`).toString('hex').padEnd(64, '0').slice(0, 64);
+    return { names: [`${repo}@sha256:${digest}`, `${repo}:v1.${j}.0`], sizeBytes: 10_000_000 + j * 1_234_567 };
+  });
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64', 'node.kubernetes.io/instance-type': 'm5.xlarge', 'topology.kubernetes.io/zone': `zone-${i % 3}`, 'topology.kubernetes.io/region': 'region-1' },
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true', 'kubeadm.alpha.kubernetes.io/cri-socket': '/run/containerd/containerd.sock' },
+    },
+    spec: { podCIDR, podCIDRs: [podCIDR], providerID: `example://region-1/zone-${i % 3}/${name}` },
+    status: {
+      capacity: { cpu: '4', 'ephemeral-storage': '101445540Ki', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '16116152Ki', pods: '110' },
+      allocatable: { cpu: '4', 'ephemeral-storage': '93492209510', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '16013752Ki', pods: '110' },
+      conditions: [
+        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status. AppArmor enabled'),
+      ],
+      addresses: [
+        { type: 'InternalIP', address: ip },
+        { type: 'Hostname', address: name },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        machineID: Buffer.from(`m${i}`).toString('hex').padEnd(32, '0'),
+        systemUUID: `ec2${String(i).padStart(5, '0')}-0000-4000-8000-000000000000`,
+        bootID: `b00t${String(i).padStart(4, '0')}-0000-4000-8000-000000000000`,
+        kernelVersion: '6.1.0-28-cloud-amd64',
+        osImage: 'Debian GNU/Linux 12 (bookworm)',
+        containerRuntimeVersion: 'containerd://1.6.20',
+        kubeletVersion: 'v1.20.2',
+        kubeProxyVersion: 'v1.20.2',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+      },
+      images,
+    },
+  };
+}
+
+/** The API server as the admin, by HTTPS with the harness's client certificate. */
+function apiClient(pki, server) {
+  const tls = { ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')) };
+  const url = new URL(server);
+  return (method, path, body, contentType = 'application/json') =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const req = request({ host: url.hostname, port: url.port, method, path, ...tls, headers: { 'content-type': contentType, ...(data ? { 'content-length': data.length } : {}) } }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(text);
+        });
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+}
+
+async function pool(items, width, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+const procStat = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in seconds (USER_HZ 100)
+};
+const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+/** The agent's namespace on the node network, with a connected /16 for the peers' InternalIPs (routes via them install). */
+async function agentNetns(c) {
+  const ns = `${c.prefix}-agent`;
+  await c.addNetns(ns);
+  await $`ip -n ${c.sw} link add pagent type veth peer name eth0 netns ${ns}`;
+  await $`ip -n ${c.sw} link set pagent master br0 up`;
+  await $`ip -n ${ns} addr add 10.201.0.50/24 dev eth0`;
+  await $`ip -n ${ns} link set eth0 up`;
+  await $`ip -n ${ns} link add scale0 type dummy`;
+  await $`ip -n ${ns} addr add 10.128.0.1/16 dev scale0`;
+  await $`ip -n ${ns} link set scale0 up`;
+  return ns;
+}
+
+/** Probes /healthz every 100 ms until stopped: the longest answer, and how many took over a second. */
+function healthProber(ns) {
+  const h = { max: 0, n: 0, over1s: 0, on: true };
+  h.done = (async () => {
+    while (h.on) {
+      const t0 = Date.now();
+      const r = await $({ nothrow: true })`ip netns exec ${ns} curl -s -o /dev/null -m 5 -w %{http_code} http://127.0.0.1:9742/healthz`;
+      const ms = Date.now() - t0;
+      if (r.stdout === '200' || r.stdout === '503') {
+        h.n++;
+        h.max = Math.max(h.max, ms);
+        if (ms > 1000) h.over1s++;
+      }
+      await sleep(100);
+    }
+  })();
+  return h;
+}
+
+/** kubelet's status posts that change nothing routed, `rate` a second for `seconds`; returns how many. */
+async function heartbeats(api, nodes, rate, seconds) {
+  let sent = 0;
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const tick = Date.now();
+    const batch = Array.from({ length: rate }, () => nodes[sent++ % nodes.length].metadata.name);
+    const now = new Date().toISOString();
+    const patch = { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: now, reason: 'KubeletReady', message: 'kubelet is posting ready status. AppArmor enabled' }] } };
+    await pool(batch, 8, (name) => api('PATCH', `/api/v1/nodes/${name}/status`, patch, 'application/strategic-merge-patch+json'));
+    await sleep(Math.max(0, 1000 - (Date.now() - tick)));
+  }
+  return sent;
+}
+
+async function measure(c) {
+  const pki = join(c.dir, 'pki');
+  const kubeconfig = join(pki, 'admin.kubeconfig');
+  const api = apiClient(pki, /server:\s*(\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1]);
+  const ns = await agentNetns(c);
+  const self = { ...kubeletLikeNode(99999, { ip: '10.201.0.50', podCIDR: '10.127.255.0/24' }) };
+  self.metadata = { ...self.metadata, name: 'scale-agent' };
+  const nodes = Array.from({ length: N }, (_, i) => kubeletLikeNode(i, { ip: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }));
+  let t = Date.now();
+  await pool([self, ...nodes], 16, (n) => api('POST', '/api/v1/nodes', n));
+  const listBytes = Buffer.byteLength(await api('GET', '/api/v1/nodes'));
+  console.log(`created ${N + 1} Nodes in ${((Date.now() - t) / 1000).toFixed(1)} s; a full LIST is ${(listBytes / 1e6).toFixed(1)} MB (${Math.round(listBytes / (N + 1))} B/node)`);
+
+  const work = join(c.dir, 'agent');
+  execFileSync('mkdir', ['-p', work]);
+  t = Date.now();
+  // ip netns exec execs the agent: the pid is the agent's.
+  const agent = spawn('ip', ['netns', 'exec', ns, join(ROOT, 'dist', 'bin', 'flatnet-cli'), 'agent', '--node-name', 'scale-agent', '--kubeconfig', kubeconfig, '--cluster-cidr', '10.64.0.0/10', '--conf-dir', join(work, 'net.d'), '--status-file', join(work, 'status.json'), '--ipam-data-dir', join(work, 'ipam'), '--health-addr', '127.0.0.1:9742', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  c.extra.push(agent);
+  const health = healthProber(ns);
+  const count = () => execFileSync('ip', ['-n', ns, '-4', 'route', 'show', 'proto', String(PROTO)], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+  let routes = 0;
+  while ((routes = count()) < N && Date.now() - t < 120_000) await sleep(50);
+  const startS = (Date.now() - t) / 1000;
+  console.log(`agent: start → ${routes}/${N} routes in ${startS.toFixed(2)} s; peak RSS ${peakRss(agent.pid).toFixed(0)} MiB; /healthz max ${health.max} ms`);
+
+  await sleep(3000);
+  const cpu0 = procStat(agent.pid);
+  const w0 = Date.now();
+  const sent = await heartbeats(api, nodes, HEARTBEATS, 30);
+  const cores = (procStat(agent.pid) - cpu0) / ((Date.now() - w0) / 1000);
+  health.on = false;
+  await health.done;
+  const rss = peakRss(agent.pid);
+  console.log(`heartbeats: ${sent} status updates at ${HEARTBEATS}/s for 30 s: agent ${cores.toFixed(3)} cores; routes ${count()}; peak RSS ${rss.toFixed(0)} MiB; /healthz ${health.n} probes, max ${health.max} ms, ${health.over1s} over 1 s`);
+  console.log(JSON.stringify({ bench: 'agent-real-apiserver', nodes: N, listMB: listBytes / 1e6, bytesPerNode: Math.round(listBytes / (N + 1)), startS, routes, peakRssMiB: Math.round(rss), heartbeatRate: HEARTBEATS, heartbeatCores: cores, healthzMaxMs: health.max, healthzOver1s: health.over1s }));
+  agent.kill('SIGTERM');
+  await Promise.race([new Promise((r) => agent.once('exit', r)), sleep(10_000)]);
+}
+
+async function main() {
+  let made;
+  // Ctrl-C while anything runs removes what was made (the cluster's namespaces, processes, mounts; the agent with them).
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void (made ? made.down() : Promise.resolve()).finally(() => process.exit(130)));
+  const c = await createKubeCluster({ workers: 0, onCreate: (x) => (made = x) });
+  try {
+    await measure(c);
+  } finally {
+    if (process.argv.includes('--keep')) console.log(`kept: kubectl --kubeconfig ${join(c.dir, 'pki', 'admin.kubeconfig')} get nodes`);
+    else await c.down();
+  }
+}
+
+if (process.argv[1] && process.argv[1].endsWith('agent-scale.mjs')) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
