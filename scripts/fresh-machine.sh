@@ -43,7 +43,8 @@ if [ ! -s "$base" ]; then
   echo usr/lib/node_modules/npm >> "$tmp/node.list"
   # The machine's certificate authorities (a registry reached through a
   # TLS-inspecting egress needs its CA), as every machine of the kind has them.
-  for f in etc/ssl/certs/ca-certificates.crt usr/local/share/ca-certificates; do
+  # Its npm configuration (registry, CA file) too.
+  for f in etc/ssl/certs/ca-certificates.crt usr/local/share/ca-certificates usr/etc/npmrc etc/npmrc root/.npmrc; do
     if [ -e "/$f" ]; then echo "$f" >> "$tmp/node.list"; fi
   done
   tar -C / -cf - -T "$tmp/node.list" | tar -C "$tmp/rootfs" -xf -
@@ -76,8 +77,10 @@ for cmd in "$@"; do
   echo "fresh-machine: \`$cmd\` as the first command on a fresh Debian 12 (log: $log) ..." >&2
   t0=$SECONDS
   rc=0
+  # The machine's CA settings in the environment (as its login environment has them).
+  ca_env=$(env | grep -E '^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|CURL_CA_BUNDLE|GIT_SSL_CAINFO|REQUESTS_CA_BUNDLE)=' | tr '\n' ' ' || true)
   unshare --mount --pid --fork --propagation private bash -euc '
-    root=$1; cmd=$2
+    root=$1; cmd=$2; ca_env=$3
     mount -t proc proc "$root/proc"
     mount -t sysfs sysfs "$root/sys"
     mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup" 2>/dev/null || true
@@ -86,11 +89,11 @@ for cmd in "$@"; do
     mount -t tmpfs tmpfs "$root/tmp"
     mkdir -p "$root/lib/modules"
     [ ! -d /lib/modules ] || mount --bind -o ro /lib/modules "$root/lib/modules"
-    exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 $ca_env \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       DEBIAN_FRONTEND=noninteractive \
       bash -c "cd /root/flatnet && $cmd"
-  ' fresh "$root" "$cmd" > "$log" 2>&1 || rc=$?
+  ' fresh "$root" "$cmd" "$ca_env" > "$log" 2>&1 || rc=$?
   secs=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then
     summary+=("ok    ${secs}s  $cmd")
