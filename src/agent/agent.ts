@@ -8,7 +8,7 @@ import { writeAgentStatus } from '../contract/agent-status.ts';
 import { log } from '../log.ts';
 import { bitsOf, type Cidr, collapseCidrs, type Family, formatCidr, formatIp, networkOf, parseCidr } from '../net/cidr.ts';
 import { ifNameProblem, type IfName } from '../net/names.ts';
-import type { Kernel, LinkOp, LinkState, MasqBackendChoice, RouteState } from '../sys/kernel.ts';
+import type { AgentKernel, LinkOp, LinkState, MasqBackendChoice, RouteState } from '../sys/kernel.ts';
 import { renderConflist, writeIfChanged } from './cni-config.ts';
 import type { NodeInfo } from './nodes.ts';
 import { OncePerChange } from './once.ts';
@@ -96,7 +96,7 @@ export class Agent {
 
   constructor(
     readonly opts: AgentOptions,
-    private readonly kernel: Kernel,
+    private readonly kernel: AgentKernel,
   ) {}
 
   /** Serialised: a sync never runs concurrently with another. */

@@ -13,7 +13,7 @@ import { validateNetworkName } from '../cni/args.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { ifNameProblem } from '../net/names.ts';
 import { egressMasq } from '../sys/egress-masq.ts';
-import { IpKernel } from '../sys/ip-kernel.ts';
+import { AgentIpKernel } from '../sys/agent-kernel.ts';
 import { IpMonitor } from '../sys/ip-monitor.ts';
 import type { MasqBackendChoice } from '../sys/kernel.ts';
 import { type Command, DEFAULT_CONF_DIR, DEFAULT_CONF_FILE, UsageError } from './command.ts';
@@ -123,7 +123,7 @@ export const agentCommand: Command<AgentArgs> = {
         masqBackend: a['masquerade-backend'],
         exemptNodeNetworks: !a['masquerade-node-network'],
       },
-      new IpKernel({ egress: egressMasq }),
+      new AgentIpKernel(),
     );
     await claimNetns();
     if (a.once) {

@@ -7,7 +7,7 @@ import type { IfName } from '../net/names.ts';
 import { platform } from '../platform/index.ts';
 import { ExecError, run, type RunResult, startPiped } from './exec.ts';
 import { ipLine } from './ip-batch.ts';
-import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type EgressMasq, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
+import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
 import { podMasq } from './masq.ts';
 import { closeNetns, inNetns, openNetns } from './netns.ts';
 
@@ -117,8 +117,6 @@ export class IpKernel implements Kernel {
    * in so the CNI binaries, which never masquerade a node's egress, do not
    * carry its code.
    */
-  constructor(private readonly opts: { egress?: (backend: MasqBackendChoice) => EgressMasq } = {}) {}
-
   private inNs<T>(ns: Netns | undefined, fn: () => T): T {
     return ns ? inNetns(ns, fn) : fn();
   }
@@ -234,10 +232,6 @@ export class IpKernel implements Kernel {
     return podMasq(backend);
   }
 
-  egressMasq(backend: MasqBackendChoice) {
-    if (!this.opts.egress) throw new Error("egress masquerade is the agent's: this kernel was made without it");
-    return this.opts.egress(backend);
-  }
 }
 
 export type { Cidr };

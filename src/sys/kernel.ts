@@ -162,7 +162,8 @@ export interface EgressMasq {
   describe(): string;
 }
 
-export interface Kernel {
+/** Network namespaces, held by fd while a verb works in them. */
+export interface Namespaces {
   /**
    * Opens a namespace by path; undefined when it does not exist (with
    * `unmountedIsGone`, also when the path is an empty file: a netns mount
@@ -170,7 +171,10 @@ export interface Kernel {
    */
   openNetns(path: string, o?: { unmountedIsGone?: boolean }): Netns | undefined;
   closeNetns(ns: Netns): void;
+}
 
+/** Links with their addresses, and the routes and nexthops over them: read, and changed in `ip -batch` batches. */
+export interface Links {
   link(name: IfName, ns?: Netns): LinkState | undefined;
   /**
    * What ADD needs of a link (kind, MAC, up, running as operstate, addresses;
@@ -192,8 +196,18 @@ export interface Kernel {
   prepare(ns?: Netns, opts?: { keepGoing?: boolean }): PreparedBatch;
   /** Writes sysctls (in `ns` when given), skipping those already set; returns the keys that do not exist. */
   setSysctls(entries: Sysctl[], ns?: Netns): string[];
+}
 
+/** Masquerade of a pod's addresses (the bridge plugin's ipMasq). */
+export interface PodMasquerade {
   podMasq(backend: MasqBackendChoice): PodMasq;
+}
+
+/** What the CNI plugins act through. */
+export interface Kernel extends Namespaces, Links, PodMasquerade {}
+
+/** What the agent acts through: the node's egress masquerade is its alone. */
+export interface AgentKernel extends Kernel {
   egressMasq(backend: MasqBackendChoice): EgressMasq;
 }
 

@@ -4,7 +4,7 @@
 import { type Family, formatCidr, networkOf } from '../../src/net/cidr.ts';
 import type { IfName } from '../../src/net/names.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
-import { type BatchOutcome, type EgressMasq, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
+import { type BatchOutcome, type AgentKernel, type EgressMasq, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
 
 /** One recorded call: where (host or a namespace path) and what, printed as `ip` would get it. */
 export interface Call {
@@ -14,7 +14,7 @@ export interface Call {
 
 export type Failure = (call: Call) => KernelError | Error | undefined;
 
-export class RecordingKernel implements Kernel {
+export class RecordingKernel implements AgentKernel {
   readonly calls: Call[] = [];
   /** Links per namespace ('host' or a namespace path). */
   readonly state = new Map<string, Map<string, LinkState>>();
