@@ -173,7 +173,7 @@ export interface Namespaces {
   closeNetns(ns: Netns): void;
 }
 
-/** Links with their addresses, and the routes and nexthops over them: read, and changed in `ip -batch` batches. */
+/** Links with their addresses: read, and changed (routes and nexthops too) in `ip -batch` batches. */
 export interface Links {
   link(name: IfName, ns?: Netns): LinkState | undefined;
   /**
@@ -182,9 +182,6 @@ export interface Links {
    */
   linkSummary(name: IfName, ns?: Netns): LinkState | undefined;
   links(ns?: Netns): LinkState[];
-  routes(family: Family, ns?: Netns, filter?: { proto?: number; table?: 'main' | 'all' }): RouteState[];
-  /** Every nexthop object; undefined when the kernel has none (before 5.3). */
-  nexthops(): NexthopState[] | undefined;
 
   /**
    * Carries out `ops` in order in one batch (in `ns` when given). Stops at the
@@ -198,13 +195,20 @@ export interface Links {
   setSysctls(entries: Sysctl[], ns?: Netns): string[];
 }
 
+/** Routes and nexthop objects, as the kernel has them (changed through Links' batches). */
+export interface Routes {
+  routes(family: Family, ns?: Netns, filter?: { proto?: number; table?: 'main' | 'all' }): RouteState[];
+  /** Every nexthop object; undefined when the kernel has none (before 5.3). */
+  nexthops(): NexthopState[] | undefined;
+}
+
 /** Masquerade of a pod's addresses (the bridge plugin's ipMasq). */
 export interface PodMasquerade {
   podMasq(backend: MasqBackendChoice): PodMasq;
 }
 
 /** What the CNI plugins act through. */
-export interface Kernel extends Namespaces, Links, PodMasquerade {}
+export interface Kernel extends Namespaces, Links, Routes, PodMasquerade {}
 
 /** What the agent acts through: the node's egress masquerade is its alone. */
 export interface AgentKernel extends Kernel {
