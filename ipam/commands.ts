@@ -1,8 +1,7 @@
 // flatnet-ipam's verbs (host-local semantics plus GC and STATUS). Handlers
 // take the store as a parameter so they run in-process under the flatnet
 // plugin and in the standalone binary alike.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import { validAttachments } from '../src/cni/attachments.ts';
 import type { PluginFuncs } from '../src/cni/skel.ts';
@@ -121,11 +120,6 @@ export interface GcOutcome {
 }
 
 const rowOf = (a: Allocation): AllocationRow => ({ ip: formatIp(a.ip), containerId: a.containerId, ifName: a.ifName, ...(a.damage ? { record: damageText(a.damage) } : {}) });
-
-/** The store of network `name` under `dataDir`, read-only use; undefined when nothing was ever allocated there. */
-export function existingStore(dataDir: string, name: string): DiskStore | undefined {
-  return existsSync(join(dataDir, name)) ? new DiskStore(dataDir, name) : undefined;
-}
 
 /** A store's allocations in address order (the directory's order is no order). */
 export function ipamList(store: Store): AllocationRow[] {

@@ -2,7 +2,8 @@
 import type { ConfList } from '../cni/conflist.ts';
 import { CniError, ErrorCode } from '../cni/errors.ts';
 import { ipamDataDir, ipamType } from '../cni/ipam-contract.ts';
-import { type AllocationRow, existingStore, ipamList } from '../../ipam/commands.ts';
+import { type AllocationRow, ipamList } from '../../ipam/commands.ts';
+import { existingStore } from '../../ipam/inspect.ts';
 
 export type { AllocationRow };
 
