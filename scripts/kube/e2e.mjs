@@ -51,6 +51,8 @@ export const FULL_SKIP = [
   // kube-proxy would set net.netfilter.nf_conntrack_tcp_timeout_close_wait, a
   // sysctl of the whole machine here (nodes are namespaces of one kernel): the
   // harness leaves it alone (kube-proxy's conntrack settings are 0).
+  // Named neither DNS nor dns, yet they reach the Service by its name.
+  ['hairpin back to themselves|session affinity (work|for service)|create endpoints for unready pods|rejected when no endpoints exist', 'reach the Service by its DNS name (nc/curl to the name): they need cluster DNS'],
   ['TCP CLOSE_WAIT timeout', 'kube-proxy would have to change a machine-wide conntrack sysctl, which the harness never does'],
   ['[Nn]ode[Pp]ort', 'NodePort Services to other nodes\' addresses are covered; the health-check and source-range variants need a cloud'],
 ];

@@ -84,11 +84,14 @@ export function agnhostArchive() {
 }
 
 export function e2eArchive() {
-  return once('e2e-agnhost-2.21', async (work, out) => {
+  // -2: porter's TLS certificate added (the name keys the cached archive).
+  return once('e2e-agnhost-2.21-2', async (work, out) => {
     const rootfs = join(work, 'rootfs');
     await runStep({ name: 'debootstrap', what: `building the e2e image's Debian root (debootstrap minbase + ${E2E_DEBS.join(' ')}, once)`, every: 20 }, 'debootstrap', ['--variant=minbase', `--include=${E2E_DEBS.join(',')}`, 'bookworm', rootfs, 'http://deb.debian.org/debian']);
     await $`rm -rf ${join(rootfs, 'var/cache/apt/archives')}/*.deb ${join(rootfs, 'var/lib/apt/lists')}`;
     copyFileSync(join(kubeBinDir(), 'agnhost'), join(rootfs, 'agnhost'));
+    // As agnhost's Dockerfile: porter serves TLS ports with ./localhost.crt and .key (the image's cwd is /).
+    for (const f of ['localhost.crt', 'localhost.key']) copyFileSync(join(kubeCacheDir(), 'src', 'test', 'images', 'agnhost', 'porter', f), join(rootfs, f));
     const images = [
       ...E2E_NAMES.agnhost.map((name) => ({ name, config: { Entrypoint: ['/agnhost'], Cmd: ['pause'] } })),
       ...E2E_NAMES.webserver.map((name) => ({ name, config: { Entrypoint: ['/agnhost'], Cmd: ['test-webserver', '--port', '80'] } })),
