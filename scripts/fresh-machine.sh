@@ -81,6 +81,8 @@ for cmd in "$@"; do
   ca_env=$(env | grep -E '^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|CURL_CA_BUNDLE|GIT_SSL_CAINFO|REQUESTS_CA_BUNDLE)=' | tr '\n' ' ' || true)
   unshare --mount --pid --fork --propagation private bash -euc '
     root=$1; cmd=$2; ca_env=$3
+    # "/" must be a mount point inside, as on a machine (ip netns exec makes it rslave).
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount -t sysfs sysfs "$root/sys"
     mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup" 2>/dev/null || true
