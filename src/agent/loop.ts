@@ -136,7 +136,7 @@ export class AgentLoop {
     const why = this.why;
     let retryIn: number | undefined;
     try {
-      const report = await this.agent.sync(this.nodes, { why, source: describeSource(this.source) });
+      const report = await this.agent.sync(this.source.current?.() ?? this.nodes, { why, source: describeSource(this.source) });
       this.last = { report };
       this.observer?.synced(report, (this.now() - this.runningSince) / 1000);
       if (report.failed.length || report.errors.length) retryIn = this.retry.next();

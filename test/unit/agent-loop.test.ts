@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncContext, SyncReport } from '../../src/agent/agent.ts';
 import { Backoff } from '../../src/agent/backoff.ts';
 import { AgentLoop } from '../../src/agent/loop.ts';
-import type { NodeInfo } from '../../src/agent/nodes.ts';
+import { type NodeInfo, pageOf } from '../../src/agent/nodes.ts';
 import { ApiError, type NodeApi, NodeReflector } from '../../src/agent/reflector.ts';
 import { FileNodeSource, type NodeSource, type SourceStatus } from '../../src/agent/source.ts';
 import { configureLog } from '../../src/log.ts';
@@ -235,7 +235,7 @@ describe('agent over an API that fails', () => {
       async list() {
         lists++;
         if (!apiUp) throw new ApiError('HTTP 500', 500);
-        return { kind: 'NodeList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'self' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } }, { metadata: { name: 'b' }, spec: { podCIDR: '10.244.2.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } }] };
+        return pageOf({ kind: 'NodeList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'self' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } }, { metadata: { name: 'b' }, spec: { podCIDR: '10.244.2.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } }] });
       },
       async watch(_rv, signal) {
         await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
