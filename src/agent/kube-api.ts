@@ -20,12 +20,9 @@ const WATCH_SILENCE_MS = (WATCH_SECONDS + 30) * 1000;
 /** The most one error answer, one watch event or one list item may hold. */
 const MAX_BODY = 64 * 1024 * 1024;
 
-/** Seconds and status of each API request, for metrics. */
-export type RequestObserver = (verb: 'list' | 'watch', code: string, seconds: number) => void;
-
 type Options = () => Promise<RequestOptions>;
 
-export async function kubeNodeApi(kubeconfig: string | undefined, observe?: RequestObserver): Promise<NodeApi> {
+export async function kubeNodeApi(kubeconfig: string | undefined): Promise<NodeApi> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
@@ -36,7 +33,7 @@ export async function kubeNodeApi(kubeconfig: string | undefined, observe?: Requ
     const o: RequestOptions = {};
     await kc.applyToHTTPSOptions(o);
     return o;
-  }, observe);
+  });
 }
 
 export class HttpNodeApi implements NodeApi {
@@ -45,7 +42,6 @@ export class HttpNodeApi implements NodeApi {
   constructor(
     private readonly base: URL,
     private readonly options: Options,
-    private readonly observe: RequestObserver = () => undefined,
   ) {
     this.server = base.origin + base.pathname.replace(/\/$/, '');
   }
@@ -59,56 +55,41 @@ export class HttpNodeApi implements NodeApi {
     const params = new URLSearchParams({ limit: String(q.limit) });
     if (q.resourceVersion !== undefined) params.set('resourceVersion', q.resourceVersion);
     if (q.continue !== undefined) params.set('continue', q.continue);
-    const started = performance.now();
-    let code = 'error';
-    try {
-      const res = await this.get(`/api/v1/nodes?${params}`, signal, LIST_TIMEOUT_MS, true);
-      code = String(res.statusCode);
-      const body = decoded(res);
-      if (res.statusCode !== 200) throw statusError(res, await readBody(body));
-      const nodes: NodeInfo[] = [];
-      const split = new ListItemSplitter((text) => {
-        let item: unknown;
-        try {
-          item = JSON.parse(text);
-        } catch {
-          throw new ApiError(`node list item ${nodes.length} is not JSON: ${text.slice(0, 80)}`);
-        }
-        const n = fromV1Node(item);
-        if (!n) throw new ApiError(`node list item ${nodes.length} is not a v1.Node with metadata.name: ${text.slice(0, 80)}`);
-        nodes.push(n);
-      }, MAX_BODY);
-      body.setEncoding('utf8');
+    const res = await this.get(`/api/v1/nodes?${params}`, signal, LIST_TIMEOUT_MS, true);
+    const body = decoded(res);
+    if (res.statusCode !== 200) throw statusError(res, await readBody(body));
+    const nodes: NodeInfo[] = [];
+    const split = new ListItemSplitter((text) => {
+      let item: unknown;
       try {
-        for await (const chunk of body) split.push(String(chunk));
-        const doc = split.end();
-        if (doc.kind !== undefined && doc.kind !== 'NodeList' && doc.kind !== 'List') throw new ApiError(`not a v1.NodeList: kind ${JSON.stringify(doc.kind)}`);
-        if (!Array.isArray(doc.items)) throw new ApiError('not a v1.NodeList: no items');
-        return pageMeta(nodes, typeof doc.metadata === 'object' && doc.metadata !== null ? (doc.metadata as Record<string, unknown>) : {});
-      } catch (e) {
-        body.destroy();
-        res.destroy();
-        if (e instanceof ListStreamError) throw new ApiError(`node list: ${e.message}`);
-        throw e;
+        item = JSON.parse(text);
+      } catch {
+        throw new ApiError(`node list item ${nodes.length} is not JSON: ${text.slice(0, 80)}`);
       }
-    } finally {
-      this.observe('list', code, (performance.now() - started) / 1000);
+      const n = fromV1Node(item);
+      if (!n) throw new ApiError(`node list item ${nodes.length} is not a v1.Node with metadata.name: ${text.slice(0, 80)}`);
+      nodes.push(n);
+    }, MAX_BODY);
+    body.setEncoding('utf8');
+    try {
+      for await (const chunk of body) split.push(String(chunk));
+      const doc = split.end();
+      if (doc.kind !== undefined && doc.kind !== 'NodeList' && doc.kind !== 'List') throw new ApiError(`not a v1.NodeList: kind ${JSON.stringify(doc.kind)}`);
+      if (!Array.isArray(doc.items)) throw new ApiError('not a v1.NodeList: no items');
+      return pageMeta(nodes, typeof doc.metadata === 'object' && doc.metadata !== null ? (doc.metadata as Record<string, unknown>) : {});
+    } catch (e) {
+      body.destroy();
+      res.destroy();
+      if (e instanceof ListStreamError) throw new ApiError(`node list: ${e.message}`);
+      throw e;
     }
   }
 
   async watch(resourceVersion: string, signal: AbortSignal): Promise<AsyncIterable<unknown>> {
     const q = new URLSearchParams({ watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(WATCH_SECONDS) });
-    const started = performance.now();
-    let code = 'error';
-    try {
-      const res = await this.get(`/api/v1/nodes?${q}`, signal, WATCH_SILENCE_MS, false);
-      code = String(res.statusCode);
-      if (res.statusCode !== 200) throw statusError(res, await readBody(decoded(res)));
-      return events(res, decoded(res));
-    } finally {
-      // A watch's time to its answer's headers: the stream itself lasts minutes.
-      this.observe('watch', code, (performance.now() - started) / 1000);
-    }
+    const res = await this.get(`/api/v1/nodes?${q}`, signal, WATCH_SILENCE_MS, false);
+    if (res.statusCode !== 200) throw statusError(res, await readBody(decoded(res)));
+    return events(res, decoded(res));
   }
 
   /** One GET; resolves with the response once its headers are in. `idleMs` bounds silence, not the whole stream. */

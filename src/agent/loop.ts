@@ -13,6 +13,8 @@ import { describeSource, type NodeSource } from './source.ts';
 
 export interface Syncer {
   sync(nodes: NodeInfo[], ctx: SyncContext): Promise<SyncReport>;
+  /** Syncs whose masquerade rules could not be written, so far. */
+  readonly masqueradeErrors?: number;
 }
 
 export interface LoopOptions {
@@ -29,8 +31,9 @@ export interface LoopOptions {
 }
 
 export interface LoopObserver {
-  synced(r: SyncReport, seconds: number): void;
-  syncFailed(e: Error, seconds: number): void;
+  /** `why`: what asked for the sync ("node watch event", "resync", "kernel event (route)", ...). */
+  synced(r: SyncReport, seconds: number, why: string): void;
+  syncFailed(e: Error, seconds: number, why: string): void;
   kernelEvent(what: string): void;
 }
 
@@ -138,13 +141,13 @@ export class AgentLoop {
     try {
       const report = await this.agent.sync(this.source.current?.() ?? this.nodes, { why, source: describeSource(this.source) });
       this.last = { report };
-      this.observer?.synced(report, (this.now() - this.runningSince) / 1000);
+      this.observer?.synced(report, (this.now() - this.runningSince) / 1000, why);
       if (report.failed.length || report.errors.length) retryIn = this.retry.next();
       else this.retry.reset();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.last = { ...this.last, error: err.message };
-      this.observer?.syncFailed(err, (this.now() - this.runningSince) / 1000);
+      this.observer?.syncFailed(err, (this.now() - this.runningSince) / 1000, why);
       await log('error', { why }, `sync failed: ${err.message}`);
       retryIn = this.retry.next();
     } finally {

@@ -58,6 +58,9 @@ export interface NodeApi {
   watch(resourceVersion: string, signal: AbortSignal): Promise<AsyncIterable<unknown>>;
 }
 
+/** Seconds and status of each API request: `code` is the HTTP status, or "error" when none came. */
+export type RequestObserver = (verb: 'list' | 'watch', code: string, seconds: number) => void;
+
 export interface ReflectorOptions {
   backoff?: Backoff;
   /** Waits between relists while every watch ends in 410 at once (a successful LIST does not reset it). */
@@ -101,6 +104,7 @@ export class NodeReflector implements NodeSource {
   private readonly now: () => number;
   private nodes = new Map<string, NodeInfo>();
   private rv = '';
+  private observe: RequestObserver = () => undefined;
 
   constructor(
     private readonly api: NodeApi,
@@ -111,6 +115,27 @@ export class NodeReflector implements NodeSource {
     this.goneBackoff = o.goneBackoff ?? new Backoff();
     this.sleep = o.sleep ?? sleep;
     this.now = o.now ?? Date.now;
+  }
+
+  /** Where each API request's time and status goes (metrics). */
+  observeRequests(f: RequestObserver): void {
+    this.observe = f;
+  }
+
+  /** One API call, timed: a list until its last byte, a watch until its answer's headers. */
+  private async timed<T>(verb: 'list' | 'watch', call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let code = 'error';
+    try {
+      const out = await call();
+      code = '200';
+      return out;
+    } catch (e) {
+      if (e instanceof ApiError && e.status !== undefined) code = String(e.status);
+      throw e;
+    } finally {
+      this.observe(verb, code, (performance.now() - started) / 1000);
+    }
   }
 
   current(): NodeInfo[] | undefined {
@@ -188,7 +213,8 @@ export class NodeReflector implements NodeSource {
       let rv = '';
       try {
         do {
-          const page = await this.api.list(cont ? { limit: PAGE_SIZE, continue: cont } : { limit: PAGE_SIZE, ...(this.fresh ? {} : { resourceVersion: '0' }) }, signal);
+          const q: ListQuery = cont ? { limit: PAGE_SIZE, continue: cont } : { limit: PAGE_SIZE, ...(this.fresh ? {} : { resourceVersion: '0' }) };
+          const page = await this.timed('list', () => this.api.list(q, signal));
           this.st.pages++;
           for (const n of page.nodes) {
             if (nodes.has(n.name)) throw new NodeListError(`node ${JSON.stringify(n.name)} is listed twice`);
@@ -221,7 +247,8 @@ export class NodeReflector implements NodeSource {
     const started = this.now();
     let events = 0;
     try {
-      const stream = await this.api.watch(this.rv, signal);
+      const rv = this.rv;
+      const stream = await this.timed('watch', () => this.api.watch(rv, signal));
       this.st.watches++;
       if (this.st.error) await log('info', { server: this.api.server }, 'node watch recovered');
       this.st = { ...this.st, state: 'watching', error: undefined };
