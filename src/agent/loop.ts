@@ -43,6 +43,8 @@ export interface LoopHealth {
   /** This node is synced and ready for pods. */
   ready: boolean;
   reason: string;
+  /** Peers left unrouted because Nodes contest an InternalIP or podCIDR (a real conflict, not this node's fault): shown, not failed. */
+  conflicts?: string;
 }
 
 export class AgentLoop {
@@ -83,7 +85,9 @@ export class AgentLoop {
     else if (this.last.error) reason = `last sync failed: ${this.last.error}`;
     else if (!r!.ready) reason = r!.problem ?? 'not ready';
     else reason = 'ok';
-    return { alive, ready, reason };
+    const contested = (r?.plan.skipped ?? []).filter((s) => /is also (given|claimed) by/.test(s.reason) && !/left to it$/.test(s.reason));
+    const conflicts = contested.length ? `${contested.length} peer${contested.length === 1 ? '' : 's'} unrouted by a conflict: ${contested.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')}${contested.length > 3 ? '; ...' : ''}` : undefined;
+    return { alive, ready, reason, ...(conflicts ? { conflicts } : {}) };
   }
 
   async run(signal: AbortSignal): Promise<void> {

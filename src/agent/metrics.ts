@@ -25,7 +25,7 @@ export function syncReason(why: string): string {
 /** Why a peer was skipped, as a label value: the class of the planner's reason. */
 export function skipReason(reason: string): string {
   if (reason.startsWith('no podCIDR')) return 'no_podcidr';
-  if (reason.startsWith('being deleted') || reason.includes('stopped posting status')) return 'yielded';
+  if (reason.startsWith('being deleted') || reason.startsWith('not posting status')) return 'yielded';
   if (/is also given by|claimed by|also claim|overlaps one of/.test(reason)) return 'conflict';
   if (/is not a CIDR|not an IP address|no IPv[46] InternalIP/.test(reason)) return 'invalid';
   if (/not on a directly connected network|network address|broadcast address|own address/.test(reason)) return 'next_hop';

@@ -109,6 +109,22 @@ describe('agent loop', () => {
     await until('ready', () => loop.health().ready);
   });
 
+  // issue 21: two live Nodes giving one InternalIP left both unrouted with /readyz plain "ok".
+  it('says in its health which peers a real conflict leaves unrouted, staying ready (not for a Node that yielded)', async () => {
+    const skipped = [
+      { node: 'x', reason: 'InternalIP 10.0.0.2 is also given by y: routed via neither' },
+      { node: 'y', reason: 'InternalIP 10.0.0.2 is also given by x: routed via neither' },
+      { node: 'old', reason: 'being deleted, and InternalIP 10.0.0.9 is also given by new, which is not: left to it' },
+    ];
+    const s = recordingSyncer(async () => ({ ...okReport(), plan: { ...okReport().plan, skipped } }));
+    const src = new HandSource();
+    const { loop } = start(s, src, new HandEvents());
+    await until('source', () => !!src.push);
+    src.push!([node('a', [], [])], 'node list');
+    await until('ready', () => loop.health().ready);
+    expect(loop.health()).toMatchObject({ ready: true, reason: 'ok', conflicts: '2 peers unrouted by a conflict: x: InternalIP 10.0.0.2 is also given by y: routed via neither; y: InternalIP 10.0.0.2 is also given by x: routed via neither' });
+  });
+
   it('syncs on a kernel event with the last node list, so a deleted route comes back without waiting for the resync', async () => {
     const s = recordingSyncer();
     const src = new HandSource();
