@@ -100,7 +100,7 @@ async function one(n, cli, work) {
     agent = spawn('ip', ['netns', 'exec', ns, cli, 'agent', '--node-name', 'self', '--kubeconfig', kubeconfig, '--cluster-cidr', '10.64.0.0/10', '--conf-dir', join(work, `netd-${n}`), '--status-file', join(work, `st-${n}.json`), '--health-addr', `127.0.0.1:${HEALTH_PORT}`, '--log-level', process.env.FNB_AGENT_LOG ? 'debug' : 'warn'], { stdio: ['ignore', 'ignore', process.env.FNB_AGENT_LOG ? 'pipe' : 'inherit'] });
     if (process.env.FNB_AGENT_LOG) agent.stderr.on('data', (d) => writeFileSync(`${process.env.FNB_AGENT_LOG}-${n}`, d, { flag: 'a' }));
     let routed = NaN;
-    for (const end = t0 + 60_000; performance.now() < end; await sleep(50)) {
+    for (const end = t0 + 300_000; performance.now() < end; await sleep(50)) {
       if (routeCount(ns) >= n) {
         routed = (performance.now() - t0) / 1000;
         break;

@@ -133,7 +133,8 @@ export class HttpNodeApi implements NodeApi {
  */
 function decoded(res: IncomingMessage): Readable {
   if (!/^\s*gzip\s*$/i.test(String(res.headers['content-encoding'] ?? ''))) return res;
-  const gunzip = createGunzip();
+  // Large output chunks: with the default 16 KiB, inflating a 136 MB list took three times as long under Bun.
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   res.on('error', (e) => gunzip.destroy(e));
   gunzip.on('close', () => res.destroy());
   return res.pipe(gunzip);

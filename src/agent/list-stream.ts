@@ -29,6 +29,8 @@ export class ListItemSplitter {
   private item: string[] = [];
   private itemBytes = 0;
   private done = false;
+  /** The next backslash in the current chunk at or after the scan (-1: none left): found once per chunk, not once per string. */
+  private nextBackslash = -1;
 
   constructor(
     private readonly onItem: (text: string) => void,
@@ -41,11 +43,10 @@ export class ListItemSplitter {
     // Where the current run of item text (or skeleton text) started in this chunk.
     let from = 0;
     let i = 0;
-    // The next backslash at or after i (-1: none left in this chunk); found once per chunk, not once per string.
-    let nextBackslash = chunk.indexOf('\\');
+    this.nextBackslash = chunk.indexOf('\\');
     while (i < n) {
       if (this.inString) {
-        [i, nextBackslash] = this.skipString(chunk, i, nextBackslash);
+        i = this.skipString(chunk, i);
         continue;
       }
       const c = chunk.charCodeAt(i);
@@ -86,21 +87,22 @@ export class ListItemSplitter {
     } else this.flushSkeleton(chunk, from, n);
   }
 
-  /** From `i` inside a string: where scanning goes on, and the next backslash's position as far as known. */
-  private skipString(chunk: string, i: number, nextBackslash: number): [number, number] {
+  /** From `i` inside a string: where scanning goes on. */
+  private skipString(chunk: string, i: number): number {
     if (this.escaped) {
       this.escaped = false;
-      return [i + 1, nextBackslash];
+      return i + 1;
     }
     const q = chunk.indexOf('"', i);
-    if (nextBackslash >= 0 && nextBackslash < i) nextBackslash = chunk.indexOf('\\', i);
-    if (nextBackslash >= 0 && (q < 0 || nextBackslash < q)) {
+    let b = this.nextBackslash;
+    if (b >= 0 && b < i) b = this.nextBackslash = chunk.indexOf('\\', i);
+    if (b >= 0 && (q < 0 || b < q)) {
       this.escaped = true;
-      return [nextBackslash + 1, nextBackslash];
+      return b + 1;
     }
-    if (q < 0) return [chunk.length, nextBackslash];
+    if (q < 0) return chunk.length;
     this.inString = false;
-    return [q + 1, nextBackslash];
+    return q + 1;
   }
 
   /** The document without its items, parsed; throws when it was cut short or is not JSON. */
