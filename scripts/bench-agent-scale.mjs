@@ -93,6 +93,8 @@ async function one(n, cli, work) {
     sh('addr', 'add', '10.128.0.1/16', 'dev', 'v0');
     stub = await standIn(ns);
     await stub.send({ generate: { count: n, self: { name: 'self', podCIDR: '10.127.255.0/24', ip: '10.128.0.1' } } });
+    // FNB_NO_GZIP=1: as an API server with APIResponseCompression off.
+    if (process.env.FNB_NO_GZIP) await stub.send({ gzip: false });
     const kubeconfig = join(work, `kubeconfig-${n}`);
     writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 't', cluster: { server: `http://127.0.0.1:${stub.port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'c', context: { cluster: 't', user: 'u' } }], 'current-context': 'c' }));
     const probes = healthProbes(ns);
