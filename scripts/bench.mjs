@@ -2,7 +2,10 @@
 // Side-by-side benchmark of flatnet+flatnet-ipam against Go bridge+host-local
 // (Debian's containernetworking-plugins), same config but for "type", same
 // namespaces, implementations alternating. Prints a table and one JSON line.
-// Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,dataplane,kubernetes]
+// Run as root: npm run bench [-- --pods 50 --burst 110 --only plugins,agent,agent-scale,dataplane,kubernetes]
+// The agent-scale section (scripts/bench-agent-scale.mjs) runs the agent
+// against the API stand-in with 1k/5k/10k real-sized Nodes: start -> routes
+// beside the `ip -batch` floor, peak RSS, heartbeat CPU, /healthz latency.
 // The kubernetes section (scripts/kube/bench.mjs) runs a real kubelet with
 // flatnet, then with the Go pair, on one cluster (built Kubernetes needed:
 // node scripts/setup.mjs kube).
@@ -16,6 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAgentScale } from './bench-agent-scale.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
@@ -24,7 +28,7 @@ const arg = (name, dflt) => {
 };
 const PODS = arg('pods', 50);
 const onlyAt = process.argv.indexOf('--only');
-const SECTIONS = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['plugins', 'agent', 'dataplane', 'kubernetes']);
+const SECTIONS = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['plugins', 'agent', 'agent-scale', 'dataplane', 'kubernetes']);
 const BURST = arg('burst', 110);
 const IMPLS = {
   go: { bin: '/usr/lib/cni/bridge', type: 'bridge', ipam: 'host-local', path: '/usr/lib/cni' },
@@ -51,6 +55,7 @@ async function main() {
   try {
     if (!SECTIONS.has('plugins')) {
       if (SECTIONS.has('agent')) benchAgent(work);
+      if (SECTIONS.has('agent-scale')) await benchAgentScale();
       if (SECTIONS.has('dataplane')) await benchDataPlane();
       return;
     }
@@ -66,6 +71,7 @@ async function main() {
     process.stdout.write(r.stdout);
     process.exitCode = r.status ?? 1;
     if (r.status === 0 && SECTIONS.has('agent')) benchAgent(work);
+    if (r.status === 0 && SECTIONS.has('agent-scale')) await benchAgentScale();
     if (r.status === 0 && SECTIONS.has('dataplane')) await benchDataPlane();
   } finally {
     for (const ns of [node, ...pods]) spawnSync('ip', ['netns', 'del', ns]);

@@ -88,6 +88,8 @@ interface RouteOutcome {
 export class Agent {
   private queue: Promise<unknown> = Promise.resolve();
   last?: SyncReport;
+  /** Syncs whose masquerade rules could not be written (the sync failed), for metrics. */
+  masqueradeErrors = 0;
   /** Which node each of our routes was for, as of the last sync: names removed routes in the log. */
   private routeOwners = new Map<string, string>();
   private readonly skipLog = new OncePerChange();
@@ -135,8 +137,13 @@ export class Agent {
     if (ready) {
       const families = [...new Set(plan.ownPodCIDRs.map((c) => c.family))];
       k.setSysctls(families.map((f) => (f === 4 ? { key: 'net/ipv4/ip_forward', value: '1' } : { key: 'net/ipv6/conf/all/forwarding', value: '1' })));
-      const masq = k.egressMasq(o.masqBackend);
-      for (const f of families) masq.sync(f, plan.ownPodCIDRs.filter((c) => c.family === f), noMasquerade(f, o.clusterCIDRs, localNets, plan, o.exemptNodeNetworks ?? false));
+      try {
+        const masq = k.egressMasq(o.masqBackend);
+        for (const f of families) masq.sync(f, plan.ownPodCIDRs.filter((c) => c.family === f), noMasquerade(f, o.clusterCIDRs, localNets, plan, o.exemptNodeNetworks ?? false));
+      } catch (e) {
+        this.masqueradeErrors++;
+        throw e;
+      }
       conflistWritten = writeIfChanged(o.confDir, o.confFile, renderConflist({ name: o.networkName, bridge: o.bridge, podCIDRs: plan.ownPodCIDRs.map(formatCidr), dataDir: o.ipamDataDir, mtu: o.mtu, agentStatusFile: o.statusFile }));
     }
     const failed = plan.routes.flatMap((r) => (routes.failed.has(key(r.dst)) ? [{ node: r.node, podCIDR: key(r.dst), error: routes.failed.get(key(r.dst))! }] : []));

@@ -30,7 +30,8 @@ export async function serveHealth(addr: ListenAddr, health: () => LoopHealth, me
     }
     if (path === '/readyz') {
       const h = health();
-      return text(h.ready ? 200 : 503, h.ready ? 'ok' : h.reason);
+      // Conflicts between other Nodes are not this node's to fix: ready, but said.
+      return text(h.ready ? 200 : 503, h.ready ? (h.conflicts ? `ok (${h.conflicts})` : 'ok') : h.reason);
     }
     if (path === '/metrics') {
       metrics.registry.metrics().then(

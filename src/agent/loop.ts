@@ -13,6 +13,8 @@ import { describeSource, type NodeSource } from './source.ts';
 
 export interface Syncer {
   sync(nodes: NodeInfo[], ctx: SyncContext): Promise<SyncReport>;
+  /** Syncs whose masquerade rules could not be written, so far. */
+  readonly masqueradeErrors?: number;
 }
 
 export interface LoopOptions {
@@ -29,8 +31,9 @@ export interface LoopOptions {
 }
 
 export interface LoopObserver {
-  synced(r: SyncReport, seconds: number): void;
-  syncFailed(e: Error, seconds: number): void;
+  /** `why`: what asked for the sync ("node watch event", "resync", "kernel event (route)", ...). */
+  synced(r: SyncReport, seconds: number, why: string): void;
+  syncFailed(e: Error, seconds: number, why: string): void;
   kernelEvent(what: string): void;
 }
 
@@ -40,6 +43,8 @@ export interface LoopHealth {
   /** This node is synced and ready for pods. */
   ready: boolean;
   reason: string;
+  /** Peers left unrouted because Nodes contest an InternalIP or podCIDR (a real conflict, not this node's fault): shown, not failed. */
+  conflicts?: string;
 }
 
 export class AgentLoop {
@@ -80,7 +85,9 @@ export class AgentLoop {
     else if (this.last.error) reason = `last sync failed: ${this.last.error}`;
     else if (!r!.ready) reason = r!.problem ?? 'not ready';
     else reason = 'ok';
-    return { alive, ready, reason };
+    const contested = (r?.plan.skipped ?? []).filter((s) => /is also (given|claimed) by/.test(s.reason) && !/left to it$/.test(s.reason));
+    const conflicts = contested.length ? `${contested.length} peer${contested.length === 1 ? '' : 's'} unrouted by a conflict: ${contested.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')}${contested.length > 3 ? '; ...' : ''}` : undefined;
+    return { alive, ready, reason, ...(conflicts ? { conflicts } : {}) };
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -136,18 +143,19 @@ export class AgentLoop {
     const why = this.why;
     let retryIn: number | undefined;
     try {
-      const report = await this.agent.sync(this.nodes, { why, source: describeSource(this.source) });
+      const report = await this.agent.sync(this.source.current?.() ?? this.nodes, { why, source: describeSource(this.source) });
       this.last = { report };
-      this.observer?.synced(report, (this.now() - this.runningSince) / 1000);
+      this.observer?.synced(report, (this.now() - this.runningSince) / 1000, why);
       if (report.failed.length || report.errors.length) retryIn = this.retry.next();
       else this.retry.reset();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.last = { ...this.last, error: err.message };
-      this.observer?.syncFailed(err, (this.now() - this.runningSince) / 1000);
+      this.observer?.syncFailed(err, (this.now() - this.runningSince) / 1000, why);
       await log('error', { why }, `sync failed: ${err.message}`);
       retryIn = this.retry.next();
     } finally {
+      collectGarbage(this.now());
       this.running = false;
       this.lastEnd = this.now();
       for (const w of this.idleWaiters.splice(0)) w();
@@ -159,4 +167,20 @@ export class AgentLoop {
     }
     if (retryIn !== undefined) this.request('retry', retryIn);
   }
+}
+
+const GC_EVERY_MS = 10_000;
+let lastGc = -Infinity;
+
+/**
+ * A full garbage collection after a sync, at most every GC_EVERY_MS. A sync
+ * of 10,000 peers leaves megabytes of `ip -j` output and parsed routes
+ * behind; Bun (the agent's runtime) collects lazily, so without this the
+ * resident size grows by tens of MiB between collections, which is what the
+ * DaemonSet's memory limit sees. A no-op under Node.
+ */
+function collectGarbage(now: number): void {
+  if (now - lastGc < GC_EVERY_MS) return;
+  lastGc = now;
+  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(true);
 }

@@ -14,6 +14,28 @@ export interface NodeInfo {
    * contests a node that is not.
    */
   deleting?: true;
+  /** The Ready condition's status ('True', 'False', 'Unknown'), when the Node has one. */
+  ready?: string;
+  /** The Ready condition's lastHeartbeatTime (ms since the epoch), when given: how long ago its kubelet last posted status. */
+  heartbeatMs?: number;
+}
+
+/**
+ * What of a Node routing depends on, as one string: two values that are
+ * equal route alike. kubelet's status updates (a new lastHeartbeatTime,
+ * images, capacity) leave it unchanged, so they cost no sync. The heartbeat
+ * time itself is left out on purpose: whether it is stale is a matter of the
+ * clock, which the periodic resync looks at.
+ */
+export function routingKey(n: NodeInfo): string {
+  return JSON.stringify([n.name, n.podCIDRs, n.internalIPs, n.deleting === true, n.ready === 'Unknown']);
+}
+
+/** One page of a node list: its Nodes reduced, the version to watch from, and the token for the next page. */
+export interface NodePage {
+  nodes: NodeInfo[];
+  resourceVersion: string;
+  continue?: string;
 }
 
 /** A v1.Node into NodeInfo; undefined when the object is not a Node at all. */
@@ -27,7 +49,36 @@ export function fromV1Node(obj: unknown): NodeInfo | undefined {
   const addresses = Array.isArray(status.addresses) ? status.addresses : [];
   const internalIPs = addresses.filter((a) => isObject(a) && a.type === 'InternalIP' && typeof a.address === 'string').map((a) => (a as { address: string }).address);
   const deleting = typeof obj.metadata.deletionTimestamp === 'string' && obj.metadata.deletionTimestamp !== '';
-  return { name: obj.metadata.name, podCIDRs, internalIPs, ...(deleting ? { deleting: true as const } : {}) };
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  const readyCond = conditions.find((c) => isObject(c) && c.type === 'Ready');
+  const ready = isObject(readyCond) && typeof readyCond.status === 'string' ? readyCond.status : undefined;
+  const beat = isObject(readyCond) && typeof readyCond.lastHeartbeatTime === 'string' ? Date.parse(readyCond.lastHeartbeatTime) : NaN;
+  return {
+    name: obj.metadata.name,
+    podCIDRs,
+    internalIPs,
+    ...(deleting ? { deleting: true as const } : {}),
+    ...(ready !== undefined ? { ready } : {}),
+    ...(Number.isFinite(beat) ? { heartbeatMs: beat } : {}),
+  };
+}
+
+/**
+ * A parsed list page (v1.NodeList) into a NodePage. Throws NodeListError
+ * as fromNodeList does, and when there is no resourceVersion to watch from.
+ */
+export function pageOf(doc: unknown): NodePage {
+  const nodes = fromNodeList(doc);
+  const meta = isObject(doc) && isObject(doc.metadata) ? doc.metadata : {};
+  return pageMeta(nodes, meta);
+}
+
+/** The page's metadata (resourceVersion, continue) beside its nodes; throws NodeListError without a resourceVersion. */
+export function pageMeta(nodes: NodeInfo[], meta: Record<string, unknown>): NodePage {
+  const rv = meta.resourceVersion;
+  if (typeof rv !== 'string' || rv === '') throw new NodeListError('node list has no metadata.resourceVersion to watch from');
+  const cont = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
+  return { nodes, resourceVersion: rv, ...(cont ? { continue: cont } : {}) };
 }
 
 /** The node list is not one: the caller keeps the last good list rather than withdrawing every route. */

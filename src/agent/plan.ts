@@ -5,8 +5,10 @@
 // peer's pods: inside a cluster CIDR, never a default route, never over this
 // node's own podCIDRs or networks, never over a route flatnet did not make,
 // never via this node itself, and never for a podCIDR two nodes claim (which
-// one is right cannot be told, so neither gets it; a Node being deleted yields
-// to one that is not). Every peer left out is explained in `skipped`. Pure.
+// one is right cannot be told, so neither gets it; a Node being deleted, or
+// whose kubelet stopped posting status, yields to one that is not: the
+// replacement that registered before the old object went). Every peer left
+// out is explained in `skipped`. Pure.
 import { type Addr, addrEq, bitsOf, type Cidr, contains, type Family, formatCidr, formatIp, lastOf, networkOf, overlaps, parseCidr, parseIp } from '../net/cidr.ts';
 import type { IfName } from '../net/names.ts';
 import type { LinkOp, NexthopState, RouteState } from '../sys/kernel.ts';
@@ -55,6 +57,24 @@ export interface PlanInput {
   localNets: LocalNet[];
   /** Routes of the main table that are not ours: a peer route to one of their destinations is never written. */
   foreignRoutes?: RouteState[];
+  /** The time (ms since the epoch) heartbeats are judged by; Date.now() when absent. */
+  now?: number;
+}
+
+/**
+ * A Node whose Ready condition has not been renewed for this long has no
+ * kubelet posting status: twice kubelet's longest default report interval
+ * (nodeStatusReportFrequency, 5 minutes). The node lifecycle controller marks
+ * such a Node Ready=Unknown after 40 s, which yields at once.
+ */
+export const STALE_HEARTBEAT_MS = 10 * 60 * 1000;
+
+/** Why a Node yields its InternalIP and podCIDR to one that does not, or undefined. */
+export function yieldReason(n: NodeInfo, now: number): string | undefined {
+  if (n.deleting) return 'being deleted';
+  if (n.ready === 'Unknown') return 'not posting status (Ready Unknown)';
+  if (n.heartbeatMs !== undefined && now - n.heartbeatMs > STALE_HEARTBEAT_MS) return `not posting status (last heartbeat ${Math.round((now - n.heartbeatMs) / 60_000)} min ago)`;
+  return undefined;
 }
 
 const key = (c: Cidr): string => formatCidr(c);
@@ -138,14 +158,17 @@ export function planRoutes(inp: PlanInput): Plan {
       else claims.push({ node, dst });
     }
   }
-  // A Node being deleted yields to one that is not (its replacement, which may
-  // register before the old object is gone): it neither contests it nor is routed over it.
+  // A Node being deleted or not posting status yields to one that is not (its
+  // replacement, which may register before the old object is gone): it
+  // neither contests it nor is routed over it.
+  const now = inp.now ?? Date.now();
   const others = inp.nodes.filter((n) => n.name !== inp.selfName);
-  const sharedVia: SharedVia = { live: nodesByInternalIP(others.filter((n) => !n.deleting)), deleting: nodesByInternalIP(others.filter((n) => n.deleting)) };
-  const liveSpans = claimSpans(claims.filter((c) => !c.node.deleting));
+  const yielding = new Map(others.flatMap((n) => { const why = yieldReason(n, now); return why ? [[n.name, why] as [string, string]] : []; }));
+  const sharedVia: SharedVia = { live: nodesByInternalIP(others.filter((n) => !yielding.has(n.name))), deleting: nodesByInternalIP(others.filter((n) => yielding.has(n.name))), yielding };
+  const liveSpans = claimSpans(claims.filter((c) => !yielding.has(c.node.name)));
   const standing = claims.filter((c) => {
-    const by = c.node.deleting ? spanOver(liveSpans, c.dst) : undefined;
-    if (by) skipped.push({ node: c.node.name, reason: `being deleted, and podCIDR ${key(c.dst)} overlaps one of ${by}, which is not: left to it` });
+    const by = yielding.has(c.node.name) ? spanOver(liveSpans, c.dst) : undefined;
+    if (by) skipped.push({ node: c.node.name, reason: `${yielding.get(c.node.name)}, and podCIDR ${key(c.dst)} overlaps one of ${by}, which is not: left to it` });
     return !by;
   });
   const contested = findContests(standing);
@@ -167,6 +190,8 @@ export function planRoutes(inp: PlanInput): Plan {
 interface SharedVia {
   live: Map<string, string[]>;
   deleting: Map<string, string[]>;
+  /** Node name -> why it yields (being deleted, not posting status). */
+  yielding: Map<string, string>;
 }
 
 interface Span {
@@ -247,8 +272,9 @@ function routeFor(claim: Claim, c: Checks, ownAddrs: Addr[], foreign: Map<string
   // Which node holds the address cannot be told: routing either podCIDR
   // there could deliver one node's pods to another.
   const live = (sharedVia.live.get(v) ?? []).filter((n) => n !== node.name);
-  if (node.deleting && live.length) return `being deleted, and InternalIP ${v} is also given by ${namesText(live)}, which is not: left to it`;
-  const sharers = node.deleting ? (sharedVia.deleting.get(v) ?? []).filter((n) => n !== node.name) : live;
+  const yields = sharedVia.yielding.get(node.name);
+  if (yields && live.length) return `${yields}, and InternalIP ${v} is also given by ${namesText(live)}, which is not: left to it`;
+  const sharers = yields ? (sharedVia.deleting.get(v) ?? []).filter((n) => n !== node.name) : live;
   if (sharers.length) {
     const more = sharers.length > NAMED_RIVALS ? ` and ${sharers.length - NAMED_RIVALS} more` : '';
     return `InternalIP ${v} is also given by ${sharers.slice(0, NAMED_RIVALS).join(', ')}${more}: routed via neither`;

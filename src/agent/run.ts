@@ -7,6 +7,7 @@ import type { KernelEvents } from '../sys/kernel.ts';
 import { type ListenAddr, serveHealth } from './health.ts';
 import { AgentLoop, type Syncer } from './loop.ts';
 import { AgentMetrics } from './metrics.ts';
+import type { NodeReflector } from './reflector.ts';
 import type { NodeSource } from './source.ts';
 
 export interface RunOptions {
@@ -17,7 +18,8 @@ export interface RunOptions {
 }
 
 export async function runAgent(agent: Syncer, source: NodeSource, events: KernelEvents | undefined, o: RunOptions, signal: AbortSignal): Promise<void> {
-  const metrics = new AgentMetrics(source);
+  const metrics = new AgentMetrics(source, () => agent.masqueradeErrors ?? 0);
+  if ('observeRequests' in source && typeof source.observeRequests === 'function') (source as NodeReflector).observeRequests((verb, code, s) => metrics.apiRequest(verb, code, s));
   const loop = new AgentLoop(agent, source, events, { resyncMs: o.resyncSeconds * 1000, debounceMs: o.debounceMs }, metrics);
   let server: Server | undefined;
   if (o.health) {

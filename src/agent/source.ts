@@ -25,6 +25,11 @@ export interface NodeSource {
   /** Runs until `signal` aborts, calling `onNodes` with every complete node set. */
   run(onNodes: (nodes: NodeInfo[], why: string) => void, signal: AbortSignal): Promise<void>;
   status(): SourceStatus;
+  /**
+   * The node set as it is now, when the source also keeps changes it did not
+   * hand over (heartbeats): a sync started by the clock sees their times.
+   */
+  current?(): NodeInfo[] | undefined;
 }
 
 export function describeSource(s: NodeSource): string {

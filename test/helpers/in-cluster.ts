@@ -62,6 +62,11 @@ export interface StubReport {
   auth?: string;
   port?: number;
   done?: string;
+  /** Lists: the query's limit and continue token, whether the answer was gzipped, and how many items it held. */
+  limit?: number;
+  continue?: string;
+  gzip?: boolean;
+  items?: number;
 }
 
 /** The API stand-in running in namespace `ns`, listening on host:port with TLS and a token. */

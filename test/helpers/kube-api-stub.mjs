@@ -7,12 +7,31 @@
 // Watches replay the events after their resourceVersion, as the API server
 // does (no compaction: "gone" is only what the test asks for).
 //
+// LISTs behave as kube-apiserver 1.20's: resourceVersion=0 is served from the
+// watch cache, which ignores `limit` (everything in one answer); without a
+// resourceVersion (or with the watch cache off) `limit` pages the list, each
+// page's metadata.continue naming the next, all pages of one snapshot; a
+// continue token whose snapshot was compacted answers 410 Expired. Answers
+// above 128 KiB are gzipped at level 1 when the client accepts gzip (the
+// APIResponseCompression feature), smaller ones are plain.
+//
 // Commands:
 //   {"list": "ok" | "fail"}             LIST answers the nodes, or 500
 //   {"watch": "ok" | "fail" | "gone"}   new WATCHes stream events, get 500, or get an ERROR event 410
 //   {"set": [v1.Node, ...]}             replaces the nodes; open watches (when ok) get the events
 //   {"closeWatches": true}              ends every open watch stream (the server's normal timeout)
-// Reports: {"port": N} once, then {"req": "list" | "watch", "rv": "...", "status": N} per request.
+//   {"watchCache": false}               resourceVersion=0 lists are paginated too (--watch-cache=false)
+//   {"gzip": false}                     never compress (APIResponseCompression off)
+//   {"expireContinue": true}            every continue token handed out so far answers 410 (compaction)
+//   {"expireNextContinue": true}        the next request with a continue token answers 410 (compaction between two pages)
+//   {"gzipMin": N}                      compress answers above N bytes (default 131072, as kube-apiserver)
+//   {"generate": {"count": N, "self": {name, podCIDR, ip}}}
+//                                       adds N real-sized Nodes n0..n(N-1) (test/helpers/real-node.mjs),
+//                                       podCIDR 10.(64+i/256).(i%256).0/24, InternalIP 10.128.(1+i/250).(1+i%250)
+//   {"heartbeat": {"count": K}}         K kubelet status updates (a new lastHeartbeatTime), round robin over the nodes
+//   {"move": {"name": N, "ip": IP}}     node N's InternalIP becomes IP (a routing change)
+// Reports: {"port": N} once, then {"req": "list" | "watch", "rv": "...", "status": N, ...} per request
+// (lists: limit, continue, gzip, items).
 //
 // Options, for an in-cluster client (the service-account token and CA, over
 // https, as the API server has them); without them: plain http on 127.0.0.1:
@@ -24,14 +43,30 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { realSizedNode } from './real-node.mjs';
 
 const { values: opt } = parseArgs({ options: { listen: { type: 'string', default: '127.0.0.1:0' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, token: { type: 'string' } } });
 const listen = /^(.*):(\d+)$/.exec(opt.listen);
 if (!listen) throw new Error(`--listen ${opt.listen}: give HOST:PORT`);
 
 let rv = 1;
+let beat = 0;
 let nodes = new Map();
-const mode = { list: 'ok', watch: 'ok' };
+const mode = { list: 'ok', watch: 'ok', watchCache: true, gzip: true };
+// kube-apiserver's own threshold (defaultGzipThresholdBytes) and level.
+let gzipMin = 128 * 1024;
+let expireNext = false;
+// Continue tokens: snapshot id -> the items' texts, as of the first page.
+const snapshots = new Map();
+let snapshotSeq = 0;
+// Serialized objects, kept beside the nodes so a 10,000-Node list is not re-serialized for every request.
+const texts = new WeakMap();
+const textOf = (o) => {
+  let t = texts.get(o);
+  if (t === undefined) texts.set(o, (t = JSON.stringify(o)));
+  return t;
+};
 const watchers = new Set();
 // Every event so far: a watch from an older version replays what it missed, as the API server does.
 const history = [];
@@ -54,7 +89,7 @@ function set(list) {
     const obj = withRv(n, rv);
     if (type !== 'DELETED') nodes.set(n.metadata.name, obj);
     history.push({ rv, type, object: obj });
-    if (mode.watch === 'ok') for (const w of watchers) w.write(`${JSON.stringify({ type, object: obj })}\n`);
+    if (mode.watch === 'ok') for (const w of watchers) w.write(`{"type":${JSON.stringify(type)},"object":${textOf(obj)}}\n`);
   }
 }
 
@@ -67,12 +102,7 @@ function handle(req, res) {
     return json(401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 401, reason: 'Unauthorized', message: 'Unauthorized' });
   }
   if (url.pathname !== '/api/v1/nodes') return json(404, { kind: 'Status', code: 404, message: 'not found' });
-  if (!watch) {
-    const status = mode.list === 'ok' ? 200 : 500;
-    report({ req: 'list', status });
-    if (status !== 200) return json(500, { kind: 'Status', code: 500, message: 'etcdserver: request timed out' });
-    return json(200, { apiVersion: 'v1', kind: 'NodeList', metadata: { resourceVersion: String(rv) }, items: [...nodes.values()] });
-  }
+  if (!watch) return list(req, res, url, json);
   const from = url.searchParams.get('resourceVersion');
   const status = mode.watch === 'fail' ? 500 : 200;
   report({ req: 'watch', rv: from, status, mode: mode.watch });
@@ -82,9 +112,72 @@ function handle(req, res) {
     res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${rv})` } })}\n`);
     return;
   }
-  for (const e of history) if (e.rv > Number(from)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+  for (const e of history) if (e.rv > Number(from)) res.write(`{"type":${JSON.stringify(e.type)},"object":${textOf(e.object)}}\n`);
   watchers.add(res);
   req.on('close', () => watchers.delete(res));
+}
+
+function event(type, obj) {
+  rv++;
+  const o = withRv(obj, rv);
+  if (type !== 'DELETED') nodes.set(o.metadata.name, o);
+  history.push({ rv, type, object: o });
+  if (mode.watch === 'ok') for (const w of watchers) w.write(`{"type":${JSON.stringify(type)},"object":${textOf(o)}}\n`);
+}
+
+function list(req, res, url, json) {
+  const limit = Number(url.searchParams.get('limit') ?? 0);
+  const from = url.searchParams.get('resourceVersion');
+  const token = url.searchParams.get('continue');
+  const gzipOk = mode.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  const status = mode.list === 'ok' ? 200 : 500;
+  const rep = { req: 'list', rv: from ?? undefined, limit: limit || undefined, continue: token ?? undefined, status };
+  if (status !== 200) {
+    report(rep);
+    return json(500, { kind: 'Status', code: 500, message: 'etcdserver: request timed out' });
+  }
+  let snap;
+  let start = 0;
+  if (token) {
+    const t = JSON.parse(Buffer.from(token, 'base64').toString());
+    snap = snapshots.get(t.id);
+    if (expireNext) {
+      expireNext = false;
+      snapshots.clear();
+      snap = undefined;
+    }
+    if (!snap) {
+      report({ ...rep, status: 410 });
+      return json(410, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.' });
+    }
+    start = t.start;
+  } else {
+    snap = { id: ++snapshotSeq, rv, items: [...nodes.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map(textOf) };
+  }
+  // The watch cache answers resourceVersion=0 whole, whatever the limit (1.20).
+  const paged = limit > 0 && !(from === '0' && mode.watchCache && !token);
+  const end = paged ? Math.min(snap.items.length, start + limit) : snap.items.length;
+  let cont;
+  if (paged && end < snap.items.length) {
+    snapshots.set(snap.id, snap);
+    cont = Buffer.from(JSON.stringify({ id: snap.id, start: end })).toString('base64');
+  } else snapshots.delete(snap.id);
+  const head = `{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"${snap.rv}"${cont ? `,"continue":"${cont}"` : ''}},"items":[`;
+  let size = head.length + 2;
+  for (let i = start; i < end; i++) size += snap.items[i].length + 1;
+  const gz = gzipOk && size > gzipMin;
+  report({ ...rep, gzip: gz, items: end - start });
+  res.writeHead(200, { 'content-type': 'application/json', ...(gz ? { 'content-encoding': 'gzip' } : {}) });
+  const out = gz ? createGzip({ level: 1 }) : res;
+  if (gz) out.pipe(res);
+  void (async () => {
+    out.write(head);
+    for (let i = start; i < end; i += 100) {
+      const part = snap.items.slice(i, Math.min(end, i + 100)).join(',');
+      if (!out.write(i > start ? `,${part}` : part)) await new Promise((r) => out.once('drain', r));
+    }
+    out.end(']}');
+  })();
 }
 
 const server = opt['tls-cert'] ? createHttpsServer({ cert: readFileSync(opt['tls-cert']), key: readFileSync(opt['tls-key']) }, handle) : createHttpServer(handle);
@@ -95,6 +188,30 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (cmd.list) mode.list = cmd.list;
   if (cmd.watch) mode.watch = cmd.watch;
   if (cmd.set) set(cmd.set);
+  if (cmd.watchCache !== undefined) mode.watchCache = cmd.watchCache;
+  if (cmd.gzip !== undefined) mode.gzip = cmd.gzip;
+  if (cmd.expireContinue) snapshots.clear();
+  if (cmd.expireNextContinue) expireNext = true;
+  if (cmd.gzipMin !== undefined) gzipMin = cmd.gzipMin;
+  if (cmd.generate) {
+    const { count, self } = cmd.generate;
+    if (self) event('ADDED', realSizedNode({ name: self.name, podCIDRs: [self.podCIDR], ips: [self.ip], seed: 999_999 }));
+    for (let i = 0; i < count; i++) {
+      event('ADDED', realSizedNode({ name: `n${i}`, podCIDRs: [`10.${64 + Math.floor(i / 256)}.${i % 256}.0/24`], ips: [`10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`], seed: i }));
+    }
+  }
+  if (cmd.heartbeat) {
+    const all = [...nodes.values()];
+    const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    for (let k = 0; k < cmd.heartbeat.count; k++) {
+      const n = all[(beat++) % all.length];
+      event('MODIFIED', { ...n, status: { ...n.status, conditions: n.status.conditions.map((c) => (c.type === 'Ready' ? { ...c, lastHeartbeatTime: at } : c)) } });
+    }
+  }
+  if (cmd.move) {
+    const n = nodes.get(cmd.move.name);
+    event('MODIFIED', { ...n, status: { ...n.status, addresses: n.status.addresses.map((a) => (a.type === 'InternalIP' ? { ...a, address: cmd.move.ip } : a)) } });
+  }
   if (cmd.closeWatches) {
     for (const w of watchers) w.end();
     watchers.clear();

@@ -92,7 +92,9 @@ describe.runIf(isRoot())('node faults (agent with --resync 3600)', () => {
     expect(m.status).toBe(200);
     expect(m.type).toMatch(/^text\/plain/);
     for (const line of ['flatnet_agent_node_source_state{state="watching"} 1', 'flatnet_agent_node_source_state{state="backoff"} 0', 'flatnet_agent_peer_routes{family="4"} 2', 'flatnet_agent_ready 1', 'flatnet_agent_skipped_peers 0', 'flatnet_agent_node_lists_total 1']) expect(m.body).toContain(line);
-    expect(m.body).toMatch(/flatnet_agent_syncs_total\{result="ok"\} [1-9]/);
+    expect(m.body).toMatch(/flatnet_agent_syncs_total\{reason="[a-z_]+",result="ok"\} [1-9]/);
+    expect(m.body).toMatch(/flatnet_agent_last_successful_sync_timestamp_seconds \d/);
+    expect(m.body).not.toMatch(/nodejs_version_info|process_heap_bytes/);
     expect(m.body).toMatch(/flatnet_agent_kernel_events_total\{kind="(link|route|nexthop|address)"\} [1-9]/);
     expect(m.body).toMatch(/flatnet_agent_sync_duration_seconds_count [1-9]/);
     expect(await get(n1.ns, '/nope')).toMatchObject({ status: 404 });

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncContext, SyncReport } from '../../src/agent/agent.ts';
 import { Backoff } from '../../src/agent/backoff.ts';
 import { AgentLoop } from '../../src/agent/loop.ts';
-import type { NodeInfo } from '../../src/agent/nodes.ts';
+import { type NodeInfo, pageOf } from '../../src/agent/nodes.ts';
 import { ApiError, type NodeApi, NodeReflector } from '../../src/agent/reflector.ts';
 import { FileNodeSource, type NodeSource, type SourceStatus } from '../../src/agent/source.ts';
 import { configureLog } from '../../src/log.ts';
@@ -107,6 +107,22 @@ describe('agent loop', () => {
     await until('first sync', () => s.calls.length === 1);
     expect(s.calls[0]!.ctx.why).toBe('node list');
     await until('ready', () => loop.health().ready);
+  });
+
+  // issue 21: two live Nodes giving one InternalIP left both unrouted with /readyz plain "ok".
+  it('says in its health which peers a real conflict leaves unrouted, staying ready (not for a Node that yielded)', async () => {
+    const skipped = [
+      { node: 'x', reason: 'InternalIP 10.0.0.2 is also given by y: routed via neither' },
+      { node: 'y', reason: 'InternalIP 10.0.0.2 is also given by x: routed via neither' },
+      { node: 'old', reason: 'being deleted, and InternalIP 10.0.0.9 is also given by new, which is not: left to it' },
+    ];
+    const s = recordingSyncer(async () => ({ ...okReport(), plan: { ...okReport().plan, skipped } }));
+    const src = new HandSource();
+    const { loop } = start(s, src, new HandEvents());
+    await until('source', () => !!src.push);
+    src.push!([node('a', [], [])], 'node list');
+    await until('ready', () => loop.health().ready);
+    expect(loop.health()).toMatchObject({ ready: true, reason: 'ok', conflicts: '2 peers unrouted by a conflict: x: InternalIP 10.0.0.2 is also given by y: routed via neither; y: InternalIP 10.0.0.2 is also given by x: routed via neither' });
   });
 
   it('syncs on a kernel event with the last node list, so a deleted route comes back without waiting for the resync', async () => {
@@ -235,7 +251,7 @@ describe('agent over an API that fails', () => {
       async list() {
         lists++;
         if (!apiUp) throw new ApiError('HTTP 500', 500);
-        return { kind: 'NodeList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'self' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } }, { metadata: { name: 'b' }, spec: { podCIDR: '10.244.2.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } }] };
+        return pageOf({ kind: 'NodeList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'self' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } }, { metadata: { name: 'b' }, spec: { podCIDR: '10.244.2.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } }] });
       },
       async watch(_rv, signal) {
         await new Promise((r) => signal.addEventListener('abort', r, { once: true }));

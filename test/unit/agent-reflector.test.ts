@@ -3,8 +3,8 @@
 // replaces the node set; every failure keeps the last one.
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../src/agent/backoff.ts';
-import type { NodeInfo } from '../../src/agent/nodes.ts';
-import { ApiError, type NodeApi, NodeReflector } from '../../src/agent/reflector.ts';
+import { type NodeInfo, type NodePage, pageOf } from '../../src/agent/nodes.ts';
+import { ApiError, type ListQuery, type NodeApi, NodeReflector } from '../../src/agent/reflector.ts';
 import { configureLog } from '../../src/log.ts';
 
 configureLog({ level: 'silent' });
@@ -34,12 +34,12 @@ class ScriptedApi implements NodeApi {
     return s;
   }
 
-  async list(): Promise<unknown> {
-    this.calls.push('list');
+  async list(q: ListQuery): Promise<NodePage> {
+    this.calls.push(q.continue ? `list continue ${q.continue}` : q.resourceVersion === '0' ? 'list' : `list${q.resourceVersion === undefined ? ' fresh' : ` at ${q.resourceVersion}`}`);
     const s = this.next('list') as { list: unknown } | undefined;
     if (!s) throw new ApiError('script done');
     if (s.list instanceof Error) throw s.list;
-    return s.list;
+    return pageOf(s.list);
   }
 
   async watch(rv: string): Promise<AsyncIterable<unknown>> {
@@ -137,7 +137,8 @@ describe('Kubernetes node source', () => {
       { watch: { end: new ApiError('HTTP 410: gone', 410) } },
       { list: list(60, v1('c', '10.244.3.0/24', '10.0.0.3', 49)) },
     ]);
-    expect(r.calls.slice(0, 5)).toEqual(['list', 'watch from 10', 'list', 'watch from 50', 'list']);
+    // The first list from the API's cache (resourceVersion=0); after a 410 the newest state (no resourceVersion).
+    expect(r.calls.slice(0, 5)).toEqual(['list', 'watch from 10', 'list fresh', 'watch from 50', 'list fresh']);
     expect(r.seen.map((s) => s.nodes)).toEqual([
       ['a 10.244.1.0/24 10.0.0.1', 'b 10.244.2.0/24 10.0.0.2'],
       ['a 10.244.1.0/24 10.0.0.1', 'c 10.244.3.0/24 10.0.0.3'],
@@ -180,7 +181,7 @@ describe('Kubernetes node source', () => {
       { list: list(30, v1('a', '10.244.1.0/24', '10.0.0.1', 9), v1('d', '10.244.4.0/24', '10.0.0.4', 29)) },
       { watch: { events: [ev('ADDED', v1('e', '10.244.5.0/24', '10.0.0.5', 31))] } },
     ]);
-    expect(r.calls.slice(0, 7)).toEqual(['list', 'watch from 10', 'watch from 10', 'watch from 10', 'list', 'list', 'watch from 30']);
+    expect(r.calls.slice(0, 7)).toEqual(['list', 'watch from 10', 'watch from 10', 'watch from 10', 'list fresh', 'list fresh', 'watch from 30']);
     expect(r.seen.map((s) => s.nodes.map((n) => n.split(' ')[0]))).toEqual([['a'], ['a', 'd'], ['a', 'd', 'e']]);
     expect(r.sleeps).toEqual([750, 1500, 3000]);
   });
@@ -193,5 +194,76 @@ describe('Kubernetes node source', () => {
     ]);
     expect(r.calls.slice(0, 3)).toEqual(['list', 'watch from 10', 'watch from 11']);
     expect(r.seen.map((s) => s.nodes.map((n) => n.split(' ')[0]))).toEqual([['a'], ['a', 'b']]);
+  });
+
+  it('lists in pages of 500 with continue, the first from the cache, and watches from the last page\'s version', async () => {
+    const page = (rv: number, cont: string | undefined, ...items: unknown[]) => ({ ...list(rv, ...items), metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont } : {}) } });
+    const ac = new AbortController();
+    const queries: unknown[] = [];
+    const api = new ScriptedApi(
+      [
+        { list: page(10, 'p2', v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+        { list: page(10, 'p3', v1('b', '10.244.2.0/24', '10.0.0.2', 9)) },
+        { list: page(10, undefined, v1('c', '10.244.3.0/24', '10.0.0.3', 9)) },
+        { watch: {} },
+      ],
+      ac,
+    );
+    const orig = api.list.bind(api);
+    api.list = async (q: ListQuery) => (queries.push(q), orig(q));
+    const seen: string[][] = [];
+    await new NodeReflector(api, { sleep: async () => undefined }).run((nodes) => seen.push(nodes.map((n) => n.name)), ac.signal);
+    expect(queries.slice(0, 3)).toEqual([{ limit: 500, resourceVersion: '0' }, { limit: 500, continue: 'p2' }, { limit: 500, continue: 'p3' }]);
+    expect(api.calls).toContain('watch from 10');
+    // One node set from the three pages, handed over once.
+    expect(seen).toEqual([['a', 'b', 'c']]);
+  });
+
+  it('starts the list over, fresh, when a continue token expired (410), never mixing two snapshots', async () => {
+    const page = (rv: number, cont: string | undefined, ...items: unknown[]) => ({ ...list(rv, ...items), metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont } : {}) } });
+    const r = await play([
+      { list: page(10, 'p2', v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { list: new ApiError('HTTP 410: The provided continue parameter is too old', 410) },
+      { list: page(40, 'q2', v1('a', '10.244.1.0/24', '10.0.0.1', 9)) },
+      { list: page(40, undefined, v1('d', '10.244.4.0/24', '10.0.0.4', 39)) },
+      { watch: {} },
+    ]);
+    expect(r.calls.slice(0, 5)).toEqual(['list', 'list continue p2', 'list fresh', 'list continue q2', 'watch from 40']);
+    expect(r.seen.map((s) => s.nodes.map((n) => n.split(' ')[0]))).toEqual([['a', 'd']]);
+    expect(r.status.relists).toBe(1);
+    expect(r.sleeps).toEqual([]);
+  });
+
+  it('takes a node listed on two pages as a failed list', async () => {
+    const page = (rv: number, cont: string | undefined, ...items: unknown[]) => ({ ...list(rv, ...items), metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont } : {}) } });
+    const r = await play([{ list: page(10, 'p2', v1('a', '10.244.1.0/24', '10.0.0.1', 9)) }, { list: page(10, undefined, v1('a', '10.244.1.0/24', '10.0.0.1', 9)) }]);
+    expect(r.seen).toEqual([]);
+    expect(r.status.error).toMatch(/listed twice/);
+  });
+
+  it('hands over nothing for a MODIFIED event that changes nothing routed (a kubelet heartbeat), but keeps its times', async () => {
+    const beat = (rv: number, at: string, extra: object = {}) => ({
+      ...v1('a', '10.244.1.0/24', '10.0.0.1', rv),
+      status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }], conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: at }], images: [{ names: [`img${rv}`] }], ...extra },
+    });
+    const ac = new AbortController();
+    const api = new ScriptedApi(
+      [
+        { list: list(10, beat(9, '2026-01-01T00:00:00Z')) },
+        { watch: { events: [ev('MODIFIED', beat(11, '2026-01-01T00:00:10Z')), ev('MODIFIED', beat(12, '2026-01-01T00:00:20Z')), ev('MODIFIED', { ...beat(13, '2026-01-01T00:00:30Z'), spec: { podCIDRs: ['10.244.9.0/24'] } })] } },
+      ],
+      ac,
+    );
+    const r = new NodeReflector(api, { sleep: async () => undefined });
+    const seen: string[] = [];
+    const beats: number[] = [];
+    await r.run((nodes, why) => {
+      seen.push(`${why}: ${nodes[0]!.podCIDRs[0]}`);
+      beats.push(r.current()![0]!.heartbeatMs!);
+    }, ac.signal);
+    expect(seen).toEqual(['node list: 10.244.1.0/24', 'node watch event: 10.244.9.0/24']);
+    expect(beats).toEqual([Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-01-01T00:00:30Z')]);
+    expect(r.status().unchanged).toBe(2);
+    expect(r.status().events).toEqual({ MODIFIED: 3 });
   });
 });

@@ -168,6 +168,22 @@ describe('route planning', () => {
       expect(routed(p)).toEqual(['ok 10.244.8.0/24']);
       expect(reasons(p)).toEqual(['x: InternalIP 10.0.0.5 is also given by y: routed via neither', 'y: InternalIP 10.0.0.5 is also given by x: routed via neither']);
     });
+    // issue 21: a replacement node whose predecessor's kubelet is gone (the
+    // old Node is not deleted, only no longer posting status).
+    it('routes the replacement of a Node whose kubelet stopped posting status (Ready Unknown, or a stale heartbeat), and not the old one', () => {
+      const now = Date.parse('2026-06-01T12:00:00Z');
+      const fresh = { heartbeatMs: now - 30_000, ready: 'True' };
+      const unknown = plan([{ ...node('old', ['10.244.2.0/24'], ['10.0.0.2']), ready: 'Unknown', heartbeatMs: now - 60_000 }, { ...node('new', ['10.244.3.0/24'], ['10.0.0.2']), ...fresh }], { now });
+      expect(routed(unknown)).toEqual(['new 10.244.3.0/24', 'ok 10.244.8.0/24']);
+      expect(reasons(unknown)).toEqual(['old: not posting status (Ready Unknown), and InternalIP 10.0.0.2 is also given by new, which is not: left to it']);
+      const stale = plan([{ ...node('old', ['10.244.2.0/24'], ['10.0.0.2']), ready: 'True', heartbeatMs: now - 11 * 60_000 }, { ...node('new', ['10.244.3.0/24'], ['10.0.0.2']), ...fresh }], { now });
+      expect(routed(stale)).toEqual(['new 10.244.3.0/24', 'ok 10.244.8.0/24']);
+      expect(reasons(stale)).toEqual(['old: not posting status (last heartbeat 11 min ago), and InternalIP 10.0.0.2 is also given by new, which is not: left to it']);
+      // Within the bound (9 minutes: kubelet may report only every 5) both are live: a real conflict, neither routed.
+      const live = plan([{ ...node('old', ['10.244.2.0/24'], ['10.0.0.2']), ready: 'True', heartbeatMs: now - 9 * 60_000 }, { ...node('new', ['10.244.3.0/24'], ['10.0.0.2']), ...fresh }], { now });
+      expect(routed(live)).toEqual(['ok 10.244.8.0/24']);
+      expect(reasons(live)).toEqual(['old: InternalIP 10.0.0.2 is also given by new: routed via neither', 'new: InternalIP 10.0.0.2 is also given by old: routed via neither']);
+    });
     // Found from outside: a route via the node network's own network address was installed.
     it("never routes via the node network's network or broadcast address", () => {
       const p = plan([node('net', ['10.244.3.0/24'], ['10.0.0.0']), node('bcast', ['10.244.4.0/24'], ['10.0.0.255'])]);

@@ -63,11 +63,23 @@ function resetSigchld(): void {
   loadLibc()?.signal(SIGCHLD, SIG_DFL);
 }
 
+/**
+ * The longest a child may run (FLATNET_CHILD_TIMEOUT_MS overrides it): an `ip`
+ * or iptables that hangs (a stuck xtables lock, a wedged netlink socket) is
+ * killed, the step fails and is retried, instead of the agent waiting for it
+ * for ever with its event loop stopped (no /healthz, no SIGTERM handling).
+ */
+const childTimeoutMs = (): number => (Number(process.env.FLATNET_CHILD_TIMEOUT_MS) > 0 ? Number(process.env.FLATNET_CHILD_TIMEOUT_MS) : 60_000);
+
 function run(argv: readonly string[], input: string, env: Env): RunResult {
   resetSigchld();
   const [file, ...rest] = argv;
-  const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const limit = childTimeoutMs();
+  const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: limit, killSignal: 'SIGKILL' });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT' || (r.status === null && r.signal === 'SIGKILL')) {
+    return { exitCode: 1, stdout: r.stdout ?? '', stderr: `${file}: killed after ${limit / 1000} s without finishing (set FLATNET_CHILD_TIMEOUT_MS to allow longer)` };
+  }
   return { exitCode: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error.message) : '') };
 }
 
