@@ -107,6 +107,18 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.echoBack).toBe(300_000);
     expect(out.envPassed).toBe('C');
   });
+  it('kills a child at its time limit and reaps it, and no child outlives the plugin', async () => {
+    const killed = { exitCode: 1, stdout: '', children: '' };
+    expect(out.timeLimit).toMatchObject({ ...killed, stderr: 'sh: killed after its time limit of 0.3 s (FLATNET_CHILD_TIMEOUT)\n' });
+    expect(out.timeLimitDetached).toMatchObject({ ...killed, stderr: 'sh: killed after its time limit of 0.3 s (FLATNET_CHILD_TIMEOUT)\n' });
+    expect(out.timeLimitConcurrent).toMatchObject(killed);
+    expect(out.timeLimit.ms).toBeLessThan(1500);
+    expect(out.timeLimitDetached.ms).toBeLessThan(1500);
+    expect(out.timeLimitConcurrent.ms).toBeLessThan(1500);
+    // Every child would have created its file by 2 s after it started.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const name of ['timeLimit', 'timeLimitDetached', 'concurrent', 'orphan']) expect([name, existsSync(join(work, 'data', `late-${name}`))]).toEqual([name, false]);
+  });
   it('starts a concurrent process without waiting, and collects it when awaited', () => {
     expect(out.concurrent).toBe('saw it');
     expect(out.timer).toBe(true);
@@ -199,8 +211,12 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
     expect(out.envFails.result).toEqual(notStarted('true', 'ENOMEM'));
     expect(out.secondPipeFails.result).toEqual(notStarted('true', 'EMFILE'));
     expect(out.inputPipeFails.result).toEqual(notStarted('cat', 'EMFILE'));
-    expect(out.fileActionFails.result).toEqual(notStarted('cat', 'ENOMEM'));
-    expect(out.spawnAttrFails.result).toEqual(notStarted('true', 'ENOMEM'));
+    expect(out.reportPipeFails.result).toEqual(notStarted('true', 'EMFILE'));
+    expect(out.forkFails.result).toEqual(notStarted('cat', 'EAGAIN'));
+    expect(out.childDup2Fails.result).toEqual(notStarted('cat', 'EBADF'));
+    // Without O_NONBLOCK on its pipes the plugin could block on the child: none started, none left running.
+    expect(out.nonblockFails.result).toEqual(notStarted('sh', 'EBADF'));
+    expect(out.nonblockInputFails.result).toEqual(notStarted('cat', 'EBADF'));
   });
   it('turns failed file reads and writes into Node-style errors', () => {
     expect(out.readFileFails.result).toEqual({ threw: 'ENOMEM' });

@@ -25,17 +25,18 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,8 +86,10 @@ static JSValue js_inject_fault(JSContext *ctx, JSValueConst this_val, int argc, 
 #define write(fd, p, n) (fault("write") ? (errno = EIO, -1) : write(fd, p, n))
 /* As with SIGCHLD ignored: the kernel reaps the child and waitpid finds none. */
 #define waitpid(p, s, o) (fault("waitpid") ? (waitpid(p, NULL, o), errno = ECHILD, -1) : waitpid(p, s, o))
-#define posix_spawn_file_actions_adddup2(fa, a, b) (fault("adddup2") ? ENOMEM : posix_spawn_file_actions_adddup2(fa, a, b))
-#define posix_spawnattr_init(a) (fault("spawnattr") ? ENOMEM : posix_spawnattr_init(a))
+#define fork() (fault("fork") ? (errno = EAGAIN, -1) : fork())
+/* Armed before fork, it fails in the child (which has its own copy of the counter): the start-up error path. */
+#define dup2(a, b) (fault("dup2") ? (errno = EBADF, -1) : dup2(a, b))
+#define fcntl(...) (fault("fcntl") ? (errno = EBADF, -1) : fcntl(__VA_ARGS__))
 #endif
 
 struct buf {
@@ -511,6 +514,16 @@ static JSValue js_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
  * Child processes. spawn() starts one with stdin fed from `input` and stdout
  * and stderr captured; wait() collects it. Between the two the caller may do
  * other work: that is how an ADD overlaps the bridge query with its own steps.
+ *
+ * A child never outlives the plugin: it asks for SIGKILL when its parent dies
+ * (PR_SET_PDEATHSIG), and exits at once when the parent died before it could
+ * ask. A runtime that kills an ADD on its timeout must not leave an
+ * iptables-restore waiting on the xtables lock to commit a pod's rules after
+ * the DEL that followed found nothing. And every child has a time limit
+ * (spawn's timeoutMs), after which it is killed and reaped and wait() reports
+ * ETIMEDOUT: an `ip` stuck on a wedged netlink or a lock held for ever would
+ * otherwise hold the ADD until the runtime kills it, and the ADD could not
+ * undo what it did.
  */
 struct child {
     int used;
@@ -520,13 +533,32 @@ struct child {
     size_t input_len, input_off;
     /* stdin stays open for feed() until wait(): the child starts before its input is known. */
     int more_input;
+    /* CLOCK_MONOTONIC ms after which the child is killed. */
+    double deadline;
 };
 
 static struct child children[32];
 
-static void set_nonblock(int fd)
+static double now_ms(void)
 {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int reap(struct child *c, int *st);
+
+/* SIGKILL to the child and to its process group (what it started), at its time limit or when it is given up. */
+static void kill_child(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? errno : 0;
 }
 
 static void close_fd(int *fd)
@@ -553,25 +585,48 @@ static void feed_input(struct child *c)
         close_fd(&c->in);
 }
 
-/* The child's stdio: stdin from pin (or /dev/null), stdout and stderr into the pipes. */
-static int child_stdio(posix_spawn_file_actions_t *fa, const int *pin, const int *pout, const int *perr)
+/*
+ * In the child between fork and exec: tie it to the parent's life, set up its
+ * stdio, give back SIGPIPE (ignored in this process, see the module's init)
+ * and exec. Only async-signal-safe calls; on failure the errno goes to the
+ * parent through `report` (close-on-exec: EOF there means exec succeeded).
+ */
+static void child_exec(pid_t parent, int in, int out, int err, int report, char *const *args, char *const *env)
 {
-    int err = pin[0] >= 0 ? posix_spawn_file_actions_adddup2(fa, pin[0], 0) : posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!err)
-        err = posix_spawn_file_actions_adddup2(fa, pout[1], 1);
-    if (!err)
-        err = posix_spawn_file_actions_adddup2(fa, perr[1], 2);
-    return err;
-}
-
-/* SIGPIPE is ignored in this process (see the module's init); the child gets it back. */
-static int child_attr(posix_spawnattr_t *attr)
-{
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    int err = posix_spawnattr_setsigdefault(attr, &def);
-    return err ? err : posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF);
+    int e;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        e = errno;
+        goto fail;
+    }
+    /* The parent died before the line above: nobody would reap or kill this child. */
+    if (getppid() != parent)
+        _exit(127);
+    /* A group of its own: at its time limit the child is killed with whatever it started. */
+    setpgid(0, 0);
+    if (in < 0 && (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        e = errno;
+        goto fail;
+    }
+    /* Above 2 first, so that no dup2 below overwrites a source (a parent started with stdout closed gets a pipe at 1). */
+    int fds[3] = {in, out, err};
+    for (int i = 0; i < 3; i++) {
+        if ((fds[i] = (fcntl)(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+            e = errno;
+            goto fail;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(fds[i], i) < 0) {
+            e = errno;
+            goto fail;
+        }
+    }
+    signal(SIGPIPE, SIG_DFL);
+    execvpe(args[0], args, env);
+    e = errno;
+fail:
+    (write)(report, &e, sizeof e);
+    _exit(127);
 }
 
 /*
@@ -579,64 +634,121 @@ static int child_attr(posix_spawnattr_t *attr)
  * on success; with more_input its stdin stays open for feed(). Returns 0 or
  * errno; on failure nothing is left open or running.
  */
-static int start_child(struct child *c, char *const *args, char *const *env, char *input, size_t len, int more_input)
+static int start_child(struct child *c, char *const *args, char *const *env, char *input, size_t len, int more_input, double timeout_ms)
 {
-    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int have_fa = 0, have_attr = 0, err = 0;
-    pid_t pid;
-    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || ((len > 0 || more_input) && pipe2(pin, O_CLOEXEC))) {
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, report[2] = {-1, -1};
+    int err = 0;
+    pid_t parent = getpid(), pid;
+    if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || ((len > 0 || more_input) && pipe2(pin, O_CLOEXEC)) || pipe2(report, O_CLOEXEC)) {
         err = errno;
         goto out;
     }
-    if ((err = posix_spawn_file_actions_init(&fa)))
+    if ((pid = fork()) < 0) {
+        err = errno;
         goto out;
-    have_fa = 1;
-    if ((err = child_stdio(&fa, pin, pout, perr)))
-        goto out;
-    if ((err = posix_spawnattr_init(&attr)))
-        goto out;
-    have_attr = 1;
-    if ((err = child_attr(&attr)) || (err = posix_spawnp(&pid, args[0], &fa, &attr, args, env)))
-        goto out;
-    *c = (struct child){.used = 1, .pid = pid, .in = pin[1], .out = pout[0], .err = perr[0], .input = input, .input_len = len, .more_input = more_input};
-    pin[1] = pout[0] = perr[0] = -1;
-    set_nonblock(c->out);
-    set_nonblock(c->err);
-    if (c->in >= 0) {
-        set_nonblock(c->in);
-        feed_input(c);
     }
+    if (pid == 0)
+        child_exec(parent, pin[0], pout[1], perr[1], report[1], args, env);
+    close_fd(&report[1]);
+    /* Until exec or the child's exit: an errno when it could not start (ENOENT: no such program). */
+    int child_errno = 0;
+    ssize_t n;
+    while ((n = (read)(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+        ;
+    if (n == sizeof child_errno || n < 0) {
+        err = n < 0 ? errno : child_errno;
+        kill_child(pid); /* only when the read failed is it still running */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        goto out;
+    }
+    *c = (struct child){.used = 1, .pid = pid, .in = pin[1], .out = pout[0], .err = perr[0], .input = input, .input_len = len, .more_input = more_input, .deadline = now_ms() + timeout_ms};
+    pin[1] = pout[0] = perr[0] = -1;
+    /* A blocking pipe would stall the plugin on a child that writes nothing: without O_NONBLOCK, no child. */
+    if ((err = set_nonblock(c->out)) || (err = set_nonblock(c->err)) || (c->in >= 0 && (err = set_nonblock(c->in)))) {
+        c->input = NULL; /* still the caller's on failure */
+        kill_child(pid);
+        int st;
+        reap(c, &st);
+        goto out;
+    }
+    if (c->in >= 0)
+        feed_input(c);
 out:
-    if (have_attr)
-        posix_spawnattr_destroy(&attr);
-    if (have_fa)
-        posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < 2; i++) {
         close_fd(&pin[i]);
         close_fd(&pout[i]);
         close_fd(&perr[i]);
+        close_fd(&report[i]);
     }
     return err;
 }
 
-/* Closes what is left of c's pipes, reaps it (or finds it gone) and frees its slot; the waitpid status. */
+static volatile sig_atomic_t alarm_rang;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarm_rang = 1;
+}
+
+/*
+ * Closes what is left of c's pipes, reaps it (or finds it gone) and frees its
+ * slot. Returns 0 with *st its waitpid status, ETIMEDOUT when it was still
+ * running at its deadline (killed then, status lost), or the errno of waitpid.
+ * The blocking waitpid is interrupted by SIGALRM (no SA_RESTART), repeated
+ * every 50 ms after the deadline so that a signal landing just before the
+ * call is not lost: a child that closed its output and went on running
+ * cannot hold the plugin past its time limit.
+ */
 static int reap(struct child *c, int *st)
 {
     close_fd(&c->in);
     close_fd(&c->out);
     close_fd(&c->err);
-    int r;
-    while ((r = waitpid(c->pid, st, 0)) < 0 && errno == EINTR)
-        ;
-    int err = r < 0 ? errno : 0;
+    int timed_out = 0, r;
+    double left = c->deadline - now_ms();
+    /* Collected after its deadline: one that has ended by now ended in time as far as anyone can tell. */
+    if (left <= 0 && (r = waitpid(c->pid, st, WNOHANG)) != 0) {
+        int err = r < 0 ? errno : 0;
+        free(c->input);
+        memset(c, 0, sizeof(*c));
+        return err;
+    }
+    if (left <= 0) {
+        kill_child(c->pid);
+        timed_out = 1;
+    }
+    struct sigaction old, sa = {.sa_handler = on_alarm};
+    sigemptyset(&sa.sa_mask);
+    int armed = !timed_out && sigaction(SIGALRM, &sa, &old) == 0;
+    if (armed) {
+        long ms = (long)left + 1;
+        struct itimerval it = {.it_value = {ms / 1000, (ms % 1000) * 1000}, .it_interval = {0, 50000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
+    while ((r = waitpid(c->pid, st, 0)) < 0 && errno == EINTR) {
+        if (!timed_out && now_ms() >= c->deadline) {
+            kill_child(c->pid);
+            timed_out = 1;
+        }
+    }
+    int err = r < 0 ? errno : timed_out ? ETIMEDOUT : 0;
+    if (armed) {
+        struct itimerval off = {0};
+        setitimer(ITIMER_REAL, &off, NULL);
+        sigaction(SIGALRM, &old, NULL);
+    }
     free(c->input);
     memset(c, 0, sizeof(*c));
     return err;
 }
 
-/* spawn(argv, env | null, input, moreInput) -> [handle, errno]; with moreInput, stdin stays open for feed(). */
+/*
+ * spawn(argv, env | null, input, moreInput, timeoutMs) -> [handle, errno]; with
+ * moreInput, stdin stays open for feed(). The child is killed timeoutMs after
+ * its start if wait() has not collected it by then.
+ */
 static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     int slot = -1;
@@ -649,6 +761,9 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     char *copy = NULL;
     size_t len = 0;
     int more_input = argc > 3 && JS_ToBool(ctx, argv[3]);
+    double timeout_ms = 60e3;
+    if (argc > 4 && !JS_IsUndefined(argv[4]) && JS_ToFloat64(ctx, &timeout_ms, argv[4]))
+        return JS_EXCEPTION;
     int r = string_vector(ctx, argv[0], &args);
     if (!r && JS_IsArray(ctx, argv[1]))
         r = string_vector(ctx, argv[1], &env);
@@ -662,7 +777,7 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     if (!r) {
         if (len > 0)
             memcpy(copy, input, len);
-        r = start_child(&children[slot], (char *const *)args, env ? (char *const *)env : environ, copy, len, more_input);
+        r = start_child(&children[slot], (char *const *)args, env ? (char *const *)env : environ, copy, len, more_input, timeout_ms);
         if (!r)
             copy = NULL; /* the child's now */
     }
@@ -675,7 +790,8 @@ static JSValue js_spawn(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     JSValue ret = pair(ctx, JS_NewInt32(ctx, r ? -1 : slot), r);
     if (JS_IsException(ret) && !r) {
         int st;
-        reap(&children[slot], &st); /* no handle reached JS: nobody would wait for it */
+        kill_child(children[slot].pid); /* no handle reached JS: nobody would wait for it */
+        reap(&children[slot], &st);
     }
     return ret;
 }
@@ -738,9 +854,17 @@ static int collect_output(struct child *c, struct buf *out, struct buf *errb, co
             p[n++] = (struct pollfd){.fd = c->err, .events = POLLIN};
         if (c->in >= 0)
             p[n++] = (struct pollfd){.fd = c->in, .events = POLLOUT};
-        if (poll(p, n, -1) < 0 && errno != EINTR) {
+        double left = c->deadline - now_ms();
+        /* Past the deadline, what the child has already written (it may have ended in time) is still taken. */
+        int ready = poll(p, n, left <= 0 ? 0 : left > 1e9 ? 1000000000 : (int)left + 1);
+        if (ready < 0 && errno != EINTR) {
             *call = "poll";
             return errno;
+        }
+        if (ready == 0 && now_ms() >= c->deadline) {
+            kill_child(c->pid);
+            *call = "time limit";
+            return ETIMEDOUT;
         }
         if (c->in >= 0)
             feed_input(c);
@@ -780,7 +904,7 @@ static JSValue js_wait(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     int st = 0, werr = reap(c, &st);
     if (werr && !err) {
         err = werr;
-        call = "waitpid";
+        call = werr == ETIMEDOUT ? "time limit" : "waitpid";
     }
     int code = err ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     JSValue v[] = {

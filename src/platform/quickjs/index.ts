@@ -1,5 +1,5 @@
-// The platform of the CNI binaries (QuickJS): processes by posix_spawn with
-// captured output, flock and setns compiled in (flatnet_sys.c). A concurrent
+// The platform of the CNI binaries (QuickJS): processes by fork/exec with
+// captured output, tied to the plugin's life and given a time limit, flock and setns compiled in (flatnet_sys.c). A concurrent
 // run is started at once and collected when awaited; the C side feeds its
 // stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';
@@ -11,10 +11,26 @@ import { dirname, join } from './path.ts';
 // not cut there by C.
 const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [noNul(`${k}=${v}`, `options.env['${k}']`)]));
 
+/**
+ * How long a child may run, in seconds: 60 unless FLATNET_CHILD_TIMEOUT says
+ * otherwise. `ip`, `nft` and `iptables-restore` take milliseconds; the one
+ * long wait is iptables' xtables lock, which kube-proxy holds for seconds on
+ * a large node. A minute covers that and still ends well inside kubelet's
+ * 2-minute runtime request timeout (containerd's own ADD deadline is longer),
+ * so the plugin itself reports the error and undoes its ADD rather than being
+ * killed mid-way.
+ */
+export const DEFAULT_CHILD_TIMEOUT_S = 60;
+function childTimeoutMs(): number {
+  const s = Number(process.env.FLATNET_CHILD_TIMEOUT);
+  return (Number.isFinite(s) && s > 0 ? s : DEFAULT_CHILD_TIMEOUT_S) * 1000;
+}
+
 function spawnChild(argv: readonly string[], input: string, env: Env, moreInput = false): Child | RunResult {
   argv.forEach((a, i) => noNul(a, i === 0 ? 'file' : `args[${i - 1}]`));
-  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput);
-  if (err === 0) return { handle, file: argv[0]! };
+  const timeoutMs = childTimeoutMs();
+  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput, timeoutMs);
+  if (err === 0) return { handle, file: argv[0]!, timeoutMs };
   if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
   return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
 }
@@ -22,6 +38,7 @@ function spawnChild(argv: readonly string[], input: string, env: Env, moreInput 
 interface Child {
   handle: number;
   file: string;
+  timeoutMs: number;
 }
 
 /**
@@ -30,11 +47,12 @@ interface Child {
  * 1, as on the Node platform for a child it cannot wait for, and no stdout,
  * so that no caller parses a part of it.
  */
-function collect({ handle, file }: Child): RunResult {
+function collect({ handle, file, timeoutMs }: Child): RunResult {
   const [status, stdout, stderr, err, call] = sys.wait(handle);
   if (err === 0) return { exitCode: status, stdout, stderr };
   const sep = stderr === '' || stderr.endsWith('\n') ? '' : '\n';
-  return { exitCode: 1, stdout: '', stderr: `${stderr}${sep}${file}: cannot collect its result (${call}: ${sys.errnoName(err)})\n` };
+  const why = call === 'time limit' ? `killed after its time limit of ${timeoutMs / 1000} s (FLATNET_CHILD_TIMEOUT)` : `cannot collect its result (${call}: ${sys.errnoName(err)})`;
+  return { exitCode: 1, stdout: '', stderr: `${stderr}${sep}${file}: ${why}\n` };
 }
 
 const IFF_UP = 0x1;

@@ -64,7 +64,8 @@ declare module 'flatnet_sys' {
   export function errnoName(errno: number): string;
   export function randomBytes(n: number): ArrayBuffer;
   export function utf8(s: string): ArrayBuffer;
-  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean): [number, number];
+  /** The child is killed timeoutMs after its start unless collected by then. */
+  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean, timeoutMs?: number): [number, number];
   export function feed(handle: number, data: string): number;
   /** [status, stdout, stderr, errno, call]: status -1 when `call` failed with errno. */
   export function wait(handle: number): [number, string, string, number, string];
