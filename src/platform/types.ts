@@ -49,6 +49,8 @@ export interface Platform {
   startPiped(argv: readonly string[], env: Env): PipedRun;
   /** flock(2); throws when the platform cannot lock across processes. */
   flock(fd: number, op: 'exclusive' | 'unlock'): void;
+  /** An exclusive flock(2) taken within timeoutMs; false when another holder kept it that long. */
+  flockWithin(fd: number, timeoutMs: number): boolean;
   /** Moves this thread into the network namespace open at `fd`; throws on failure. */
   setNetns(fd: number): void;
   /**

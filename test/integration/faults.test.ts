@@ -256,10 +256,14 @@ describe.runIf(isRoot())('ADD killed while iptables-restore waits on the xtables
       add.kill('SIGKILL');
       await new Promise((r) => add.once('exit', r));
       // The DEL runs while the lock is still held; the lock is released a second later.
-      const del = runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: 'xlock', netns: bed.pod.path, extraEnv });
+      let delDone = 0;
+      const del = runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: 'xlock', netns: bed.pod.path, extraEnv }).then((r) => ((delDone = Date.now()), r));
       await new Promise((r) => setTimeout(r, 1000));
+      const released = Date.now();
       holder.kill('SIGKILL');
       const d = await del;
+      // It waited for the lock: a commit of the killed ADD would have been done and seen.
+      if (d.exitCode === 0) expect(delDone).toBeGreaterThanOrEqual(released);
       await new Promise((r) => setTimeout(r, 2000));
       const left = await natRules();
       expect({ delExit: d.exitCode, left: d.exitCode === 0 ? left : [] }).toEqual({ delExit: d.exitCode, left: [] });

@@ -110,6 +110,7 @@ function start(argv: readonly string[], input: string, env: Env): Promise<RunRes
 
 const LOCK_EX = 2;
 const LOCK_UN = 8;
+const LOCK_NB = 4;
 const CLONE_NEWNET = 0x40000000;
 
 function readStdin(maxBytes: number): string {
@@ -188,6 +189,17 @@ export const platform = {
   start,
   flock(fd, op) {
     if (needLibc('flock').flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN) !== 0) throw new Error(`flock(${op}) failed`);
+  },
+  flockWithin(fd, timeoutMs) {
+    const { flock } = needLibc('flock');
+    const until = Date.now() + timeoutMs;
+    const pauses = new Int32Array(new SharedArrayBuffer(4));
+    // The FFI gives no errno: a lock that cannot be taken reads as held until the timeout.
+    for (let pause = 5; flock(fd, LOCK_EX | LOCK_NB) !== 0; pause = Math.min(pause * 2, 100)) {
+      if (Date.now() >= until) return false;
+      Atomics.wait(pauses, 0, 0, pause);
+    }
+    return true;
   },
   setNetns(fd) {
     if (needLibc('setns').setns(fd, CLONE_NEWNET) !== 0) throw new Error('setns(CLONE_NEWNET) failed');

@@ -3,6 +3,7 @@
 // run is started at once and collected when awaited; the C side feeds its
 // stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';
+import * as os from 'os';
 import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
 import { noNul, sysError } from './errno.ts';
 import { dirname, join } from './path.ts';
@@ -61,6 +62,7 @@ const IFF_PROMISC = 0x100;
 const NET_ADDR_SET = 3;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
+const LOCK_NB = 4;
 const CLONE_NEWNET = 0x40000000;
 
 export const platform = {
@@ -89,6 +91,16 @@ export const platform = {
   flock(fd, op) {
     const err = sys.flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN);
     if (err !== 0) throw new Error(`flock(${op}): ${sys.errnoName(err)}`);
+  },
+  flockWithin(fd, timeoutMs) {
+    const until = sys.now() + timeoutMs;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const err = sys.flock(fd, LOCK_EX | LOCK_NB);
+      if (err === 0) return true;
+      if (sys.errnoName(err) !== 'EAGAIN') throw new Error(`flock(exclusive): ${sys.errnoName(err)}`);
+      if (sys.now() >= until) return false;
+      os.sleep(pause);
+    }
   },
   setNetns(fd) {
     const err = sys.setns(fd, CLONE_NEWNET);

@@ -29,6 +29,7 @@ declare module 'os' {
   export function kill(pid: number, sig: number): number;
   export function setTimeout(fn: () => void, ms: number): unknown;
   export function clearTimeout(h: unknown): void;
+  export function sleep(ms: number): void;
   export const O_RDONLY: number;
   export const O_WRONLY: number;
   export const O_RDWR: number;
