@@ -182,6 +182,8 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
   let work: string;
   let run: { status: number | null; stderr: string };
   let out: Record<string, any>;
+  let abort: { status: number | null; stdout: string; stderr: string };
+  const ns = `fnt-${process.pid}-abort`;
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'fnq-'));
     const exe = join(work, 'faults');
@@ -189,8 +191,23 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
     const r = spawnSync(exe, { env: { ...process.env, CHECK_DIR: work }, encoding: 'utf8', maxBuffer: 64 << 20 });
     run = { status: r.status, stderr: r.stderr };
     out = JSON.parse(r.stdout);
+    if (isRoot()) {
+      execFileSync('ip', ['netns', 'add', ns]);
+      const a = spawnSync(exe, { env: { ...process.env, CHECK_DIR: work, CHECK_NETNS: `/var/run/netns/${ns}` }, encoding: 'utf8' });
+      abort = { status: a.status, stdout: a.stdout, stderr: a.stderr };
+    }
   }, 120_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it.runIf(isRoot())('stops the process when it cannot return from a pod\'s namespace: nothing more runs', () => {
+    expect(abort.status).toBe(1);
+    expect(abort.stdout).not.toMatch(/caught|went on/);
+    expect(JSON.parse(abort.stdout)).toMatchObject({ code: 999, msg: expect.stringMatching(/^cannot return to the host network namespace after entering \/var\/run\/netns\/fnt-.*: setns: ENOMEM$/) });
+    expect(abort.stderr).toMatch(/cannot return to the host network namespace/);
+  });
 
   const lost = (file: string, call: string) => ({ exitCode: 1, stdout: '', stderr: expect.stringMatching(new RegExp(`${file}: cannot collect its result \\(${call}\\)\n$`)) });
   const notStarted = (file: string, errno: string) => ({ exitCode: 127, stdout: '', stderr: `${file}: cannot start: ${errno}` });

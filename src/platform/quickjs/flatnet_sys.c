@@ -86,6 +86,7 @@ static JSValue js_inject_fault(JSContext *ctx, JSValueConst this_val, int argc, 
 #define write(fd, p, n) (fault("write") ? (errno = EIO, -1) : write(fd, p, n))
 /* As with SIGCHLD ignored: the kernel reaps the child and waitpid finds none. */
 #define waitpid(p, s, o) (fault("waitpid") ? (waitpid(p, NULL, o), errno = ECHILD, -1) : waitpid(p, s, o))
+#define setns(fd, t) (fault("setns") ? (errno = ENOMEM, -1) : setns(fd, t))
 #define fork() (fault("fork") ? (errno = EAGAIN, -1) : fork())
 /* Armed before fork, it fails in the child (which has its own copy of the counter): the start-up error path. */
 #define dup2(a, b) (fault("dup2") ? (errno = EBADF, -1) : dup2(a, b))
