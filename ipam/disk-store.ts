@@ -210,15 +210,26 @@ export class DiskStore implements Store {
   }
 
   /**
-   * Go's GetByID: files whose whole content is "<id>\r\n<ifname>", else
-   * legacy ones holding "<id>" alone. Every ADD asks (the duplicate check),
-   * inside the lock: the directory is read and matched in one C call, and only
-   * matches are parsed. The same listing finds what killed writers left.
+   * Go's GetByID: files whose whole content, trimmed, is "<id>\r\n<ifname>",
+   * else legacy ones holding "<id>" alone. Every ADD asks (the duplicate
+   * check), inside the lock, from one listing of the store (one C call), which
+   * also finds what killed writers left.
    */
   findByOwner(id: string, ifName: string): Allocation[] {
-    const { byContent, prefixed } = platform.findFiles(this.dir, [formatRecord(id, ifName).trim(), id.trim()], TMP_PREFIX, RECORD_MAX);
-    this.sweepTemps(prefixed);
-    const [exact = [], legacy = []] = byContent;
+    const want = formatRecord(id, ifName).trim();
+    const wantLegacy = id.trim();
+    const exact: string[] = [];
+    const legacy: string[] = [];
+    const temps: string[] = [];
+    for (const f of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (f.name.startsWith(TMP_PREFIX)) temps.push(f.name);
+      else if ('content' in f) {
+        const content = f.content.trim();
+        if (content === want) exact.push(f.name);
+        else if (content === wantLegacy) legacy.push(f.name);
+      }
+    }
+    this.sweepTemps(temps);
     return exact.length ? exact.flatMap((n) => this.lease(n, id, ifName)) : legacy.flatMap((n) => this.lease(n, id, ''));
   }
 

@@ -72,13 +72,6 @@ export interface Platform {
    */
   readDirFiles(dir: string, maxBytes: number): DirFile[];
   /**
-   * The regular files of `dir` whose content, trimmed of surrounding
-   * whitespace, equals contents[i] (one list per content; symlinks not
-   * followed, files over maxBytes skipped), and the names starting with
-   * `prefix` (not read). Throws a Node-style error when `dir` cannot be read.
-   */
-  findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] };
-  /**
    * A file holding `content` in `dir` with no name yet (O_TMPFILE), open at
    * the fd returned; undefined where the platform or filesystem has none.
    * linkUnnamed names it, as often as needed; close the fd when done. A

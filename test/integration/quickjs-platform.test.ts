@@ -107,6 +107,9 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.echoBack).toBe(300_000);
     expect(out.envPassed).toBe('C');
   });
+  it('fails a child whose output passes 64 MiB', () => {
+    expect(out.outputBound).toEqual({ exitCode: 1, stdoutLength: 0, stderr: 'head: cannot collect its result (read: EFBIG)\n' });
+  });
   it('kills a child at its time limit and reaps it, and no child outlives the plugin', async () => {
     const killed = { exitCode: 1, stdout: '', children: '' };
     expect(out.timeLimit).toMatchObject({ ...killed, stderr: 'sh: killed after its time limit of 0.3 s (FLATNET_CHILD_TIMEOUT)\n' });
@@ -165,11 +168,10 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.loSummary).toMatchObject({ ifindex: 1, up: true, running: true, mac: '00:00:00:00:00:00' });
     expect(out.loSummary.addrs).toContainEqual({ family: 4, address: '127.0.0.1', prefixlen: 8 });
     expect(out.missingSummary).toBe('absent');
-    // Whole content trimmed, as Go's GetByID; a symlink or a directory named like an IP is never read as a lease.
-    expect(out.findFiles).toEqual({ byContent: [['10.0.0.2', '10.0.0.3'], ['10.0.0.5']], prefixed: ['.flatnet-tmp.1.x'] });
+    // A symlink or a directory named like an IP is never read as a lease.
     expect(out.readDirFiles).toEqual(['.flatnet-tmp.1.x', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
     expect(out.readDirBig).toEqual([{ name: '10.0.0.8', error: 'EFBIG' }, { name: '10.0.0.9', content: '' }]);
-    expect(out.findFilesNul).toBe('ERR_INVALID_ARG_VALUE');
+    expect(out.readDirNul).toBe('ERR_INVALID_ARG_VALUE');
     // O_TMPFILE: nothing in the directory until a name is given (a kill before leaves nothing).
     expect(out.unnamedBefore).toEqual([]);
     expect(out.unnamedTaken).toBe('EEXIST');
@@ -234,6 +236,13 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
     // Without O_NONBLOCK on its pipes the plugin could block on the child: none started, none left running.
     expect(out.nonblockFails.result).toEqual(notStarted('sh', 'EBADF'));
     expect(out.nonblockInputFails.result).toEqual(notStarted('cat', 'EBADF'));
+  });
+  it('fails a directory listing cut short, a JS result it could not build, and a netlink reply it did not get whole', () => {
+    expect(out.readdirFails.result).toEqual({ threw: 'EIO' });
+    for (const c of ['jsArrayFails', 'jsSetFails', 'linkJsArrayFails', 'linkJsSetFails']) expect([c, out[c].result]).toEqual([c, { threw: 'out of memory' }]);
+    expect(out.netlinkTimeout.result).toEqual({ threw: 'ETIMEDOUT' });
+    expect(out.netlinkTruncated.result).toEqual({ threw: 'EMSGSIZE' });
+    expect(out.netlinkShortAttr.result).toEqual({ threw: 'EBADMSG' });
   });
   it('turns failed file reads and writes into Node-style errors', () => {
     expect(out.readFileFails.result).toEqual({ threw: 'ENOMEM' });

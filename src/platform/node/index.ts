@@ -163,17 +163,6 @@ function readDirFiles(dir: string, maxBytes: number): DirFile[] {
   return out;
 }
 
-function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] } {
-  const byContent = contents.map((): string[] => []);
-  const prefixed: string[] = [];
-  const files = readDirFiles(dir, maxBytes);
-  for (const f of files) {
-    if (prefix && f.name.startsWith(prefix)) prefixed.push(f.name);
-    else if ('content' in f) contents.forEach((c, i) => f.content.trim() === c && byContent[i]!.push(f.name));
-  }
-  return { byContent, prefixed };
-}
-
 export const platform = {
   run,
   // Node cannot collect a child synchronously while feeding it from the event
@@ -207,7 +196,6 @@ export const platform = {
   // Node has no getifaddrs with flags and no ethtool: the caller asks `ip`.
   linkSummary: () => null,
   readDirFiles,
-  findFiles,
   // Node's link(2) cannot name an O_TMPFILE file (that takes linkat with
   // AT_SYMLINK_FOLLOW): the store writes a named temp file instead.
   unnamedFile: () => undefined,

@@ -87,6 +87,11 @@ static JSValue js_inject_fault(JSContext *ctx, JSValueConst this_val, int argc, 
 /* As with SIGCHLD ignored: the kernel reaps the child and waitpid finds none. */
 #define waitpid(p, s, o) (fault("waitpid") ? (waitpid(p, NULL, o), errno = ECHILD, -1) : waitpid(p, s, o))
 #define setns(fd, t) (fault("setns") ? (errno = ENOMEM, -1) : setns(fd, t))
+/* QuickJS out of memory while a result is built: the exception, never a half-made list. */
+#define JS_NewArray(ctx) (fault("jsarray") ? (JS_ThrowOutOfMemory(ctx), JS_EXCEPTION) : JS_NewArray(ctx))
+#define JS_SetPropertyUint32(ctx, o, i, v) (fault("jsset") ? (JS_FreeValue(ctx, v), JS_ThrowOutOfMemory(ctx), -1) : JS_SetPropertyUint32(ctx, o, i, v))
+#define readdir(d) (fault("readdir") ? (errno = EIO, (struct dirent *)NULL) : readdir(d))
+#define recv(fd, b, n, f) (fault("recv") ? (errno = EAGAIN, -1) : fault("recvtrunc") ? (ssize_t)(n) + 1 : recv(fd, b, n, f))
 #define fork() (fault("fork") ? (errno = EAGAIN, -1) : fork())
 /* Armed before fork, it fails in the child (which has its own copy of the counter): the start-up error path. */
 #define dup2(a, b) (fault("dup2") ? (errno = EBADF, -1) : dup2(a, b))
@@ -147,6 +152,18 @@ static int read_into(int fd, struct buf *b, size_t max)
 }
 
 /*
+ * arr[i] = v, which it takes over; -1 (JS exception pending) when v is one or
+ * the set fails. Every list the module builds goes through here or tuple():
+ * no JS_EXCEPTION lands in a list as a value.
+ */
+static int put(JSContext *ctx, JSValueConst arr, uint32_t i, JSValue v)
+{
+    if (JS_IsException(v))
+        return -1;
+    return JS_SetPropertyUint32(ctx, arr, i, v) < 0 ? -1 : 0;
+}
+
+/*
  * An array of the values, which it takes over; JS_EXCEPTION (with the
  * exception pending) when any of them is one or the array cannot be made.
  */
@@ -159,7 +176,7 @@ static JSValue tuple(JSContext *ctx, int n, JSValue *v)
             JS_FreeValue(ctx, v[i]);
             ok = 0;
         } else {
-            ok = JS_SetPropertyUint32(ctx, a, i, v[i]) >= 0; /* takes v[i] either way */
+            ok = put(ctx, a, i, v[i]) == 0; /* takes v[i] either way */
         }
     }
     if (ok)
@@ -499,18 +516,6 @@ static JSValue js_random_bytes(JSContext *ctx, JSValueConst this_val, int argc, 
     return JS_NewArrayBufferCopy(ctx, b, n);
 }
 
-/* utf8(string) -> ArrayBuffer of its UTF-8 bytes (for hashing). */
-static JSValue js_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
-{
-    size_t len;
-    const char *s = JS_ToCStringLen(ctx, &len, argv[0]);
-    if (!s)
-        return JS_EXCEPTION;
-    JSValue ab = JS_NewArrayBufferCopy(ctx, (const uint8_t *)s, len);
-    JS_FreeCString(ctx, s);
-    return ab;
-}
-
 /*
  * Child processes. spawn() starts one with stdin fed from `input` and stdout
  * and stderr captured; wait() collects it. Between the two the caller may do
@@ -830,9 +835,12 @@ static JSValue js_feed(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
  * Reads what a child's pipe has now; closes it at EOF or on an error, which
  * ends the output too. Returns 0 or the errno of the error.
  */
+/* Output kept of one stream of a child, as the Node platform's maxBuffer: a runaway child is an error, not the plugin's memory. */
+#define CHILD_OUTPUT_MAX ((size_t)64 << 20)
+
 static int drain(int *fd, struct buf *b)
 {
-    int err = read_into(*fd, b, SIZE_MAX);
+    int err = read_into(*fd, b, CHILD_OUTPUT_MAX);
     if (err == EAGAIN)
         return 0;
     close_fd(fd);
@@ -951,7 +959,14 @@ static JSValue js_execv(JSContext *ctx, JSValueConst this_val, int argc, JSValue
  * 0.6 ms on a node with 50 pods, twice per ADD.
  */
 
-/* Sends one request and hands each reply message to `each` until the dump ends; 0 or an errno. */
+/* A reply that does not come within this is an error, not a plugin hung on a wedged kernel. */
+#define NL_TIMEOUT_S 5
+
+/*
+ * Sends one request and hands each reply message to `each` until the dump
+ * ends; 0 or an errno: ETIMEDOUT when the kernel does not answer in time,
+ * EMSGSIZE when a reply did not fit the buffer (MSG_TRUNC: never parsed cut).
+ */
 static int nl_ask(int fd, void *req, size_t len, int (*each)(struct nlmsghdr *, void *), void *arg)
 {
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -959,20 +974,25 @@ static int nl_ask(int fd, void *req, size_t len, int (*each)(struct nlmsghdr *, 
         return errno;
     int dump = (((struct nlmsghdr *)req)->nlmsg_flags & NLM_F_DUMP) != 0;
     uint32_t seq = ((struct nlmsghdr *)req)->nlmsg_seq;
+    /* A dump comes in parts of at most a page or two (NLMSG_GOODSIZE): 32 KiB holds any of them. */
     static char buf[32768];
     for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return errno;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
         }
+        if ((size_t)n > sizeof buf)
+            return EMSGSIZE;
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_seq != seq)
                 continue;
             if (h->nlmsg_type == NLMSG_DONE)
                 return 0;
             if (h->nlmsg_type == NLMSG_ERROR) {
+                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+                    return EBADMSG;
                 int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
                 if (e || !dump)
                     return e;
@@ -985,9 +1005,25 @@ static int nl_ask(int fd, void *req, size_t len, int (*each)(struct nlmsghdr *, 
     }
 }
 
+#ifdef FLATNET_FAULTS
+/* An attribute shorter than its type needs: what a malformed reply would hold. */
+#define ATTR_LEN(rta) (fault("attrlen") ? 2 : RTA_PAYLOAD(rta))
+#else
+#define ATTR_LEN(rta) RTA_PAYLOAD(rta)
+#endif
+
+/* What netlink said of the link and its addresses, in C: JS values are made once it is all in. */
+struct addr_info {
+    int family, prefixlen;
+    char text[INET6_ADDRSTRLEN];
+};
+
 struct link_reply {
-    JSContext *ctx;
-    JSValue link;
+    int found, ifindex;
+    unsigned flags;
+    char mac[3 * 32];
+    struct addr_info *addrs;
+    size_t n, cap;
 };
 
 static int on_link(struct nlmsghdr *h, void *arg)
@@ -995,62 +1031,86 @@ static int on_link(struct nlmsghdr *h, void *arg)
     struct link_reply *lr = arg;
     if (h->nlmsg_type != RTM_NEWLINK)
         return 0;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+        return EBADMSG;
     struct ifinfomsg *ifi = NLMSG_DATA(h);
-    char mac[3 * 32] = "";
     int len = IFLA_PAYLOAD(h);
     for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
         if (rta->rta_type != IFLA_ADDRESS)
             continue;
         const unsigned char *b = RTA_DATA(rta);
-        size_t off = 0;
-        for (size_t i = 0; i < RTA_PAYLOAD(rta) && i < 32; i++)
-            off += snprintf(mac + off, sizeof(mac) - off, i ? ":%02x" : "%02x", b[i]);
+        size_t off = 0, n = RTA_PAYLOAD(rta);
+        for (size_t i = 0; i < n && i < 32; i++)
+            off += snprintf(lr->mac + off, sizeof(lr->mac) - off, i ? ":%02x" : "%02x", b[i]);
     }
-    lr->link = JS_NewArray(lr->ctx);
-    JS_SetPropertyUint32(lr->ctx, lr->link, 0, JS_NewInt32(lr->ctx, ifi->ifi_index));
-    JS_SetPropertyUint32(lr->ctx, lr->link, 1, JS_NewUint32(lr->ctx, ifi->ifi_flags));
-    JS_SetPropertyUint32(lr->ctx, lr->link, 2, JS_NewString(lr->ctx, mac));
+    lr->found = 1;
+    lr->ifindex = ifi->ifi_index;
+    lr->flags = ifi->ifi_flags;
     return 0;
 }
 
-struct addr_reply {
-    JSContext *ctx;
-    int ifindex;
-    JSValue addrs;
-    uint32_t n;
-};
-
 static int on_addr(struct nlmsghdr *h, void *arg)
 {
-    struct addr_reply *ar = arg;
+    struct link_reply *lr = arg;
     if (h->nlmsg_type != RTM_NEWADDR)
         return 0;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg)))
+        return EBADMSG;
     struct ifaddrmsg *ifa = NLMSG_DATA(h);
     /* Kernels before 4.20 ignore the filter and send every link's: skip those. */
-    if ((int)ifa->ifa_index != ar->ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+    if ((int)ifa->ifa_index != lr->ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
         return 0;
+    size_t want = ifa->ifa_family == AF_INET ? 4 : 16;
     const void *local = NULL, *address = NULL;
     int len = IFA_PAYLOAD(h);
     for (struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type != IFA_LOCAL && rta->rta_type != IFA_ADDRESS)
+            continue;
+        /* inet_ntop reads 4 or 16 bytes: a shorter attribute is a malformed reply, not an address. */
+        if (ATTR_LEN(rta) < want)
+            return EBADMSG;
         if (rta->rta_type == IFA_LOCAL)
             local = RTA_DATA(rta);
-        else if (rta->rta_type == IFA_ADDRESS)
+        else
             address = RTA_DATA(rta);
     }
     /* As getifaddrs: the local address (IFA_ADDRESS is the peer's on point-to-point links). */
     const void *a = local ? local : address;
-    char text[INET6_ADDRSTRLEN];
-    if (!a || !inet_ntop(ifa->ifa_family, a, text, sizeof text))
+    if (!a)
         return 0;
-    JSValue one = JS_NewArray(ar->ctx);
-    JS_SetPropertyUint32(ar->ctx, one, 0, JS_NewInt32(ar->ctx, ifa->ifa_family == AF_INET ? 4 : 6));
-    JS_SetPropertyUint32(ar->ctx, one, 1, JS_NewString(ar->ctx, text));
-    JS_SetPropertyUint32(ar->ctx, one, 2, JS_NewInt32(ar->ctx, ifa->ifa_prefixlen));
-    JS_SetPropertyUint32(ar->ctx, ar->addrs, ar->n++, one);
+    if (lr->n == lr->cap) {
+        size_t cap = lr->cap ? lr->cap * 2 : 8;
+        struct addr_info *p = realloc(lr->addrs, cap * sizeof *p);
+        if (!p)
+            return ENOMEM;
+        lr->addrs = p;
+        lr->cap = cap;
+    }
+    struct addr_info *one = &lr->addrs[lr->n];
+    if (!inet_ntop(ifa->ifa_family, a, one->text, sizeof one->text))
+        return errno;
+    one->family = ifa->ifa_family == AF_INET ? 4 : 6;
+    one->prefixlen = ifa->ifa_prefixlen;
+    lr->n++;
     return 0;
 }
 
-static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx);
+static int sysfs_assign_type(const char *name, const struct link_reply *lr);
+
+/* The JS value of a complete reply, or JS_EXCEPTION (every part checked, nothing half-made returned). */
+static JSValue link_value(JSContext *ctx, const struct link_reply *lr, int assign_type)
+{
+    JSValue addrs = JS_NewArray(ctx);
+    for (size_t i = 0; i < lr->n && !JS_IsException(addrs); i++) {
+        const struct addr_info *a = &lr->addrs[i];
+        JSValue one = tuple(ctx, 3, (JSValue[]){JS_NewInt32(ctx, a->family), JS_NewString(ctx, a->text), JS_NewInt32(ctx, a->prefixlen)});
+        if (put(ctx, addrs, (uint32_t)i, one) < 0) {
+            JS_FreeValue(ctx, addrs);
+            addrs = JS_EXCEPTION;
+        }
+    }
+    return tuple(ctx, 5, (JSValue[]){JS_NewInt32(ctx, lr->ifindex), JS_NewUint32(ctx, lr->flags), JS_NewString(ctx, lr->mac), addrs, JS_NewInt32(ctx, assign_type)});
+}
 
 static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -1072,34 +1132,32 @@ static JSValue js_link_info(JSContext *ctx, JSValueConst this_val, int argc, JSV
     }
     int one = 1;
     setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one); /* absent before 4.20: then filtered here */
+    struct timeval tv = {.tv_sec = NL_TIMEOUT_S};
+    int err = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ? errno : 0;
     struct {
         struct nlmsghdr nh;
         struct ifinfomsg ifi;
     } lreq = { .nh = { .nlmsg_len = sizeof lreq, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 }, .ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex } };
-    struct link_reply lr = { ctx, JS_NULL };
-    int err = nl_ask(fd, &lreq, sizeof lreq, on_link, &lr);
-    JSValue addrs = JS_NewArray(ctx);
-    struct addr_reply ar = { ctx, ifindex, addrs, 0 };
-    if (!err && !JS_IsNull(lr.link)) {
+    struct link_reply lr = { .ifindex = ifindex };
+    if (!err)
+        err = nl_ask(fd, &lreq, sizeof lreq, on_link, &lr);
+    if (!err && lr.found) {
         struct {
             struct nlmsghdr nh;
             struct ifaddrmsg ifa;
         } areq = { .nh = { .nlmsg_len = sizeof areq, .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 2 }, .ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (unsigned)ifindex } };
-        err = nl_ask(fd, &areq, sizeof areq, on_addr, &ar);
+        err = nl_ask(fd, &areq, sizeof areq, on_addr, &lr);
     }
     close(fd);
-    if (err || JS_IsNull(lr.link)) {
-        JS_FreeCString(ctx, name);
-        JS_FreeValue(ctx, addrs);
-        JS_FreeValue(ctx, lr.link);
+    JSValue ret;
+    if (err || !lr.found)
         /* Gone between the index and the question: absent, as before it. */
-        return err == ENODEV || (!err && JS_IsNull(lr.link)) ? JS_NULL : JS_NewInt32(ctx, err);
-    }
-    JSValue link = lr.link;
-    JS_SetPropertyUint32(ctx, link, 3, addrs);
-    JS_SetPropertyUint32(ctx, link, 4, JS_NewInt32(ctx, sysfs_assign_type(name, link, ctx)));
+        ret = err == ENODEV || (!err && !lr.found) ? JS_NULL : JS_NewInt32(ctx, err);
+    else
+        ret = link_value(ctx, &lr, sysfs_assign_type(name, &lr));
+    free(lr.addrs);
     JS_FreeCString(ctx, name);
-    return link;
+    return ret;
 }
 
 /* A small sysfs attribute of a link, trailing newline cut; -1 when unreadable. */
@@ -1127,20 +1185,12 @@ static int sysfs_attr(const char *name, const char *attr, char *out, size_t n)
  * in, so it is believed only when its ifindex and MAC for this name are the
  * ones netlink just gave.
  */
-static int sysfs_assign_type(const char *name, JSValueConst link, JSContext *ctx)
+static int sysfs_assign_type(const char *name, const struct link_reply *lr)
 {
     char ifindex[32], mac[64], type[16];
     if (strchr(name, '/') || sysfs_attr(name, "ifindex", ifindex, sizeof(ifindex)) || sysfs_attr(name, "address", mac, sizeof(mac)) || sysfs_attr(name, "addr_assign_type", type, sizeof(type)))
         return -1;
-    int32_t idx = 0;
-    JSValue v = JS_GetPropertyUint32(ctx, link, 0);
-    JS_ToInt32(ctx, &idx, v);
-    JS_FreeValue(ctx, v);
-    v = JS_GetPropertyUint32(ctx, link, 2);
-    const char *nl_mac = JS_ToCString(ctx, v);
-    JS_FreeValue(ctx, v);
-    int same = nl_mac && atoi(ifindex) == idx && strcmp(mac, nl_mac) == 0;
-    JS_FreeCString(ctx, nl_mac);
+    int same = atoi(ifindex) == lr->ifindex && strcmp(mac, lr->mac) == 0;
     return same ? atoi(type) : -1;
 }
 
@@ -1207,120 +1257,42 @@ static JSValue js_read_dir_files(JSContext *ctx, JSValueConst this_val, int argc
     uint32_t n = 0;
     struct buf b = {0};
     struct dirent *e;
-    while ((e = readdir(d))) {
+    int err = 0, failed = JS_IsException(list);
+    /* readdir returns NULL at the end and on an error alike: errno tells (a listing cut short is an error, not fewer leases). */
+    while (!failed && (errno = 0, e = readdir(d))) {
         if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
             continue;
         if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
             continue;
         /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
         int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        JSValue entry = JS_UNDEFINED;
         if (fd < 0) {
-            int err = errno;
-            if (err != ENOENT && err != ELOOP)
-                JS_SetPropertyUint32(ctx, list, n++, tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)}));
-            continue;
+            int oerr = errno;
+            if (oerr != ENOENT && oerr != ELOOP)
+                entry = tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, oerr)});
+        } else {
+            struct stat st;
+            b.len = 0;
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                int rerr = read_into(fd, &b, (size_t)max);
+                entry = rerr ? tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, rerr)})
+                             : tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)});
+            }
+            close(fd);
         }
-        struct stat st;
-        b.len = 0;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-            int err = read_into(fd, &b, (size_t)max);
-            JSValue entry = err ? tuple(ctx, 3, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NULL, JS_NewInt32(ctx, err)})
-                                : tuple(ctx, 2, (JSValue[]){JS_NewString(ctx, e->d_name), JS_NewStringLen(ctx, b.p ? b.p : "", b.len)});
-            JS_SetPropertyUint32(ctx, list, n++, entry);
-        }
-        close(fd);
+        if (!JS_IsUndefined(entry) && put(ctx, list, n++, entry) < 0)
+            failed = 1;
     }
+    if (!failed && errno != 0)
+        err = errno;
     free(b.p);
     closedir(d);
+    if (failed || err) {
+        JS_FreeValue(ctx, list);
+        return failed ? JS_EXCEPTION : JS_NewInt32(ctx, err);
+    }
     return list;
-}
-
-/*
- * findFiles(dir, contents, prefix, maxBytes) -> [[names per content...], [names with prefix]] | errno
- * Names of the regular files of dir whose content, with surrounding
- * whitespace trimmed, equals contents[i] (the IPAM store's "who owns which
- * address", Go's GetByID), and the names that start with prefix (without
- * reading them). One call, no string made per file that does not match.
- */
-static int trimmed_equal(const char *p, size_t n, const char *want, size_t wn)
-{
-    while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\v' || *p == '\f'))
-        p++, n--;
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == '\v' || p[n - 1] == '\f'))
-        n--;
-    return n == wn && memcmp(p, want, n) == 0;
-}
-
-static JSValue js_find_files(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
-{
-    int64_t max = 65536;
-    if (argc > 3 && !JS_IsUndefined(argv[3]) && JS_ToInt64(ctx, &max, argv[3]))
-        return JS_EXCEPTION;
-    const char *path = NULL, *prefix = NULL, **wanted = NULL;
-    int r = c_string(ctx, argv[0], &path);
-    if (!r)
-        r = c_string(ctx, argv[2], &prefix);
-    if (!r)
-        r = string_vector(ctx, argv[1], &wanted);
-    JSValue ret = JS_UNDEFINED;
-    DIR *d = NULL;
-    int nw = 0;
-    while (!r && wanted[nw])
-        nw++;
-    if (!r && nw > 64)
-        r = EINVAL;
-    if (!r) {
-        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || !(d = fdopendir(dfd))) {
-            r = errno;
-            if (dfd >= 0)
-                close(dfd);
-        }
-    }
-    if (r) {
-        ret = FAIL(ctx, r);
-        goto out;
-    }
-    size_t plen = strlen(prefix);
-    JSValue lists = JS_NewArray(ctx), prefixed = JS_NewArray(ctx);
-    uint32_t counts[64] = {0}, np = 0;
-    for (int i = 0; i < nw; i++)
-        JS_SetPropertyUint32(ctx, lists, i, JS_NewArray(ctx));
-    struct buf b = {0};
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
-            continue;
-        if (plen > 0 && strncmp(e->d_name, prefix, plen) == 0) {
-            JS_SetPropertyUint32(ctx, prefixed, np++, JS_NewString(ctx, e->d_name));
-            continue;
-        }
-        /* O_NOFOLLOW: a symlink planted in the store is not a lease. */
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-            continue;
-        struct stat st;
-        b.len = 0;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_into(fd, &b, (size_t)max) == 0) {
-            for (int i = 0; i < nw; i++) {
-                if (trimmed_equal(b.p ? b.p : "", b.len, wanted[i], strlen(wanted[i]))) {
-                    JSValue l = JS_GetPropertyUint32(ctx, lists, i);
-                    JS_SetPropertyUint32(ctx, l, counts[i]++, JS_NewString(ctx, e->d_name));
-                    JS_FreeValue(ctx, l);
-                }
-            }
-        }
-        close(fd);
-    }
-    free(b.p);
-    ret = tuple(ctx, 2, (JSValue[]){lists, prefixed});
-out:
-    if (d)
-        closedir(d);
-    JS_FreeCString(ctx, path);
-    JS_FreeCString(ctx, prefix);
-    free_vector(ctx, wanted);
-    return ret;
 }
 
 /* now() -> milliseconds on the monotonic clock (QuickJS 2021 has no performance.now). */
@@ -1443,7 +1415,6 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("getpid", 0, js_getpid),
     JS_CFUNC_DEF("errnoName", 1, js_errno_name),
     JS_CFUNC_DEF("randomBytes", 1, js_random_bytes),
-    JS_CFUNC_DEF("utf8", 1, js_utf8),
     JS_CFUNC_DEF("spawn", 4, js_spawn),
     JS_CFUNC_DEF("feed", 2, js_feed),
     JS_CFUNC_DEF("wait", 1, js_wait),
@@ -1451,7 +1422,6 @@ static const JSCFunctionListEntry funcs[] = {
     JS_CFUNC_DEF("linkInfo", 1, js_link_info),
     JS_CFUNC_DEF("linkDriver", 1, js_link_driver),
     JS_CFUNC_DEF("readDirFiles", 2, js_read_dir_files),
-    JS_CFUNC_DEF("findFiles", 4, js_find_files),
     JS_CFUNC_DEF("now", 0, js_now),
     JS_CFUNC_DEF("sha512Hex", 1, js_sha512_hex),
 #ifdef FLATNET_FAULTS

@@ -133,11 +133,6 @@ export const platform = {
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return r.map((f) => (f[1] === null ? { name: f[0], error: sys.errnoName(f[2]) } : { name: f[0], content: f[1] }));
   },
-  findFiles(dir, contents, prefix, maxBytes) {
-    const r = sys.findFiles(noNul(dir, 'path'), contents.map((c, i) => noNul(c, `contents[${i}]`)), noNul(prefix, 'prefix'), maxBytes);
-    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
-    return { byContent: r[0], prefixed: r[1] };
-  },
   unnamedFile(dir, content, mode) {
     const [fd, err] = sys.unnamedFile(noNul(dir, 'path'), content, mode);
     if (err === 0) return fd;

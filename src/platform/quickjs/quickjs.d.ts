@@ -64,7 +64,6 @@ declare module 'flatnet_sys' {
   export function getpid(): number;
   export function errnoName(errno: number): string;
   export function randomBytes(n: number): ArrayBuffer;
-  export function utf8(s: string): ArrayBuffer;
   /** The child is killed timeoutMs after its start unless collected by then. */
   export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean, timeoutMs?: number): [number, number];
   export function feed(handle: number, data: string): number;
@@ -76,6 +75,5 @@ declare module 'flatnet_sys' {
   export function linkDriver(name: string): [string | null, number];
   export function now(): number;
   export function sha512Hex(s: string): string;
-  export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
   export function readDirFiles(dir: string, maxBytes: number): Array<[string, string] | [string, null, number]> | number;
 }
