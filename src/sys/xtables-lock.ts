@@ -5,7 +5,7 @@
 // A runtime that kills an ADD whose iptables-restore waits on that lock (kube-
 // proxy holds it on a busy node) must not get a DEL that reads the nat table,
 // finds nothing, answers success, and is then followed by the ADD's commit.
-// The plugin's children die with it (PR_SET_PDEATHSIG, see flatnet_sys.c);
+// The plugin's children die with it (PR_SET_PDEATHSIG, see src/platform/quickjs/sys/spawn.c);
 // one that already holds the lock may still be inside its commit when the
 // runtime starts the DEL. Once the DEL has taken the lock itself, that commit
 // is done and visible, and no child of the dead ADD can take the lock again.

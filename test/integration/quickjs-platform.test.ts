@@ -180,7 +180,7 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
   });
 });
 
-describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', () => {
+describe('QuickJS platform: failures inside the C module flatnet_sys (fault injection)', () => {
   let work: string;
   let run: { status: number | null; stderr: string };
   let out: Record<string, any>;

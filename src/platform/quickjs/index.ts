@@ -1,5 +1,5 @@
 // The platform of the CNI binaries (QuickJS): processes by fork/exec with
-// captured output, tied to the plugin's life and given a time limit, flock and setns compiled in (flatnet_sys.c). A concurrent
+// captured output, tied to the plugin's life and given a time limit, flock and setns compiled in (the C module in ./sys). A concurrent
 // run is started at once and collected when awaited; the C side feeds its
 // stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';

@@ -1,4 +1,4 @@
-// The parts of QuickJS's built-in modules and of our C module (flatnet_sys.c)
+// The parts of QuickJS's built-in modules and of our C module (flatnet_sys, in ./sys)
 // that the shims use. Only the QuickJS build resolves these imports.
 declare module 'std' {
   export function getenviron(): Record<string, string>;
