@@ -21,7 +21,8 @@ declare module 'os' {
   export function rename(from: string, to: string): number;
   export function mkdir(path: string, mode?: number): number;
   export function readdir(path: string): [string[], number];
-  export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
+  /** Times in milliseconds. */
+  export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number; mtime: number }, number];
   export function lstat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
   export function realpath(path: string): [string, number];
   export function readlink(path: string): [string, number];
