@@ -13,7 +13,7 @@
 // same file) and the round-robin hint after it is released. With 110 pods
 // starting at once, the holder competing for CPU with their `ip` processes
 // stretched a long critical section into a convoy (median 0.6 s of waiting).
-import { closeSync, constants as fsc, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Addr, formatIp, parseIp } from '../src/net/cidr.ts';
 import { platform } from '../src/platform/index.ts';
@@ -47,12 +47,25 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/**
+ * A temp file's writer is alive while it holds the flock on the file, which
+ * it takes right after creating it and keeps until it is done (writeTemp).
+ * Pids cannot tell: the DaemonSet's `flatnet ipam gc` runs without the host's
+ * pid namespace, where every host pid looks dead. A writer that created its
+ * file but lost the race for the lock to a sweeper finds its name gone once
+ * it has the lock, and starts over under another name.
+ */
+function tempAbandoned(path: string): boolean {
+  let fd: number;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // gone already
+  }
+  try {
+    return platform.flockWithin(fd, 0);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -60,7 +73,7 @@ export class DiskStore implements Store {
   readonly dir: string;
   private lockFd: number | undefined;
   /** The record of the owner being allocated for, written before the lock: open unnamed (fd) or as a temp file. */
-  private pending: { owner: string; fd?: number; tmp?: string } | undefined;
+  private pending: { owner: string; fd?: number; tmp?: string; tmpFd?: number } | undefined;
   /** Round-robin hints to write once the lock is released. */
   private readonly hints = new Map<number, Addr>();
 
@@ -85,7 +98,15 @@ export class DiskStore implements Store {
     // Only hints: a stale one makes the next allocation skip a taken address or two.
     for (const [rangeId, ip] of this.hints) {
       try {
-        renameSync(this.writeTemp(formatIp(ip)), join(this.dir, `${LAST_PREFIX}${rangeId}`));
+        const { tmp, fd } = this.writeTemp(formatIp(ip));
+        try {
+          renameSync(tmp, join(this.dir, `${LAST_PREFIX}${rangeId}`));
+        } catch (e) {
+          unlinkQuietly(tmp);
+          throw e;
+        } finally {
+          closeSync(fd);
+        }
       } catch {
         // the next allocation starts from an older point, as Go does on error
       }
@@ -97,6 +118,7 @@ export class DiskStore implements Store {
   private dropPending(): void {
     if (this.pending?.fd !== undefined) closeSync(this.pending.fd);
     if (this.pending?.tmp !== undefined) unlinkQuietly(this.pending.tmp);
+    if (this.pending?.tmpFd !== undefined) closeSync(this.pending.tmpFd);
     this.pending = undefined;
   }
 
@@ -106,7 +128,11 @@ export class DiskStore implements Store {
     if (this.pending?.owner !== owner) {
       this.dropPending();
       const fd = platform.unnamedFile(this.dir, owner, RECORD_MODE);
-      this.pending = fd !== undefined ? { owner, fd } : { owner, tmp: this.writeTemp(owner) };
+      if (fd !== undefined) this.pending = { owner, fd };
+      else {
+        const { tmp, fd: tmpFd } = this.writeTemp(owner);
+        this.pending = { owner, tmp, tmpFd };
+      }
     }
     return this.pending;
   }
@@ -117,33 +143,46 @@ export class DiskStore implements Store {
   private sweepTemps(names: string[]): void {
     if (this.lockFd === undefined) return;
     for (const name of names) {
-      if (join(this.dir, name) === this.pending?.tmp) continue;
-      const pid = Number(name.slice(TMP_PREFIX.length).split('.')[0]);
-      if (!Number.isInteger(pid) || !pidAlive(pid)) unlinkQuietly(join(this.dir, name));
+      const path = join(this.dir, name);
+      if (path !== this.pending?.tmp && tempAbandoned(path)) unlinkQuietly(path);
     }
   }
 
-  private writeTemp(content: string): string {
-    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${Math.random().toString(36).slice(2)}`);
-    try {
+  /** A temp file holding content, made and flock'ed by this process (see tempAbandoned); close fd when done with it. */
+  private writeTemp(content: string): { tmp: string; fd: number } {
+    for (;;) {
+      const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${Math.random().toString(36).slice(2)}`);
+      let fd: number;
       try {
-        // O_EXCL: whatever sits under this name (a leftover of a killed process with our pid) is removed, never followed.
-        writeFileSync(tmp, content, { mode: RECORD_MODE, flag: 'wx' });
+        // O_EXCL: whatever sits under this name is never followed.
+        fd = openSync(tmp, 'wx', RECORD_MODE);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        unlinkSync(tmp);
-        writeFileSync(tmp, content, { mode: RECORD_MODE, flag: 'wx' });
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw e;
       }
-    } catch (e) {
-      // A full disk creates the file and then fails the write: leave nothing.
       try {
-        unlinkSync(tmp);
-      } catch {
-        // never created
+        flockExclusive(fd);
+        // A sweeper took the lock first and removed the name: start over under another.
+        const mine = fstatSync(fd);
+        let named: { ino: number; dev: number } | undefined;
+        try {
+          named = statSync(tmp);
+        } catch {
+          named = undefined;
+        }
+        if (!named || named.ino !== mine.ino || named.dev !== mine.dev) {
+          closeSync(fd);
+          continue;
+        }
+        writeSync(fd, content);
+        return { tmp, fd };
+      } catch (e) {
+        // A full disk creates the file and then fails the write: leave nothing.
+        closeSync(fd);
+        unlinkQuietly(tmp);
+        throw e;
       }
-      throw e;
     }
-    return tmp;
   }
 
   reserve(id: string, ifName: string, ip: Addr, rangeId: number): boolean {
@@ -210,15 +249,26 @@ export class DiskStore implements Store {
   }
 
   /**
-   * Go's GetByID: files whose whole content is "<id>\r\n<ifname>", else
-   * legacy ones holding "<id>" alone. Every ADD asks (the duplicate check),
-   * inside the lock: the directory is read and matched in one C call, and only
-   * matches are parsed. The same listing finds what killed writers left.
+   * Go's GetByID: files whose whole content, trimmed, is "<id>\r\n<ifname>",
+   * else legacy ones holding "<id>" alone. Every ADD asks (the duplicate
+   * check), inside the lock, from one listing of the store (one C call), which
+   * also finds what killed writers left.
    */
   findByOwner(id: string, ifName: string): Allocation[] {
-    const { byContent, prefixed } = platform.findFiles(this.dir, [formatRecord(id, ifName).trim(), id.trim()], TMP_PREFIX, RECORD_MAX);
-    this.sweepTemps(prefixed);
-    const [exact = [], legacy = []] = byContent;
+    const want = formatRecord(id, ifName).trim();
+    const wantLegacy = id.trim();
+    const exact: string[] = [];
+    const legacy: string[] = [];
+    const temps: string[] = [];
+    for (const f of platform.readDirFiles(this.dir, RECORD_MAX)) {
+      if (f.name.startsWith(TMP_PREFIX)) temps.push(f.name);
+      else if ('content' in f) {
+        const content = f.content.trim();
+        if (content === want) exact.push(f.name);
+        else if (content === wantLegacy) legacy.push(f.name);
+      }
+    }
+    this.sweepTemps(temps);
     return exact.length ? exact.flatMap((n) => this.lease(n, id, ifName)) : legacy.flatMap((n) => this.lease(n, id, ''));
   }
 

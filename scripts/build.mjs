@@ -2,7 +2,7 @@
 // Builds the standalone executables in dist/bin:
 //   flatnet, flatnet-ipam  the CNI binaries: TypeScript bundled by esbuild,
 //                          compiled to QuickJS bytecode by qjsc and linked
-//                          statically with QuickJS and flatnet_sys.c. They
+//                          statically with QuickJS and the C module in src/platform/quickjs/sys. They
 //                          start in ~1 ms with ~3 MiB RSS and need nothing on
 //                          the node (not even glibc).
 //   flatnet-cli            the agent and CLI (yargs, Kubernetes client), with
@@ -10,7 +10,7 @@
 // Node's built-ins that the CNI path uses are swapped for QuickJS shims in
 // src/platform/quickjs (see REPLACE); the shared code is the same in both.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -34,6 +34,11 @@ const REPLACE = {
   [join(root, 'src/platform/index.ts')]: 'index.ts',
 };
 const NATIVE = ['std', 'os', 'flatnet_sys'];
+// The C module flatnet_sys, one file per concern (see its flatnet_sys.h).
+const C_MODULE = readdirSync(join(platform, 'sys'))
+  .filter((f) => f.endsWith('.c'))
+  .sort()
+  .map((f) => join(platform, 'sys', f));
 
 const quickjsPlatform = {
   name: 'quickjs-platform',
@@ -52,7 +57,7 @@ const quickjsPlatform = {
 /**
  * Compiles `entry` (a path from the repo root) into the static QuickJS
  * executable `out`. Test probes only: `cflags` adds C flags (-DFLATNET_FAULTS
- * compiles flatnet_sys.c's fault injection in), and `dynamic` links against
+ * compiles the C module's fault injection in), and `dynamic` links against
  * the shared libc, which valgrind needs to see malloc and free.
  */
 export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, qjs } = {}) {
@@ -83,7 +88,7 @@ export async function buildQuickjs(entry, out, { cflags = [], dynamic = false, q
   // about QuickJS's (unused) .so module loader is printed only on failure.
   try {
     const link = dynamic ? ['-g'] : ['-static', '-s'];
-    execFileSync('gcc', ['-O2', ...link, ...cflags, `-I${qjs}`, '-o', out, csrc, join(platform, 'flatnet_sys.c'), join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', ...link, ...cflags, `-I${qjs}`, '-o', out, csrc, ...C_MODULE, join(qjs, 'libquickjs.a'), '-lm', '-ldl', '-lpthread'], { stdio: 'pipe' });
   } catch (e) {
     process.stderr.write(e.stderr ?? '');
     throw e;

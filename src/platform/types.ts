@@ -49,6 +49,8 @@ export interface Platform {
   startPiped(argv: readonly string[], env: Env): PipedRun;
   /** flock(2); throws when the platform cannot lock across processes. */
   flock(fd: number, op: 'exclusive' | 'unlock'): void;
+  /** An exclusive flock(2) taken within timeoutMs; false when another holder kept it that long. */
+  flockWithin(fd: number, timeoutMs: number): boolean;
   /** Moves this thread into the network namespace open at `fd`; throws on failure. */
   setNetns(fd: number): void;
   /**
@@ -69,13 +71,6 @@ export interface Platform {
    * Throws a Node-style error (code ENOENT, …) when the directory cannot be read.
    */
   readDirFiles(dir: string, maxBytes: number): DirFile[];
-  /**
-   * The regular files of `dir` whose content, trimmed of surrounding
-   * whitespace, equals contents[i] (one list per content; symlinks not
-   * followed, files over maxBytes skipped), and the names starting with
-   * `prefix` (not read). Throws a Node-style error when `dir` cannot be read.
-   */
-  findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] };
   /**
    * A file holding `content` in `dir` with no name yet (O_TMPFILE), open at
    * the fd returned; undefined where the platform or filesystem has none.

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { bitsOf, type Cidr, type Family, formatCidr, formatIp, networkOf } from '../net/cidr.ts';
 import { ExecError, run, start } from './exec.ts';
+import { awaitXtablesSettled } from './xtables-lock.ts';
 import type { PodMasq, PodMasqAttachment, PodMasqTeardown } from './kernel.ts';
 
 export const chainName = (net: string, id: string): string => `CNI-${createHash('sha512').update(net + id).digest('hex').slice(0, 24)}`;
@@ -153,6 +154,7 @@ export const iptablesPodMasq: PodMasq = {
    * teardownByName.
    */
   teardown(a): void {
+    awaitXtablesSettled();
     if (!a.addresses) return teardownByName(a);
     const chain = chainName(a.network, a.containerId);
     const families = new Set<Family>();
@@ -165,6 +167,7 @@ export const iptablesPodMasq: PodMasq = {
     if (families.size) teardownPicked(() => new Set([chain]), [...families], besides(a, fromAddresses(a.addresses)));
   },
   gc(network, valid): void {
+    awaitXtablesSettled();
     const keep = new Set(valid.map((v) => chainName(network, v.containerId)));
     teardownPicked((saved) => new Set([...networkChains(saved, network)].filter((c) => !keep.has(c))));
   },
@@ -199,6 +202,7 @@ function besides(a: PodMasqTeardown, named: (source: string | undefined) => bool
  * restore only where its chain is found, instead of a restore that fails first.
  */
 export function iptablesTeardownByReading(a: PodMasqTeardown): void {
+  awaitXtablesSettled();
   if (!a.addresses) return teardownByName(a);
   const chain = chainName(a.network, a.containerId);
   teardownPicked(() => new Set([chain]), byFamily(a.addresses).map(([f]) => f), besides(a, fromAddresses(a.addresses)));

@@ -103,7 +103,25 @@ export function inNetns<T>(ns: Netns, fn: () => T): T {
   try {
     return fn();
   } finally {
-    // Staying in the pod's namespace would point every later step at the pod.
-    platform.setNetns(home);
+    returnHome(home, ns);
+  }
+}
+
+/**
+ * Back to the host's namespace, or the process ends here. Staying in the
+ * pod's namespace would point every later step at the pod: an undo would
+ * delete the pod's links by the host's names, the IPAM would write through
+ * the pod's view. A throw would run exactly those catch and finally blocks,
+ * so nothing more runs: the runtime gets the error object (as Go's ns.Do,
+ * which abandons the thread) and the exit status 1.
+ */
+function returnHome(fd: number, ns: Netns): void {
+  try {
+    platform.setNetns(fd);
+  } catch (e) {
+    const error = new CniError(ErrorCode.Internal, `cannot return to the host network namespace after entering ${ns.path}: ${(e as Error).message}`, 'the plugin stopped there, before doing anything in the wrong namespace; the runtime retries or sends DEL');
+    process.stderr.write(`flatnet: ${error.message}\n`);
+    process.stdout.write(JSON.stringify(error, null, 4));
+    process.exit(1);
   }
 }

@@ -1,6 +1,7 @@
 // The flatnet command line: manual add/check/del through a conflist (as
 // cnitool does), ipam ls/gc, version, and shell-friendly exit codes.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +167,34 @@ describe.runIf(isRoot())('flatnet CLI', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^flatnet ipam: cannot read .*missing\.conflist/);
+  });
+
+  // In the DaemonSet, without the host's pid namespace, every host pid looks
+  // dead: a temp record's liveness is its writer's lock, never its pid.
+  it('ipam gc from another pid namespace keeps a live writer\'s temp record and sweeps an abandoned one', async () => {
+    const conf = join(confDir, '10-flatnet.conflist');
+    const store = join(dir.path, 'ipam', 'fntnet');
+    mkdirSync(store, { recursive: true });
+    // Named with a pid that lives on the host (this test's), and a minute old.
+    const live = join(store, `.flatnet-tmp.${process.pid}.live`);
+    const abandoned = join(store, `.flatnet-tmp.${process.pid}.abandoned`);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    for (const f of [live, abandoned]) {
+      writeFileSync(f, 'writer\r\neth0');
+      utimesSync(f, minuteAgo, minuteAgo);
+    }
+    // The live writer's lock; -o: held by flock itself, released when it is killed.
+    const writer = spawn('flock', ['-o', live, 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && (await execa('flock', ['-n', live, 'true'], { reject: false })).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const gc = await execa('ip', ['netns', 'exec', node.name, 'unshare', '-p', '-f', '--mount-proc', flatnet, 'ipam', 'gc', '--conflist', conf, '--all'], { reject: false, env: { CNI_COMMAND: '' } });
+      expect(gc.exitCode, gc.stderr).toBe(0);
+      expect({ live: existsSync(live), abandoned: existsSync(abandoned) }).toEqual({ live: true, abandoned: false });
+    } finally {
+      writer.kill('SIGKILL');
+      rmSync(live, { force: true });
+      rmSync(abandoned, { force: true });
+    }
   });
 
   it('says how to get the CLI when flatnet-cli is neither beside flatnet nor on PATH', async () => {

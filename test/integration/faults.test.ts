@@ -2,7 +2,7 @@
 // runtime sends: nothing may be left behind, and the node keeps working.
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, deleteAllNetns, inNs, ipJson, isRoot, type Netns } from '../helpers/netns.ts';
@@ -220,4 +220,61 @@ describe.runIf(isRoot())('dataDir on a full filesystem', () => {
     expect(ok.exitCode, ok.stdout).toBe(0);
     expect((await runPlugin(node, ipam, conf, { command: 'DEL', containerId: 'c1' })).exitCode).toBe(0);
   });
+});
+
+// A runtime's timeout kills an ADD whose iptables-restore waits on the xtables
+// lock (kube-proxy holds it on a busy node). Legacy iptables, as such nodes
+// run, and a lock file of the test's own (XTABLES_LOCKFILE), so that the
+// machine's /run/xtables.lock is never held.
+describe.runIf(isRoot())('ADD killed while iptables-restore waits on the xtables lock, then DEL', () => {
+  const bed = useBed('fnt-xlock');
+  const legacyPath = (): string => {
+    const dir = join(bed.data.path, 'legacy-bin');
+    mkdirSync(dir, { recursive: true });
+    for (const tool of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
+      const link = join(dir, tool);
+      if (!existsSync(link)) symlinkSync(`/usr/sbin/${tool.replace(/^(ip6?tables)/, '$1-legacy')}`, link);
+    }
+    return `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`;
+  };
+  const natRules = async (): Promise<string[]> => (await inNs(bed.node, ['iptables-legacy-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('CNI-'));
+
+  it('no chain or jump appears after the DEL answered success', async () => {
+    const lock = join(bed.data.path, 'xtables.lock');
+    const extraEnv = { PATH: legacyPath(), XTABLES_LOCKFILE: lock };
+    const conf = bridgeConf({ dataDir: bed.data.path, extra: { ipMasq: true } });
+    writeFileSync(lock, '');
+    // -o: the lock is held by flock itself, so killing it releases the lock.
+    const holder = spawn('flock', ['-o', lock, 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      // Held once `flock -n` cannot take it.
+      for (let i = 0; i < 100 && (await execa('flock', ['-n', lock, 'true'], { reject: false })).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const env = { PATH: extraEnv.PATH, XTABLES_LOCKFILE: lock, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'xlock', CNI_NETNS: bed.pod.path, CNI_IFNAME: 'eth0', CNI_PATH };
+      const add = spawn('ip', ['netns', 'exec', bed.node.name, flatnet], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+      add.stdin.end(JSON.stringify(conf));
+      await new Promise((r) => setTimeout(r, 300));
+      add.kill('SIGKILL');
+      await new Promise((r) => add.once('exit', r));
+      // The DEL runs while the lock is still held; the lock is released a second later.
+      let delDone = 0;
+      const del = runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: 'xlock', netns: bed.pod.path, extraEnv }).then((r) => ((delDone = Date.now()), r));
+      await new Promise((r) => setTimeout(r, 1000));
+      const released = Date.now();
+      holder.kill('SIGKILL');
+      const d = await del;
+      // It waited for the lock: a commit of the killed ADD would have been done and seen.
+      if (d.exitCode === 0) expect(delDone).toBeGreaterThanOrEqual(released);
+      await new Promise((r) => setTimeout(r, 2000));
+      const left = await natRules();
+      expect({ delExit: d.exitCode, left: d.exitCode === 0 ? left : [] }).toEqual({ delExit: d.exitCode, left: [] });
+      // A DEL that failed is retried by the runtime; the retry cleans up.
+      if (d.exitCode !== 0) {
+        expect((await runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: 'xlock', netns: bed.pod.path, extraEnv })).exitCode).toBe(0);
+        expect(await natRules()).toEqual([]);
+      }
+    } finally {
+      holder.kill('SIGKILL');
+      await runPlugin(bed.node, flatnet, conf, { command: 'DEL', containerId: 'xlock', netns: bed.pod.path, extraEnv });
+    }
+  }, 60_000);
 });

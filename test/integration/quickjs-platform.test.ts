@@ -107,6 +107,21 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.echoBack).toBe(300_000);
     expect(out.envPassed).toBe('C');
   });
+  it('fails a child whose output passes 64 MiB', () => {
+    expect(out.outputBound).toEqual({ exitCode: 1, stdoutLength: 0, stderr: 'head: cannot collect its result (read: EFBIG)\n' });
+  });
+  it('kills a child at its time limit and reaps it, and no child outlives the plugin', async () => {
+    const killed = { exitCode: 1, stdout: '', children: '' };
+    expect(out.timeLimit).toMatchObject({ ...killed, stderr: 'sh: killed after its time limit of 0.3 s (FLATNET_CHILD_TIMEOUT)\n' });
+    expect(out.timeLimitDetached).toMatchObject({ ...killed, stderr: 'sh: killed after its time limit of 0.3 s (FLATNET_CHILD_TIMEOUT)\n' });
+    expect(out.timeLimitConcurrent).toMatchObject(killed);
+    expect(out.timeLimit.ms).toBeLessThan(1500);
+    expect(out.timeLimitDetached.ms).toBeLessThan(1500);
+    expect(out.timeLimitConcurrent.ms).toBeLessThan(1500);
+    // Every child would have created its file by 2 s after it started.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const name of ['timeLimit', 'timeLimitDetached', 'concurrent', 'orphan']) expect([name, existsSync(join(work, 'data', `late-${name}`))]).toEqual([name, false]);
+  });
   it('starts a concurrent process without waiting, and collects it when awaited', () => {
     expect(out.concurrent).toBe('saw it');
     expect(out.timer).toBe(true);
@@ -153,11 +168,10 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
     expect(out.loSummary).toMatchObject({ ifindex: 1, up: true, running: true, mac: '00:00:00:00:00:00' });
     expect(out.loSummary.addrs).toContainEqual({ family: 4, address: '127.0.0.1', prefixlen: 8 });
     expect(out.missingSummary).toBe('absent');
-    // Whole content trimmed, as Go's GetByID; a symlink or a directory named like an IP is never read as a lease.
-    expect(out.findFiles).toEqual({ byContent: [['10.0.0.2', '10.0.0.3'], ['10.0.0.5']], prefixed: ['.flatnet-tmp.1.x'] });
+    // A symlink or a directory named like an IP is never read as a lease.
     expect(out.readDirFiles).toEqual(['.flatnet-tmp.1.x', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
     expect(out.readDirBig).toEqual([{ name: '10.0.0.8', error: 'EFBIG' }, { name: '10.0.0.9', content: '' }]);
-    expect(out.findFilesNul).toBe('ERR_INVALID_ARG_VALUE');
+    expect(out.readDirNul).toBe('ERR_INVALID_ARG_VALUE');
     // O_TMPFILE: nothing in the directory until a name is given (a kill before leaves nothing).
     expect(out.unnamedBefore).toEqual([]);
     expect(out.unnamedTaken).toBe('EEXIST');
@@ -166,10 +180,12 @@ describe.runIf(isRoot())('QuickJS platform shims', () => {
   });
 });
 
-describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', () => {
+describe('QuickJS platform: failures inside the C module flatnet_sys (fault injection)', () => {
   let work: string;
   let run: { status: number | null; stderr: string };
   let out: Record<string, any>;
+  let abort: { status: number | null; stdout: string; stderr: string };
+  const ns = `fnt-${process.pid}-abort`;
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'fnq-'));
     const exe = join(work, 'faults');
@@ -177,8 +193,23 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
     const r = spawnSync(exe, { env: { ...process.env, CHECK_DIR: work }, encoding: 'utf8', maxBuffer: 64 << 20 });
     run = { status: r.status, stderr: r.stderr };
     out = JSON.parse(r.stdout);
+    if (isRoot()) {
+      execFileSync('ip', ['netns', 'add', ns]);
+      const a = spawnSync(exe, { env: { ...process.env, CHECK_DIR: work, CHECK_NETNS: `/var/run/netns/${ns}` }, encoding: 'utf8' });
+      abort = { status: a.status, stdout: a.stdout, stderr: a.stderr };
+    }
   }, 120_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it.runIf(isRoot())('stops the process when it cannot return from a pod\'s namespace: nothing more runs', () => {
+    expect(abort.status).toBe(1);
+    expect(abort.stdout).not.toMatch(/caught|went on/);
+    expect(JSON.parse(abort.stdout)).toMatchObject({ code: 999, msg: expect.stringMatching(/^cannot return to the host network namespace after entering \/var\/run\/netns\/fnt-.*: setns: ENOMEM$/) });
+    expect(abort.stderr).toMatch(/cannot return to the host network namespace/);
+  });
 
   const lost = (file: string, call: string) => ({ exitCode: 1, stdout: '', stderr: expect.stringMatching(new RegExp(`${file}: cannot collect its result \\(${call}\\)\n$`)) });
   const notStarted = (file: string, errno: string) => ({ exitCode: 127, stdout: '', stderr: `${file}: cannot start: ${errno}` });
@@ -199,8 +230,19 @@ describe('QuickJS platform: failures inside flatnet_sys.c (fault injection)', ()
     expect(out.envFails.result).toEqual(notStarted('true', 'ENOMEM'));
     expect(out.secondPipeFails.result).toEqual(notStarted('true', 'EMFILE'));
     expect(out.inputPipeFails.result).toEqual(notStarted('cat', 'EMFILE'));
-    expect(out.fileActionFails.result).toEqual(notStarted('cat', 'ENOMEM'));
-    expect(out.spawnAttrFails.result).toEqual(notStarted('true', 'ENOMEM'));
+    expect(out.reportPipeFails.result).toEqual(notStarted('true', 'EMFILE'));
+    expect(out.forkFails.result).toEqual(notStarted('cat', 'EAGAIN'));
+    expect(out.childDup2Fails.result).toEqual(notStarted('cat', 'EBADF'));
+    // Without O_NONBLOCK on its pipes the plugin could block on the child: none started, none left running.
+    expect(out.nonblockFails.result).toEqual(notStarted('sh', 'EBADF'));
+    expect(out.nonblockInputFails.result).toEqual(notStarted('cat', 'EBADF'));
+  });
+  it('fails a directory listing cut short, a JS result it could not build, and a netlink reply it did not get whole', () => {
+    expect(out.readdirFails.result).toEqual({ threw: 'EIO' });
+    for (const c of ['jsArrayFails', 'jsSetFails', 'linkJsArrayFails', 'linkJsSetFails']) expect([c, out[c].result]).toEqual([c, { threw: 'out of memory' }]);
+    expect(out.netlinkTimeout.result).toEqual({ threw: 'ETIMEDOUT' });
+    expect(out.netlinkTruncated.result).toEqual({ threw: 'EMSGSIZE' });
+    expect(out.netlinkShortAttr.result).toEqual({ threw: 'EBADMSG' });
   });
   it('turns failed file reads and writes into Node-style errors', () => {
     expect(out.readFileFails.result).toEqual({ threw: 'ENOMEM' });

@@ -122,6 +122,7 @@ function start(argv: readonly string[], input: string, env: Env): Promise<RunRes
 
 const LOCK_EX = 2;
 const LOCK_UN = 8;
+const LOCK_NB = 4;
 const CLONE_NEWNET = 0x40000000;
 
 function readStdin(maxBytes: number): string {
@@ -174,17 +175,6 @@ function readDirFiles(dir: string, maxBytes: number): DirFile[] {
   return out;
 }
 
-function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): { byContent: string[][]; prefixed: string[] } {
-  const byContent = contents.map((): string[] => []);
-  const prefixed: string[] = [];
-  const files = readDirFiles(dir, maxBytes);
-  for (const f of files) {
-    if (prefix && f.name.startsWith(prefix)) prefixed.push(f.name);
-    else if ('content' in f) contents.forEach((c, i) => f.content.trim() === c && byContent[i]!.push(f.name));
-  }
-  return { byContent, prefixed };
-}
-
 export const platform = {
   run,
   // Node cannot collect a child synchronously while feeding it from the event
@@ -201,13 +191,23 @@ export const platform = {
   flock(fd, op) {
     if (needLibc('flock').flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN) !== 0) throw new Error(`flock(${op}) failed`);
   },
+  flockWithin(fd, timeoutMs) {
+    const { flock } = needLibc('flock');
+    const until = Date.now() + timeoutMs;
+    const pauses = new Int32Array(new SharedArrayBuffer(4));
+    // The FFI gives no errno: a lock that cannot be taken reads as held until the timeout.
+    for (let pause = 5; flock(fd, LOCK_EX | LOCK_NB) !== 0; pause = Math.min(pause * 2, 100)) {
+      if (Date.now() >= until) return false;
+      Atomics.wait(pauses, 0, 0, pause);
+    }
+    return true;
+  },
   setNetns(fd) {
     if (needLibc('setns').setns(fd, CLONE_NEWNET) !== 0) throw new Error('setns(CLONE_NEWNET) failed');
   },
   // Node has no getifaddrs with flags and no ethtool: the caller asks `ip`.
   linkSummary: () => null,
   readDirFiles,
-  findFiles,
   // Node's link(2) cannot name an O_TMPFILE file (that takes linkat with
   // AT_SYMLINK_FOLLOW): the store writes a named temp file instead.
   unnamedFile: () => undefined,

@@ -72,7 +72,11 @@ export function unlinkSync(path: string): void {
 }
 
 class Stats {
-  constructor(private readonly st: { dev: number; ino: number; mode: number; size: number }) {}
+  constructor(private readonly st: { dev: number; ino: number; mode: number; size: number; mtime?: number }) {}
+  /** NaN where the call gives no time (fstat). */
+  get mtimeMs(): number {
+    return this.st.mtime ?? Number.NaN;
+  }
   get dev(): number {
     return this.st.dev;
   }

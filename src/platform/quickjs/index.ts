@@ -1,8 +1,9 @@
-// The platform of the CNI binaries (QuickJS): processes by posix_spawn with
-// captured output, flock and setns compiled in (flatnet_sys.c). A concurrent
+// The platform of the CNI binaries (QuickJS): processes by fork/exec with
+// captured output, tied to the plugin's life and given a time limit, flock and setns compiled in (the C module in ./sys). A concurrent
 // run is started at once and collected when awaited; the C side feeds its
 // stdin and drains its output while it waits.
 import * as sys from 'flatnet_sys';
+import * as os from 'os';
 import { commandNotFound, type Env, type Platform, type RunResult } from '../types.ts';
 import { noNul, sysError } from './errno.ts';
 import { dirname, join } from './path.ts';
@@ -11,10 +12,26 @@ import { dirname, join } from './path.ts';
 // not cut there by C.
 const envList = (env: Env): string[] => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [noNul(`${k}=${v}`, `options.env['${k}']`)]));
 
+/**
+ * How long a child may run, in seconds: 60 unless FLATNET_CHILD_TIMEOUT says
+ * otherwise. `ip`, `nft` and `iptables-restore` take milliseconds; the one
+ * long wait is iptables' xtables lock, which kube-proxy holds for seconds on
+ * a large node. A minute covers that and still ends well inside kubelet's
+ * 2-minute runtime request timeout (containerd's own ADD deadline is longer),
+ * so the plugin itself reports the error and undoes its ADD rather than being
+ * killed mid-way.
+ */
+export const DEFAULT_CHILD_TIMEOUT_S = 60;
+function childTimeoutMs(): number {
+  const s = Number(process.env.FLATNET_CHILD_TIMEOUT);
+  return (Number.isFinite(s) && s > 0 ? s : DEFAULT_CHILD_TIMEOUT_S) * 1000;
+}
+
 function spawnChild(argv: readonly string[], input: string, env: Env, moreInput = false): Child | RunResult {
   argv.forEach((a, i) => noNul(a, i === 0 ? 'file' : `args[${i - 1}]`));
-  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput);
-  if (err === 0) return { handle, file: argv[0]! };
+  const timeoutMs = childTimeoutMs();
+  const [handle, err] = sys.spawn(argv, envList(env), input, moreInput, timeoutMs);
+  if (err === 0) return { handle, file: argv[0]!, timeoutMs };
   if (sys.errnoName(err) === 'ENOENT') return commandNotFound(argv[0]!);
   return { exitCode: 127, stdout: '', stderr: `${argv[0]}: cannot start: ${sys.errnoName(err)}` };
 }
@@ -22,6 +39,7 @@ function spawnChild(argv: readonly string[], input: string, env: Env, moreInput 
 interface Child {
   handle: number;
   file: string;
+  timeoutMs: number;
 }
 
 /**
@@ -30,11 +48,12 @@ interface Child {
  * 1, as on the Node platform for a child it cannot wait for, and no stdout,
  * so that no caller parses a part of it.
  */
-function collect({ handle, file }: Child): RunResult {
+function collect({ handle, file, timeoutMs }: Child): RunResult {
   const [status, stdout, stderr, err, call] = sys.wait(handle);
   if (err === 0) return { exitCode: status, stdout, stderr };
   const sep = stderr === '' || stderr.endsWith('\n') ? '' : '\n';
-  return { exitCode: 1, stdout: '', stderr: `${stderr}${sep}${file}: cannot collect its result (${call}: ${sys.errnoName(err)})\n` };
+  const why = call === 'time limit' ? `killed after its time limit of ${timeoutMs / 1000} s (FLATNET_CHILD_TIMEOUT)` : `cannot collect its result (${call}: ${sys.errnoName(err)})`;
+  return { exitCode: 1, stdout: '', stderr: `${stderr}${sep}${file}: ${why}\n` };
 }
 
 const IFF_UP = 0x1;
@@ -43,6 +62,7 @@ const IFF_PROMISC = 0x100;
 const NET_ADDR_SET = 3;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
+const LOCK_NB = 4;
 const CLONE_NEWNET = 0x40000000;
 
 export const platform = {
@@ -71,6 +91,16 @@ export const platform = {
   flock(fd, op) {
     const err = sys.flock(fd, op === 'exclusive' ? LOCK_EX : LOCK_UN);
     if (err !== 0) throw new Error(`flock(${op}): ${sys.errnoName(err)}`);
+  },
+  flockWithin(fd, timeoutMs) {
+    const until = sys.now() + timeoutMs;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const err = sys.flock(fd, LOCK_EX | LOCK_NB);
+      if (err === 0) return true;
+      if (sys.errnoName(err) !== 'EAGAIN') throw new Error(`flock(exclusive): ${sys.errnoName(err)}`);
+      if (sys.now() >= until) return false;
+      os.sleep(pause);
+    }
   },
   setNetns(fd) {
     const err = sys.setns(fd, CLONE_NEWNET);
@@ -102,11 +132,6 @@ export const platform = {
     const r = sys.readDirFiles(noNul(dir, 'path'), maxBytes);
     if (typeof r === 'number') throw sysError(r, 'scandir', dir);
     return r.map((f) => (f[1] === null ? { name: f[0], error: sys.errnoName(f[2]) } : { name: f[0], content: f[1] }));
-  },
-  findFiles(dir, contents, prefix, maxBytes) {
-    const r = sys.findFiles(noNul(dir, 'path'), contents.map((c, i) => noNul(c, `contents[${i}]`)), noNul(prefix, 'prefix'), maxBytes);
-    if (typeof r === 'number') throw sysError(r, 'scandir', dir);
-    return { byContent: r[0], prefixed: r[1] };
   },
   unnamedFile(dir, content, mode) {
     const [fd, err] = sys.unnamedFile(noNul(dir, 'path'), content, mode);

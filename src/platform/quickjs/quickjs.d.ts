@@ -1,4 +1,4 @@
-// The parts of QuickJS's built-in modules and of our C module (flatnet_sys.c)
+// The parts of QuickJS's built-in modules and of our C module (flatnet_sys, in ./sys)
 // that the shims use. Only the QuickJS build resolves these imports.
 declare module 'std' {
   export function getenviron(): Record<string, string>;
@@ -21,7 +21,8 @@ declare module 'os' {
   export function rename(from: string, to: string): number;
   export function mkdir(path: string, mode?: number): number;
   export function readdir(path: string): [string[], number];
-  export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
+  /** Times in milliseconds. */
+  export function stat(path: string): [{ dev: number; ino: number; mode: number; size: number; mtime: number }, number];
   export function lstat(path: string): [{ dev: number; ino: number; mode: number; size: number }, number];
   export function realpath(path: string): [string, number];
   export function readlink(path: string): [string, number];
@@ -29,6 +30,7 @@ declare module 'os' {
   export function kill(pid: number, sig: number): number;
   export function setTimeout(fn: () => void, ms: number): unknown;
   export function clearTimeout(h: unknown): void;
+  export function sleep(ms: number): void;
   export const O_RDONLY: number;
   export const O_WRONLY: number;
   export const O_RDWR: number;
@@ -63,8 +65,8 @@ declare module 'flatnet_sys' {
   export function getpid(): number;
   export function errnoName(errno: number): string;
   export function randomBytes(n: number): ArrayBuffer;
-  export function utf8(s: string): ArrayBuffer;
-  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean): [number, number];
+  /** The child is killed timeoutMs after its start unless collected by then. */
+  export function spawn(argv: readonly string[], env: string[] | null, input: string, moreInput?: boolean, timeoutMs?: number): [number, number];
   export function feed(handle: number, data: string): number;
   /** [status, stdout, stderr, errno, call]: status -1 when `call` failed with errno. */
   export function wait(handle: number): [number, string, string, number, string];
@@ -74,6 +76,5 @@ declare module 'flatnet_sys' {
   export function linkDriver(name: string): [string | null, number];
   export function now(): number;
   export function sha512Hex(s: string): string;
-  export function findFiles(dir: string, contents: readonly string[], prefix: string, maxBytes: number): [string[][], string[]] | number;
   export function readDirFiles(dir: string, maxBytes: number): Array<[string, string] | [string, null, number]> | number;
 }
