@@ -6,6 +6,8 @@ import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
 import { deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
+import { REF_ID_MAX, refIdOf } from '../src/sys/macspoof-nftables.ts';
+import { cutUtf8 } from '../src/sys/nft.ts';
 import { mark } from '../src/profile.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
@@ -141,6 +143,29 @@ function startMasq(k: Kernel, conf: BridgeConf, args: CmdArgs, l3: L3Plan | unde
   return setup;
 }
 
+/**
+ * macspoofchk: the pod's MAC is known before the veth exists and the rule
+ * matches the host veth by name, so the rules go in alongside the rest; undo
+ * waits for them, then removes them.
+ */
+function startSpoofCheck(k: Kernel, conf: BridgeConf, args: CmdArgs, names: AddNames, undo: Undo[]): Promise<void> | undefined {
+  if (!conf.macSpoofChk) return undefined;
+  const sc = k.macSpoofCheck();
+  const refId = refIdOf(args.containerId, args.ifName);
+  if (cutUtf8(refId, REF_ID_MAX) !== refId) {
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `macspoofchk: container ID and interface name make a rule comment nftables cannot hold (more than ${REF_ID_MAX} bytes)`, 'use a shorter CNI_CONTAINERID (runtimes use 64 characters) or turn macspoofchk off');
+  }
+  const setup = sc.setup({ refId, hostVeth: names.hostVeth, mac: names.podMac }).catch((e: unknown) => {
+    throw new CniError(ErrorCode.Internal, `failed to setup spoof-check: ${(e as Error).message}`, 'macspoofchk needs nft (nftables, with JSON support) on the node and a kernel with nf_tables for the bridge family');
+  });
+  setup.catch(() => undefined); // awaited by the caller
+  undo.push(async () => {
+    await setup.catch(() => undefined);
+    sc.teardown(refId);
+  });
+  return setup;
+}
+
 async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches, undo: Undo[]): Promise<Result> {
   const k = deps.kernel;
   // A pod that has the interface already is a repeated ADD: refused before
@@ -148,6 +173,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   // lease and chain with it (they are keyed by container and interface).
   if (k.linkSummary(args.ifName, netns)) throw interfaceExists(args);
   const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
+  const spoofDone = startSpoofCheck(k, conf, args, names, undo);
   // Bad input fails before the node is touched (even the bridge). Our own
   // IPAM's config is checked without allocating, and then the kernel makes
   // the veth while the IPAM allocates; an exec'd IPAM is the check, so it
@@ -184,6 +210,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   mark('pod');
   if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await settleDad(k, args.ifName, netns);
   await masqDone; // a failed masquerade fails the ADD
+  await spoofDone;
   await waitPortUp(k, names.hostVeth);
   mark('port-up');
   return addResult(conf, args.ifName, netns, br.mac, names, l3, ipam, CURRENT_VERSION);

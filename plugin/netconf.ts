@@ -24,6 +24,8 @@ export interface BridgeConf {
   portIsolation: boolean;
   promiscMode: boolean;
   enableDad: boolean;
+  /** Go's macspoofchk: frames from the pod with another source MAC are dropped (nftables, Go's layout). */
+  macSpoofChk: boolean;
   mac?: Mac;
   /** The IPAM plugin to delegate to; absent for an L2-only bridge. */
   ipam?: IpamTarget;
@@ -53,6 +55,8 @@ export interface DelConf {
   name: string;
   ipMasq: boolean;
   ipMasqBackend: MasqBackendChoice;
+  /** Whether the pod may have spoof-check rules to remove. */
+  macSpoofChk: boolean;
   ipam?: IpamTarget;
 }
 
@@ -61,8 +65,8 @@ export interface DelConf {
  * DEL. A config ADD would refuse (an option flatnet does not implement,
  * hairpinMode with promiscMode, a bad MTU or MAC) may still name a pod that
  * exists (made by Go, or by another version): its veth, lease and rules go.
- * An ipMasq that does not read as a boolean removes the masquerade too (a
- * removal that finds nothing does nothing).
+ * An ipMasq or macspoofchk that does not read as a boolean removes the
+ * masquerade or spoof check too (a removal that finds nothing does nothing).
  */
 export function parseDelConf(conf: NetConfBase): DelConf {
   let ipMasq: boolean;
@@ -73,9 +77,16 @@ export function parseDelConf(conf: NetConfBase): DelConf {
   }
   const backend = getKey(conf, 'ipMasqBackend');
   const type = ipamType(conf);
+  let macSpoofChk: boolean;
+  try {
+    macSpoofChk = optBool(conf, 'macspoofchk', '');
+  } catch {
+    macSpoofChk = true;
+  }
   return {
     name: conf.name,
     ipMasq,
+    macSpoofChk,
     ipMasqBackend: backend === 'iptables' || backend === 'nftables' ? backend : 'auto',
     ...(type ? { ipam: { type, cniVersion: conf.cniVersion } } : {}),
   };
@@ -90,7 +101,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
 
   // preserveDefaultVlan means something only beside vlan or vlanTrunk, both
   // refused here: accepted and ignored, as Go 1.1.1 ignores it.
-  for (const k of ['vlan', 'vlanTrunk', 'macspoofchk', 'disableContainerInterface']) {
+  for (const k of ['vlan', 'vlanTrunk', 'disableContainerInterface']) {
     const v = getKey(conf, k);
     if (v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0)) throw unsupported(k, v);
   }
@@ -126,6 +137,7 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     portIsolation: optBool(conf, 'portIsolation', ''),
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),
+    macSpoofChk: optBool(conf, 'macspoofchk', ''),
     mac,
     ...(ipamTypeOf ? { ipam: { type: ipamTypeOf, cniVersion: conf.cniVersion } } : {}),
     dns: parseDns(optObject(conf, 'dns', '')),
