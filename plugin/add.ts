@@ -83,6 +83,7 @@ async function runUndo(undo: Undo[]): Promise<void> {
 export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<Result> {
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
+  for (const w of conf.warnings) process.stderr.write(`flatnet: warning: ${w}\n`);
   const netns = k.openNetns(args.netns);
   if (!netns) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${args.netns}": no such file or directory`, 'CNI_NETNS must name an existing network namespace');
@@ -202,7 +203,7 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   }
   mark('host');
   k.setSysctls(host.sysctls);
-  const pod = planPod(args.ifName, l3, conf.enableDad);
+  const pod = planPod(args.ifName, l3, conf.enableDad, conf.disableContainerInterface);
   k.setSysctls(pod.sysctls, netns);
   mark('pod-sysctls');
   batches.pod.send(pod.ops);
@@ -211,7 +212,8 @@ async function addIn(args: CmdArgs, conf: BridgeConf, netns: Netns, deps: Plugin
   if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await settleDad(k, args.ifName, netns);
   await masqDone; // a failed masquerade fails the ADD
   await spoofDone;
-  await waitPortUp(k, names.hostVeth);
+  // A port whose peer is down never comes up (newer Go skips the wait too).
+  if (!conf.disableContainerInterface) await waitPortUp(k, names.hostVeth);
   mark('port-up');
   return addResult(conf, args.ifName, netns, br.mac, names, l3, ipam, CURRENT_VERSION);
 }

@@ -183,6 +183,24 @@ const spoofRules: Probe = {
     return (t.nftables ?? []).flatMap((o: any) => (o.chain ? [`chain ${o.chain.name} ${o.chain.hook ?? ''} ${o.chain.prio ?? ''} ${o.chain.policy ?? ''}`] : o.rule ? [`rule ${o.rule.chain} ${JSON.stringify(o.rule.expr)} ${o.rule.comment}`] : [])).map(words);
   },
 };
+/** An L2-only result in the 0.1.0/0.2.0 shape: no ip4 or ip6, as there are no addresses; the pod's interface up. */
+const l2Result = (version: string) => async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  expectTrue(JSON.stringify(o.result) === JSON.stringify({ cniVersion: version, dns: {} }), `fn: result ${o.stdout}`);
+  const l = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0'])))[0];
+  expectTrue(l.flags.includes('UP'), `fn: eth0 is down: ${JSON.stringify(l.flags)}`);
+};
+/** flatnet said on stderr what it ignored. */
+const warned = (what: string) => async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  expectTrue(o.stderr.includes(`flatnet: warning: ${what}`), `fn: no warning "${what}" on stderr: ${JSON.stringify(o.stderr)}`);
+};
+/** flatnet left the L2-only pod's interface down (Go 1.1.1 ignores disableContainerInterface and brings it up). */
+const podIfDown = async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  const l = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0'])))[0];
+  expectTrue(!l.flags.includes('UP'), `fn: eth0 is up: ${JSON.stringify(l.flags)}`);
+};
 /** ping from the pod to the gateway on the bridge, as the node sees it: true when it answers. */
 const pingsGateway = async (s: Side) => (await ns(s, ['ping', '-c', '1', '-W', '1', '10.250.0.1']).catch(() => undefined)) !== undefined;
 /** macspoofchk works: the pod reaches the gateway with its own MAC, not with another (its frames are dropped at the bridge). */
@@ -282,8 +300,13 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
   'bridge holds another IPv4 address listed before the gateway': 'Go stops at the first address that is not the gateway; flatnet finds the gateway wherever it is listed and keeps the other',
   'DEL with ifname eth-percent-d': 'names are checked alike for every verb; no ADD can have made this one (the kernel renames it)',
   'DEL with ifname "a#b"': "ip -batch cannot name it; a pod Go made with such a name cannot be DELed by flatnet",
-  'vlanTrunk': 'Go 1.1.1 ignores it and gives the pod an untagged port; flatnet has no VLAN filtering and says so rather than drop a restriction the config asks for',
-  'disableContainerInterface': 'Go 1.1.1 ignores it and brings the interface up; flatnet says so rather than do the opposite of what the config asks',
+  'no ipam (L2 only) at cniVersion 0.2.0': 'Go sets the pod up, then fails to write the result ("cannot convert: no valid IP addresses", 999) and leaves the veth; flatnet gives the 0.2.0 shape with no ip4 and ip6, which the spec allows',
+  'no ipam (L2 only) at cniVersion 0.1.0': 'Go sets the pod up, then fails to write the result ("cannot convert: no valid IP addresses", 999) and leaves the veth; flatnet gives the 0.1.0 shape with no ip4 and ip6, which the spec allows',
+  'vlanTrunk with id 4095': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk minID without maxID': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk minID above maxID': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk not a list': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go cannot decode it, and flatnet says so',
+  'disableContainerInterface "maybe"': 'Go 1.1.1 ignores the field; a value that is not a boolean is a config error (newer Go: a decoding failure)',
 };
 
 const cases: Case[] = [
@@ -469,8 +492,17 @@ const cases: Case[] = [
   { name: 'unknown field', conf: conf({ fooBar: { x: 1 } }), fn: 'ok' },
   { name: 'portIsolation: the pod port is isolated', conf: conf({ portIsolation: true }), fn: 'ok', after: portIsolated },
   { name: 'preserveDefaultVlan alone: ignored', conf: conf({ preserveDefaultVlan: false }), fn: 'ok' },
-  { name: 'vlanTrunk', conf: conf({ vlanTrunk: [{ id: 10 }] }), fn: [2, 'unsupported field "vlanTrunk"'] },
-  { name: 'disableContainerInterface', conf: conf({ disableContainerInterface: true }), fn: [2, 'unsupported field "disableContainerInterface"'] },
+  { name: 'vlanTrunk: ignored as Go 1.1.1 does, with a warning', conf: conf({ vlanTrunk: [{ id: 10 }, { minID: 20, maxID: 22 }] }), fn: 'ok', same: [podAddrsProbe, podRoutes], after: warned('vlanTrunk ignored') },
+  { name: 'vlanTrunk with id 4095', conf: conf({ vlanTrunk: [{ id: 4095 }] }), fn: [7, 'incorrect trunk id parameter'] },
+  { name: 'vlanTrunk minID without maxID', conf: conf({ vlanTrunk: [{ minID: 10 }] }), fn: [7, 'minID and maxID should be configured simultaneously, maxID is missing'] },
+  { name: 'vlanTrunk minID above maxID', conf: conf({ vlanTrunk: [{ minID: 10, maxID: 5 }] }), fn: [7, 'minID is greater than maxID'] },
+  { name: 'vlanTrunk not a list', conf: conf({ vlanTrunk: { id: 10 } }), fn: [7, 'vlanTrunk must be a list'] },
+  { name: 'vlanTrunk empty', conf: conf({ vlanTrunk: [] }), fn: 'ok' },
+  // Go 1.1.1 brings the interface up with its addresses; newer Go refuses the pair. flatnet does as 1.1.1, so the conflist keeps working.
+  { name: 'disableContainerInterface with an IPAM: ignored as Go 1.1.1 does', conf: conf({ disableContainerInterface: true }), fn: 'ok', same: [podAddrsProbe, podRoutes], after: warned('disableContainerInterface ignored') },
+  // Newer Go's meaning (Go 1.1.1 ignores the field and brings it up): an L2-only pod's interface stays down, and ADD does not wait for the port.
+  { name: 'disableContainerInterface, L2 only: the pod interface stays down', conf: conf({ disableContainerInterface: true, ipam: undefined }), fn: 'ok', after: podIfDown },
+  { name: 'disableContainerInterface "maybe"', conf: conf({ disableContainerInterface: 'maybe' }), fn: [7, 'disableContainerInterface must be a boolean'] },
   { name: 'runtimeConfig.mac', conf: conf({ runtimeConfig: { mac: '02:00:00:00:00:43' } }), fn: 'ok', after: podMac('02:00:00:00:00:43') },
   { name: 'runtimeConfig.Mac (capitalised)', conf: conf({ runtimeConfig: { Mac: '02:00:00:00:00:44' } }), fn: 'ok', after: podMac('02:00:00:00:00:44') },
   { name: 'runtimeConfig.mac invalid', conf: conf({ runtimeConfig: { mac: 'nope' } }), fn: [7, 'invalid MAC address'] },
@@ -486,6 +518,8 @@ const cases: Case[] = [
   { name: 'args.cni.ips', conf: conf({ args: { cni: { ips: ['10.250.0.11'] } } }), fn: 'ok', after: gotIp('10.250.0.11/24') },
   // --- IPAM ---
   { name: 'no ipam (L2 only)', conf: conf({ ipam: undefined }), fn: 'ok' },
+  { name: 'no ipam (L2 only) at cniVersion 0.2.0', conf: (s) => ({ ...conf({ ipam: undefined })(s), cniVersion: '0.2.0' }), fn: 'ok', after: l2Result('0.2.0') },
+  { name: 'no ipam (L2 only) at cniVersion 0.1.0', conf: (s) => ({ ...conf({ ipam: undefined })(s), cniVersion: '0.1.0' }), fn: 'ok', after: l2Result('0.1.0') },
   { name: 'ipam without a type (L2 only)', conf: conf({ ipam: { ranges: [[{ subnet: '10.250.0.0/24' }]] } }), fn: 'ok' },
   { name: 'ipam a string', conf: conf({ ipam: 'host-local' }), fn: [7, 'ipam must be an object'] },
   { name: 'ipam plugin not on CNI_PATH', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: 'no-such-ipam' } }), fn: [7, 'failed to find plugin "no-such-ipam"'] },
