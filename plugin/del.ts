@@ -37,10 +37,14 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
     if (conf.ipam) await deps.ipam('DEL', conf.ipam, args);
     mark('ipam');
     if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown(masqOf(k, conf.name, args, prevAddresses(raw), netns));
-    // Whether or not the netns is still there (Go's DEL leaves them when it is gone).
-    if (conf.macSpoofChk) k.macSpoofCheck().teardown(refIdOf(args.containerId, args.ifName));
   } catch (e) {
     failure = e;
+  }
+  try {
+    // Whether or not the netns is still there (Go's DEL leaves them when it is gone), and whatever failed above.
+    if (conf.macSpoofChk) k.macSpoofCheck().teardown(refIdOf(args.containerId, args.ifName));
+  } catch (e) {
+    failure ??= e;
   }
   // Collected whatever happened above: its process must not outlive us.
   const linkFailure = linkDel ? linkGone(linkDel) : undefined;
