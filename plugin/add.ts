@@ -5,6 +5,8 @@ import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
 import { deleteLink, type Kernel, KernelError, type LinkState, type Netns, type PreparedBatch } from '../src/sys/kernel.ts';
+import { REF_ID_MAX, refIdOf } from '../src/sys/macspoof-nftables.ts';
+import { cutUtf8 } from '../src/sys/nft.ts';
 import type { PluginDeps } from './deps.ts';
 import { type BridgeConf, parseBridgeConf } from './netconf.ts';
 import { Txn } from './txn.ts';
@@ -77,6 +79,7 @@ async function settleDad(k: Kernel, ifName: CmdArgs['ifName'], netns: Netns): Pr
 export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps): Promise<Result> {
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
+  for (const w of conf.warnings) process.stderr.write(`flatnet: warning: ${w}\n`);
   const netns = k.openNetns(args.netns);
   if (!netns) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${args.netns}": no such file or directory`, 'CNI_NETNS must name an existing network namespace');
@@ -127,6 +130,35 @@ function startMasq(k: Kernel, conf: BridgeConf, args: CmdArgs, l3: L3Plan | unde
   return setup;
 }
 
+/** macspoofchk's rule comment names the attachment; nftables holds a bounded comment: refused before anything runs. */
+function spoofCheckRef(conf: BridgeConf, args: CmdArgs): string | undefined {
+  if (!conf.macSpoofChk) return undefined;
+  const refId = refIdOf(args.containerId, args.ifName);
+  if (cutUtf8(refId, REF_ID_MAX) !== refId) {
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `macspoofchk: container ID and interface name make a rule comment nftables cannot hold (more than ${REF_ID_MAX} bytes)`, 'use a shorter CNI_CONTAINERID (runtimes use 64 characters) or turn macspoofchk off');
+  }
+  return refId;
+}
+
+/**
+ * macspoofchk: the pod's MAC is known before the veth exists and the rule
+ * matches the host veth by name, so the rules go in alongside the rest; undo
+ * waits for them, then removes them.
+ */
+function startSpoofCheck(k: Kernel, refId: string | undefined, names: AddNames, txn: Txn): Promise<void> | undefined {
+  if (refId === undefined) return undefined;
+  const sc = k.macSpoofCheck();
+  const setup = sc.setup({ refId, hostVeth: names.hostVeth, mac: names.podMac }).catch((e: unknown) => {
+    throw new CniError(ErrorCode.Internal, `failed to setup spoof-check: ${(e as Error).message}`, 'macspoofchk needs nft (nftables, with JSON support) on the node and a kernel with nf_tables for the bridge family');
+  });
+  setup.catch(() => undefined); // awaited by the caller
+  txn.undo('spoof-check', async () => {
+    await setup.catch(() => undefined);
+    sc.teardown(refId);
+  });
+  return setup;
+}
+
 async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeConf, netns: Netns, deps: PluginDeps, batches: Batches): Promise<Result> {
   const k = deps.kernel;
   // A pod that has the interface already is a repeated ADD: refused before
@@ -134,6 +166,7 @@ async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeC
   // lease and chain with it (they are keyed by container and interface).
   if (k.linkSummary(args.ifName, netns)) throw interfaceExists(args);
   const names: AddNames = { hostVeth: randomVethName(deps.random), hostMac: randomMac(deps.random), podMac: conf.mac ?? randomMac(deps.random) };
+  const spoofRef = spoofCheckRef(conf, args);
 
   let ipam: Result | undefined;
   let l3: L3Plan | undefined;
@@ -146,6 +179,7 @@ async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeC
   }
   // iptables-restore or nft is the slowest step: started first, awaited last.
   const masqDone = startMasq(k, conf, args, l3, txn);
+  const spoofDone = startSpoofCheck(k, spoofRef, names, txn);
   const br = await txn.step('bridge', () => ensureBridge(k, conf, deps.random));
   const host = planHost(conf, args.ifName, netns, br, l3, names);
   // Before the batch: one that fails half-way may have made the veth.
@@ -162,7 +196,7 @@ async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeC
     }
     k.setSysctls(host.sysctls);
   });
-  const pod = planPod(args.ifName, l3, conf.enableDad);
+  const pod = planPod(args.ifName, l3, conf.enableDad, conf.disableContainerInterface);
   await txn.step('pod', () => {
     k.setSysctls(pod.sysctls, netns);
     batches.pod.send(pod.ops);
@@ -170,6 +204,8 @@ async function addSteps(txn: Txn, args: CmdArgs, raw: NetConfBase, conf: BridgeC
   });
   if (conf.enableDad && l3?.addrs.some((a) => a.cidr.family === 6)) await txn.step('dad', () => settleDad(k, args.ifName, netns));
   await masqDone; // a failed masquerade fails the ADD
-  await txn.step('port-up', () => waitPortUp(k, names.hostVeth));
+  await spoofDone;
+  // A port whose peer is down never comes up (newer Go skips the wait too).
+  if (!conf.disableContainerInterface) await txn.step('port-up', () => waitPortUp(k, names.hostVeth));
   return addResult(conf, args.ifName, netns, br.mac, names, l3, ipam, CURRENT_VERSION);
 }

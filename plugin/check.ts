@@ -5,7 +5,9 @@ import { CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { addrEq, type Cidr, formatCidr, networkOf, parseCidr, parseIp } from '../src/net/cidr.ts';
+import type { IfName, Mac } from '../src/net/names.ts';
 import type { Netns, RouteState } from '../src/sys/kernel.ts';
+import { refIdOf } from '../src/sys/macspoof-nftables.ts';
 import type { PluginDeps } from './deps.ts';
 import { parseBridgeConf } from './netconf.ts';
 
@@ -53,6 +55,12 @@ function checkIn(args: CmdArgs, conf: ReturnType<typeof parseBridgeConf>, prev: 
   if (hostVeth.master !== conf.bridge) throw fail(`host veth ${hostVeth.name} is not attached to ${conf.bridge}`);
   const hvPrev = ifaces.find((i) => i.name === hostVeth.name)!;
   if (hvPrev.mac && hostVeth.mac !== hvPrev.mac) throw fail(`host veth ${hostVeth.name} has MAC ${hostVeth.mac}, expected ${hvPrev.mac}`);
+
+  // Go's CHECK does not look at them: a pod whose rules are gone passes there, unprotected.
+  if (conf.macSpoofChk) {
+    const problem = k.macSpoofCheck().problem({ refId: refIdOf(args.containerId, args.ifName), hostVeth: hostVeth.name as IfName, mac: ctr.mac as Mac });
+    if (problem) throw fail(`macspoofchk: ${problem}`, 'the spoof check of this pod is missing or changed; re-create the pod');
+  }
 
   const prevIps = (prev.ips ?? []).map((ip) => ({ ip, cidr: parseCidr(ip.address) }));
   const routes: RouteState[] = [...k.routes(4, netns), ...(prevIps.some((p) => p.cidr?.family === 6) ? k.routes(6, netns) : [])];

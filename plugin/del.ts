@@ -1,11 +1,12 @@
 // DEL: best effort and idempotent. Succeeds when the netns or interface is
 // already gone or CNI_NETNS is empty, always releases the IPAM allocation,
 // and removes masquerade rules by name, so they do not leak when the netns is
-// gone (the Go plugin's plugins#810).
+// gone (the Go plugin's plugins#810); the same for macspoofchk's rules.
 import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { mark } from '../src/profile.ts';
+import { refIdOf } from '../src/sys/macspoof-nftables.ts';
 import { KernelError, type Netns, type PodMasqTeardown, type PreparedBatch } from '../src/sys/kernel.ts';
 import type { PluginDeps } from './deps.ts';
 import { parseDelConf } from './netconf.ts';
@@ -38,6 +39,12 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
     if (conf.ipMasq) k.podMasq(conf.ipMasqBackend).teardown(masqOf(k, conf.name, args, prevAddresses(raw), netns));
   } catch (e) {
     failure = e;
+  }
+  try {
+    // Whether or not the netns is still there (Go's DEL leaves them when it is gone), and whatever failed above.
+    if (conf.macSpoofChk) k.macSpoofCheck().teardown(refIdOf(args.containerId, args.ifName));
+  } catch (e) {
+    failure ??= e;
   }
   // Collected whatever happened above: its process must not outlive us.
   const linkFailure = linkDel ? linkGone(linkDel) : undefined;

@@ -24,6 +24,17 @@ export interface BridgeConf {
   portIsolation: boolean;
   promiscMode: boolean;
   enableDad: boolean;
+  /** Go's macspoofchk: frames from the pod with another source MAC are dropped (nftables, Go's layout). */
+  macSpoofChk: boolean;
+  /**
+   * Newer Go's disableContainerInterface, for an L2-only network: the pod's
+   * interface is left down. With an IPAM it is ignored, as Go 1.1.1 does.
+   */
+  disableContainerInterface: boolean;
+  /** newer Go's vlanTrunk, read and checked as Go reads it (the VLAN ids, sorted); not programmed (see README, Options). */
+  vlanTrunk?: number[];
+  /** What the config asks for that this ADD does not do, said on stderr. */
+  warnings: string[];
   mac?: Mac;
   /** The IPAM plugin to delegate to; absent for an L2-only bridge. */
   ipam?: IpamTarget;
@@ -53,6 +64,8 @@ export interface DelConf {
   name: string;
   ipMasq: boolean;
   ipMasqBackend: MasqBackendChoice;
+  /** Whether the pod may have spoof-check rules to remove. */
+  macSpoofChk: boolean;
   ipam?: IpamTarget;
 }
 
@@ -61,8 +74,8 @@ export interface DelConf {
  * DEL. A config ADD would refuse (an option flatnet does not implement,
  * hairpinMode with promiscMode, a bad MTU or MAC) may still name a pod that
  * exists (made by Go, or by another version): its veth, lease and rules go.
- * An ipMasq that does not read as a boolean removes the masquerade too (a
- * removal that finds nothing does nothing).
+ * An ipMasq or macspoofchk that does not read as a boolean removes the
+ * masquerade or spoof check too (a removal that finds nothing does nothing).
  */
 export function parseDelConf(conf: NetConfBase): DelConf {
   let ipMasq: boolean;
@@ -73,12 +86,44 @@ export function parseDelConf(conf: NetConfBase): DelConf {
   }
   const backend = getKey(conf, 'ipMasqBackend');
   const type = ipamType(conf);
+  let macSpoofChk: boolean;
+  try {
+    macSpoofChk = optBool(conf, 'macspoofchk', '');
+  } catch {
+    macSpoofChk = true;
+  }
   return {
     name: conf.name,
     ipMasq,
+    macSpoofChk,
     ipMasqBackend: backend === 'iptables' || backend === 'nftables' ? backend : 'auto',
     ...(type ? { ipam: { type, cniVersion: conf.cniVersion } } : {}),
   };
+}
+
+/** Go's collectVlanTrunk (plugins v1.5+): each entry an id or a minID..maxID range, 1 to 4094; the union, sorted. */
+export function parseVlanTrunk(raw: unknown): number[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw configError(`vlanTrunk must be a list, got ${JSON.stringify(raw)}`);
+  const ids = new Set<number>();
+  const id = (o: JsonObject, k: string, i: number): number | undefined => {
+    const v = getKey(o, k);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > 4094) throw configError(`incorrect trunk ${k} parameter: vlanTrunk[${i}].${k} must be a VLAN id from 1 to 4094, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  raw.forEach((item: unknown, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw configError(`vlanTrunk[${i}] must be an object with id or minID and maxID`);
+    const o = item as JsonObject;
+    const [min, max, one] = [id(o, 'minID', i), id(o, 'maxID', i), id(o, 'id', i)];
+    if ((min === undefined) !== (max === undefined)) throw configError(`minID and maxID should be configured simultaneously, ${min === undefined ? 'minID' : 'maxID'} is missing (vlanTrunk[${i}])`);
+    if (min !== undefined && max !== undefined) {
+      if (max < min) throw configError(`minID is greater than maxID in trunk parameter (vlanTrunk[${i}])`);
+      for (let v = min; v <= max; v++) ids.add(v);
+    }
+    if (one !== undefined) ids.add(one);
+  });
+  return ids.size ? [...ids].sort((a, b) => a - b) : undefined;
 }
 
 export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf {
@@ -88,11 +133,19 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   const promiscMode = optBool(conf, 'promiscMode', '');
   if (hairpinMode && promiscMode) throw configError('cannot set hairpin mode and promiscuous mode at the same time');
 
-  // preserveDefaultVlan means something only beside vlan or vlanTrunk, both
-  // refused here: accepted and ignored, as Go 1.1.1 ignores it.
-  for (const k of ['vlan', 'vlanTrunk', 'macspoofchk', 'disableContainerInterface']) {
-    const v = getKey(conf, k);
-    if (v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0)) throw unsupported(k, v);
+  // preserveDefaultVlan means something only beside vlan (refused) or
+  // vlanTrunk (ignored): accepted and ignored, as Go 1.1.1 ignores it.
+  const v = getKey(conf, 'vlan');
+  if (v !== undefined && v !== null && v !== false && v !== 0) throw unsupported('vlan', v);
+  const warnings: string[] = [];
+  const vlanTrunk = parseVlanTrunk(getKey(conf, 'vlanTrunk'));
+  if (vlanTrunk) warnings.push(`vlanTrunk ignored, as Go 1.1.1 does: the bridge does not filter VLANs, so the pod's port carries every VLAN, the trunk's among them`);
+  const ipamTypeOf = optObject(conf, 'ipam', '') && ipamType(conf);
+  let disableContainerInterface = optBool(conf, 'disableContainerInterface', '');
+  if (disableContainerInterface && ipamTypeOf) {
+    // Newer Go refuses the pair; Go 1.1.1 brings the interface up with its addresses: so does flatnet, so the conflist keeps working.
+    warnings.push('disableContainerInterface ignored: the network has an IPAM, so the interface is brought up with its addresses, as Go 1.1.1 does (newer Go refuses the pair)');
+    disableContainerInterface = false;
   }
   // Unset: the Go plugin's choice, made when masquerade is set up (src/sys/masq.ts).
   const rawBackend = optString(conf, 'ipMasqBackend', '') ?? '';
@@ -111,7 +164,6 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   // The kernel's floor for bridges and veths (ETH_MIN_MTU): below it the bridge
   // add fails, after the IPAM has handed out an address.
   if (mtu !== undefined && mtu < 68) throw configError(`mtu ${mtu} is below 68, the smallest MTU a bridge or veth takes`, 'leave mtu out (or 0) for the default, or set 68 to 65535');
-  const ipamTypeOf = optObject(conf, 'ipam', '') && ipamType(conf);
   return {
     name: conf.name,
     cniVersion: conf.cniVersion,
@@ -126,6 +178,10 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
     portIsolation: optBool(conf, 'portIsolation', ''),
     promiscMode,
     enableDad: optBool(conf, 'enabledad', ''),
+    macSpoofChk: optBool(conf, 'macspoofchk', ''),
+    disableContainerInterface,
+    ...(vlanTrunk ? { vlanTrunk } : {}),
+    warnings,
     mac,
     ...(ipamTypeOf ? { ipam: { type: ipamTypeOf, cniVersion: conf.cniVersion } } : {}),
     dns: parseDns(optObject(conf, 'dns', '')),

@@ -183,9 +183,13 @@ export interface PodPlan {
   ops: LinkOp[];
 }
 
-/** The pod side, inside its namespace: sysctls first (IPv6 on, no DAD), then addresses, link up, routes. */
-export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boolean): PodPlan {
-  if (!l3) return { sysctls: [], ops: [{ op: 'link-set', dev: ifName, up: true }] };
+/**
+ * The pod side, inside its namespace: sysctls first (IPv6 on, no DAD), then
+ * addresses, link up, routes. L2-only with `leaveDown`
+ * (disableContainerInterface), nothing: the interface stays down.
+ */
+export function planPod(ifName: IfName, l3: L3Plan | undefined, enableDad: boolean, leaveDown = false): PodPlan {
+  if (!l3) return { sysctls: [], ops: leaveDown ? [] : [{ op: 'link-set', dev: ifName, up: true }] };
   const sysctls: Sysctl[] = [{ key: `net/ipv4/conf/${ifName}/arp_notify`, value: '1' }];
   if (l3.addrs.some((a) => a.cidr.family === 6)) {
     sysctls.push({ key: `net/ipv6/conf/${ifName}/disable_ipv6`, value: '0' }, { key: `net/ipv6/conf/${ifName}/accept_dad`, value: enableDad ? '1' : '0' });

@@ -8,6 +8,7 @@ import { platform } from '../platform/index.ts';
 import { ExecError, run, type RunResult, startPiped } from './exec.ts';
 import { ipLine } from './ip-batch.ts';
 import { type BatchOutcome, type Kernel, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PreparedBatch, type RouteState, type Sysctl } from './kernel.ts';
+import { nftMacSpoofCheck } from './macspoof-nftables.ts';
 import { podMasq } from './masq.ts';
 import { closeNetns, inNetns, openNetns } from './netns.ts';
 
@@ -232,6 +233,9 @@ export class IpKernel implements Kernel {
     return podMasq(backend);
   }
 
+  macSpoofCheck() {
+    return nftMacSpoofCheck;
+  }
 }
 
 export type { Cidr };

@@ -152,6 +152,23 @@ export interface PodMasq {
   gc(network: string, valid: Array<{ containerId: string; ifName: string }>): void;
 }
 
+/** One attachment's spoof check (`macspoofchk`): frames from `hostVeth` must carry `mac`. */
+export interface MacSpoofAttachment {
+  /** `<containerID>-<ifname>`, as Go's uniqueID: it names the chains and the rules' comment. */
+  refId: string;
+  hostVeth: IfName;
+  mac: Mac;
+}
+
+export interface MacSpoofCheck {
+  /** Installs the attachment's rules; resolves when done (runs alongside other work). */
+  setup(a: MacSpoofAttachment): Promise<void>;
+  /** Removes the attachment's rules and chains; fine when they are gone. */
+  teardown(refId: string): void;
+  /** What is wrong with the attachment's rules (CHECK), or undefined. */
+  problem(a: MacSpoofAttachment): string | undefined;
+}
+
 /** The agent's per-node egress masquerade: everything from the pod CIDRs except to `noMasq`. */
 export interface EgressMasq {
   /** Brings the rules to this state; false when nothing had to change. */
@@ -207,8 +224,13 @@ export interface PodMasquerade {
   podMasq(backend: MasqBackendChoice): PodMasq;
 }
 
+/** The bridge-level MAC spoof check (macspoofchk), in Go's nftables layout. */
+export interface SpoofCheck {
+  macSpoofCheck(): MacSpoofCheck;
+}
+
 /** What the CNI plugins act through. */
-export interface Kernel extends Namespaces, Links, Routes, PodMasquerade {}
+export interface Kernel extends Namespaces, Links, Routes, PodMasquerade, SpoofCheck {}
 
 /** What the agent acts through: the node's egress masquerade is its alone. */
 export interface AgentKernel extends Kernel {

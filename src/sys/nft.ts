@@ -65,6 +65,20 @@ export async function nftApplyAsync(script: string): Promise<void> {
   if (r.exitCode !== 0) throw new ExecError(argv, r);
 }
 
+/** Runs one transaction given as nft's JSON (`nft -j -f -`): every value is a JSON string, so nothing needs quoting. */
+export function nftApplyJson(commands: readonly object[]): void {
+  const argv = ['nft', '-j', '-f', '-'];
+  const r = run(argv, JSON.stringify({ nftables: commands }));
+  if (r.exitCode !== 0) throw new ExecError(argv, r);
+}
+
+/** As nftApplyJson, started now and collected when awaited. */
+export async function nftApplyJsonAsync(commands: readonly object[]): Promise<void> {
+  const argv = ['nft', '-j', '-f', '-'];
+  const r = await start(argv, JSON.stringify({ nftables: commands }));
+  if (r.exitCode !== 0) throw new ExecError(argv, r);
+}
+
 /** One object of `nft -j list`: the kind and its fields. */
 export interface NftRule {
   chain: string;

@@ -4,7 +4,7 @@
 import { type Family, formatCidr, networkOf } from '../../src/net/cidr.ts';
 import type { IfName } from '../../src/net/names.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
-import { type BatchOutcome, type AgentKernel, type EgressMasq, KernelError, type KernelFailure, type LinkOp, type LinkState, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
+import { type AgentKernel, type BatchOutcome, type EgressMasq, KernelError, type KernelFailure, type LinkOp, type LinkState, type MacSpoofCheck, type MasqBackendChoice, type Netns, type NexthopState, type PodMasq, type PreparedBatch, type RouteState, type Sysctl } from '../../src/sys/kernel.ts';
 
 /** One recorded call: where (host or a namespace path) and what, printed as `ip` would get it. */
 export interface Call {
@@ -241,6 +241,14 @@ export class RecordingKernel implements AgentKernel {
       setup: async (a) => this.record('host', `masq setup ${backend} ${a.network} ${a.containerId} ${a.addresses.length}`),
       teardown: (a) => this.record('host', `masq teardown ${a.network} ${a.containerId}${a.addresses ? ` ${a.addresses.length}` : ''}`),
       gc: (network, valid) => this.record('host', `masq gc ${network} keep ${valid.map((v) => v.containerId).join(',')}`),
+    };
+  }
+
+  macSpoofCheck(): MacSpoofCheck {
+    return {
+      setup: async (a) => this.record('host', `macspoofchk setup ${a.refId} ${a.hostVeth} ${a.mac}`),
+      teardown: (refId) => this.record('host', `macspoofchk teardown ${refId}`),
+      problem: () => undefined,
     };
   }
 

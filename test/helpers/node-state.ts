@@ -1,7 +1,7 @@
 // What a plugin can leave in a namespace, read in one process per namespace
 // and normalised so two readings compare with toEqual: links with their
 // addresses, routes of every table, iptables rules and custom chains, nft
-// tables other than iptables-nft's own. Used to prove that a failed call
+// tables other than iptables-nft's own with their chains and rules. Used to prove that a failed call
 // changed nothing and that ADD+DEL leaves only the shared bridge.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ const SCRIPT = [
   'ip -6 -j route show table all',
   'iptables-save 2>/dev/null',
   'ip6tables-save 2>/dev/null',
-  'nft list tables 2>/dev/null',
+  'nft -j list ruleset 2>/dev/null',
 ].join(`; printf '${SEP.replace(/\n/g, '\\n')}'; `);
 
 // Chains every table has; only custom chains and rules are state a plugin adds.
@@ -78,6 +78,31 @@ function parseIptables(text: string): string[] {
   return out.sort();
 }
 
+/**
+ * nft's ruleset as lines (tables, chains with their hook, rules with their
+ * comment and expressions, handles left out), but iptables-nft's own tables,
+ * whose rules are read through iptables-save.
+ */
+function parseNft(text: string): string[] {
+  let doc: { nftables?: Array<Record<string, any>> };
+  try {
+    doc = JSON.parse(text || '{}');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const item of doc.nftables ?? []) {
+    const [kind, o] = Object.entries(item)[0] ?? [];
+    if (!o || (kind !== 'table' && kind !== 'chain' && kind !== 'rule')) continue;
+    const table = `table ${o.family} ${kind === 'table' ? o.name : o.table}`;
+    if (IPTABLES_NFT.test(table)) continue;
+    if (kind === 'table') out.push(table);
+    else if (kind === 'chain') out.push(`${table} chain ${o.name}${o.hook ? ` ${o.type} ${o.hook} ${o.prio} ${o.policy}` : ''}`);
+    else out.push(`${table} chain ${o.chain} rule ${JSON.stringify(o.expr)}${o.comment ? ` comment ${JSON.stringify(o.comment)}` : ''}`);
+  }
+  return out.sort();
+}
+
 /** Reads `ns` (one `ip netns exec` + sh). */
 export async function nsState(ns: Netns): Promise<NsState> {
   const r = await execa('ip', ['netns', 'exec', ns.name, 'sh', '-c', SCRIPT], { reject: false, env: { LC_ALL: 'C' } });
@@ -86,15 +111,22 @@ export async function nsState(ns: Netns): Promise<NsState> {
     links: parseLinks(links ?? ''),
     routes: [...parseRoutes(r4 ?? ''), ...parseRoutes(r6 ?? '')],
     iptables: [...parseIptables(ipt4 ?? '').map((l) => `v4 ${l}`), ...parseIptables(ipt6 ?? '').map((l) => `v6 ${l}`)],
-    nft: (nft ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !IPTABLES_NFT.test(l)).sort(),
+    nft: parseNft(nft ?? ''),
   };
 }
 
-/** The state without a link and everything on it (the shared bridge, which DEL keeps by design, as Go does). */
+/**
+ * What DEL keeps by design, as Go does, made by an ADD of either plugin: the
+ * table and base chain of macspoofchk's rules, emptied.
+ */
+export const SHARED_NFT: ReadonlySet<string> = new Set(['table bridge nat', 'table bridge nat chain PREROUTING filter prerouting -300 accept']);
+
+/** The state without a link and everything on it (the shared bridge, which DEL keeps by design, as Go does), nor macspoofchk's shared table. */
 export function withoutLink(s: NsState, name: string | undefined): NsState {
   if (!name) return s;
   return {
     ...s,
+    nft: s.nft.filter((l) => !SHARED_NFT.has(l)),
     links: s.links.filter((l) => l.split(' ')[0] !== name),
     routes: s.routes.filter((r) => !r.includes(` dev ${name} `)),
   };

@@ -17,7 +17,8 @@ import { execa } from 'execa';
 import { describe, it } from 'vitest';
 import { addOk, baseConf, call, defaultEnv, dropSide, makeSide, type Outcome, type Side } from '../helpers/cni-side.ts';
 import { createNetns, deleteNetns, isRoot } from '../helpers/netns.ts';
-import { type NsState, nsState, storeFiles, withoutLink } from '../helpers/node-state.ts';
+import { BIN_DIR, GO_DIR } from '../helpers/plugin.ts';
+import { type NsState, nsState, SHARED_NFT, storeFiles, withoutLink } from '../helpers/node-state.ts';
 
 type Env = Record<string, string | undefined>;
 type Expect = 'ok' | [code: number, msg: string | RegExp];
@@ -171,6 +172,57 @@ const portIsolated = async (s: Side, o: Outcome) => {
   const ports = await jsonOf(nodeNs(s, ['ip', '-j', '-d', 'link', 'show', 'master', 'fnbr0']));
   expectTrue(ports.length === 1 && ports[0].linkinfo?.info_slave_data?.isolated === true, `fn: port not isolated: ${JSON.stringify(ports.map((p: any) => p.linkinfo?.info_slave_data))}`);
 };
+/** The node's macspoofchk rules (table bridge nat), with the host veth's name and the pod's MAC as words, so the two sides compare. */
+const spoofRules: Probe = {
+  name: 'macspoofchk rules',
+  read: async (s) => {
+    const ports = await jsonOf(nodeNs(s, ['ip', '-j', 'link', 'show', 'master', 'fnbr0']));
+    const mac = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0']).catch(() => ({ stdout: '[]' }))))[0]?.address ?? 'none';
+    const t = await jsonOf(nodeNs(s, ['nft', '-j', 'list', 'table', 'bridge', 'nat']).catch(() => ({ stdout: '{}' })));
+    const words = (x: string) => ports.reduce((acc: string, p: any) => acc.split(p.ifname).join('HOSTVETH'), x).split(mac).join('PODMAC');
+    return (t.nftables ?? []).flatMap((o: any) => (o.chain ? [`chain ${o.chain.name} ${o.chain.hook ?? ''} ${o.chain.prio ?? ''} ${o.chain.policy ?? ''}`] : o.rule ? [`rule ${o.rule.chain} ${JSON.stringify(o.rule.expr)} ${o.rule.comment}`] : [])).map(words);
+  },
+};
+/** An L2-only result in the 0.1.0/0.2.0 shape: no ip4 or ip6, as there are no addresses; the pod's interface up. */
+const l2Result = (version: string) => async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  expectTrue(JSON.stringify(o.result) === JSON.stringify({ cniVersion: version, dns: {} }), `fn: result ${o.stdout}`);
+  const l = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0'])))[0];
+  expectTrue(l.flags.includes('UP'), `fn: eth0 is down: ${JSON.stringify(l.flags)}`);
+};
+/** flatnet said on stderr what it ignored. */
+const warned = (what: string) => async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  expectTrue(o.stderr.includes(`flatnet: warning: ${what}`), `fn: no warning "${what}" on stderr: ${JSON.stringify(o.stderr)}`);
+};
+/** flatnet left the L2-only pod's interface down (Go 1.1.1 ignores disableContainerInterface and brings it up). */
+const podIfDown = async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0 || s.flavour !== 'fn') return;
+  const l = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0'])))[0];
+  expectTrue(!l.flags.includes('UP'), `fn: eth0 is up: ${JSON.stringify(l.flags)}`);
+};
+/** ping from the pod to the gateway on the bridge, as the node sees it: true when it answers. */
+const pingsGateway = async (s: Side) => (await ns(s, ['ping', '-c', '1', '-W', '1', '10.250.0.1']).catch(() => undefined)) !== undefined;
+/** macspoofchk works: the pod reaches the gateway with its own MAC, not with another (its frames are dropped at the bridge). */
+const spoofDropped = async (s: Side, o: Outcome) => {
+  if (o.exitCode !== 0) return;
+  const mac = (await jsonOf(ns(s, ['ip', '-j', 'link', 'show', 'eth0'])))[0].address;
+  expectTrue(await pingsGateway(s), `${s.flavour}: the pod with its own MAC does not reach the gateway`);
+  await ns(s, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+  await ns(s, ['ip', 'link', 'set', 'eth0', 'address', '02:00:00:00:00:99']);
+  const spoofed = await pingsGateway(s);
+  await ns(s, ['ip', 'link', 'set', 'eth0', 'address', mac]);
+  expectTrue(!spoofed, `${s.flavour}: the pod with a spoofed MAC reaches the gateway`);
+};
+/** A pod ADDed by the other plugin pair (Go's for flatnet's side, flatnet's for Go's), with `extra` in its config. */
+const otherAdd = (extra: object) => async (s: Side) => {
+  const other = s.flavour === 'fn' ? { type: 'bridge', ipam: 'host-local', bin: join(GO_DIR, 'bridge') } : { type: 'flatnet', ipam: 'flatnet-ipam', bin: join(BIN_DIR, 'flatnet') };
+  const base = baseConf(s);
+  const c = { ...base, ...extra, type: other.type, ipam: { ...base.ipam, type: other.ipam } };
+  const o = await call(s, defaultEnv(s, 'ADD'), JSON.stringify(c), { bin: other.bin });
+  if (o.exitCode !== 0) throw new Error(`${s.flavour}: the other plugin's ADD failed: ${o.stdout}`);
+  s.prev = o.result;
+};
 const bridgeNamed = (name: string) => async (s: Side, o: Outcome) => {
   if (o.exitCode !== 0) return; // the comparison with Go judges a failure
   const r = await nodeNs(s, ['ip', '-j', 'link', 'show', 'type', 'bridge']);
@@ -238,7 +290,7 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
   'bridge empty: cni0': 'cni0 is the documented default; Go fails on an explicit ""',
   'mtu -1': 'Go silently ignores a negative MTU',
   'isGateway "true" as a string': 'libcni-era configs carry "true"; Go bridge refuses the string',
-  'macspoofchk': 'flatnet does not implement macspoofchk and says so',
+  'CHECK with macspoofchk whose rules are gone': "Go's CHECK does not look at the spoof check: a pod left unprotected passes",
   'runtimeConfig.ipRanges before ipam.ranges: two IPv4 gateways': 'Go puts both gateways on the bridge and fails on the second; flatnet gives the bridge the first',
   'two IPv4 range sets: the bridge takes the first gateway': 'Go puts both gateways on the bridge and fails on the second; flatnet gives the bridge the first',
   'isDefaultGateway with a default route from the IPAM': 'Go adds a second default route and fails with "file exists"; one per family is enough',
@@ -248,8 +300,13 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
   'bridge holds another IPv4 address listed before the gateway': 'Go stops at the first address that is not the gateway; flatnet finds the gateway wherever it is listed and keeps the other',
   'DEL with ifname eth-percent-d': 'names are checked alike for every verb; no ADD can have made this one (the kernel renames it)',
   'DEL with ifname "a#b"': "ip -batch cannot name it; a pod Go made with such a name cannot be DELed by flatnet",
-  'vlanTrunk': 'Go 1.1.1 ignores it and gives the pod an untagged port; flatnet has no VLAN filtering and says so rather than drop a restriction the config asks for',
-  'disableContainerInterface': 'Go 1.1.1 ignores it and brings the interface up; flatnet says so rather than do the opposite of what the config asks',
+  'no ipam (L2 only) at cniVersion 0.2.0': 'Go sets the pod up, then fails to write the result ("cannot convert: no valid IP addresses", 999) and leaves the veth; flatnet gives the 0.2.0 shape with no ip4 and ip6, which the spec allows',
+  'no ipam (L2 only) at cniVersion 0.1.0': 'Go sets the pod up, then fails to write the result ("cannot convert: no valid IP addresses", 999) and leaves the veth; flatnet gives the 0.1.0 shape with no ip4 and ip6, which the spec allows',
+  'vlanTrunk with id 4095': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk minID without maxID': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk minID above maxID': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go refuses it with these words, and so does flatnet',
+  'vlanTrunk not a list': 'Go 1.1.1 ignores vlanTrunk, whatever it holds; newer Go cannot decode it, and flatnet says so',
+  'disableContainerInterface "maybe"': 'Go 1.1.1 ignores the field; a value that is not a boolean is a config error (newer Go: a decoding failure)',
 };
 
 const cases: Case[] = [
@@ -400,7 +457,29 @@ const cases: Case[] = [
   { name: 'isGateway "true" as a string', conf: conf({ isGateway: 'true' }), fn: 'ok' },
   { name: 'hairpin and promisc', conf: conf({ hairpinMode: true, promiscMode: true }), fn: [7, 'cannot set hairpin mode and promiscuous mode'] },
   { name: 'vlan', conf: conf({ vlan: 10 }), fn: [2, 'unsupported field "vlan"'] },
-  { name: 'macspoofchk', conf: conf({ macspoofchk: true }), fn: [2, 'unsupported field "macspoofchk"'] },
+  { name: 'macspoofchk: Go\'s rules; a spoofed source MAC is dropped', conf: conf({ macspoofchk: true }), fn: 'ok', same: [spoofRules], after: spoofDropped },
+  { name: 'macspoofchk with ifname a"b (chain names nft text cannot spell)', conf: conf({ macspoofchk: true }), env: env({ CNI_IFNAME: 'a"b' }), fn: 'ok' },
+  { name: 'macspoofchk with runtimeConfig.mac', conf: conf({ macspoofchk: true, runtimeConfig: { mac: '02:00:00:00:00:46' } }), fn: 'ok', same: [spoofRules] },
+  { name: 'macspoofchk with a 253-char container id (the comment does not fit)', conf: conf({ macspoofchk: true, ipMasq: false }), env: env({ CNI_CONTAINERID: id253 }), fn: [4, 'macspoofchk: container ID and interface name make a rule comment nftables cannot hold'] },
+  { name: 'macspoofchk "maybe"', conf: conf({ macspoofchk: 'maybe' }), fn: [7, 'macspoofchk must be a boolean'] },
+  { name: 'CHECK with macspoofchk', verb: 'CHECK', setup: setupAdd({}, conf({ macspoofchk: true })), conf: prevWith(() => undefined, { macspoofchk: true }), fn: 'ok' },
+  {
+    name: 'CHECK with macspoofchk whose rules are gone',
+    verb: 'CHECK',
+    setup: async (s) => {
+      await addOk(s, {}, conf({ macspoofchk: true })(s));
+      await nodeNs(s, ['nft', 'flush', 'chain', 'bridge', 'nat', 'cni-br-iface-c1-eth0-mac']);
+    },
+    conf: prevWith(() => undefined, { macspoofchk: true }),
+    fn: [999, 'macspoofchk: chain cni-br-iface-c1-eth0-mac does not pass only'],
+  },
+  { name: 'DEL with macspoofchk removes its rules and chains', verb: 'DEL', setup: setupAdd({}, conf({ macspoofchk: true })), conf: conf({ macspoofchk: true }), fn: 'ok', after: podGone, same: [spoofRules] },
+  { name: 'DEL with macspoofchk, netns gone: the rules go too', verb: 'DEL', setup: setupAdd({}, conf({ macspoofchk: true })), conf: conf({ macspoofchk: true }), env: env({ CNI_NETNS: '' }), fn: 'ok', after: async (s) => {
+      if (s.flavour !== 'fn') return; // Go's DEL returns before the rules when there is no netns
+      const left = (await spoofRules.read(s)).filter((l) => l.includes('c1-eth0'));
+      expectTrue(left.length === 0, `fn: macspoofchk rules left: ${left.join('; ')}`);
+    } },
+  { name: 'DEL by flatnet of a pod Go made with macspoofchk (and by Go of flatnet\'s)', verb: 'DEL', setup: otherAdd({ macspoofchk: true }), conf: conf({ macspoofchk: true }), fn: 'ok', after: podGone, same: [spoofRules] },
   {
     name: 'ipMasqBackend nftables',
     conf: conf({ ipMasqBackend: 'nftables' }),
@@ -413,8 +492,17 @@ const cases: Case[] = [
   { name: 'unknown field', conf: conf({ fooBar: { x: 1 } }), fn: 'ok' },
   { name: 'portIsolation: the pod port is isolated', conf: conf({ portIsolation: true }), fn: 'ok', after: portIsolated },
   { name: 'preserveDefaultVlan alone: ignored', conf: conf({ preserveDefaultVlan: false }), fn: 'ok' },
-  { name: 'vlanTrunk', conf: conf({ vlanTrunk: [{ id: 10 }] }), fn: [2, 'unsupported field "vlanTrunk"'] },
-  { name: 'disableContainerInterface', conf: conf({ disableContainerInterface: true }), fn: [2, 'unsupported field "disableContainerInterface"'] },
+  { name: 'vlanTrunk: ignored as Go 1.1.1 does, with a warning', conf: conf({ vlanTrunk: [{ id: 10 }, { minID: 20, maxID: 22 }] }), fn: 'ok', same: [podAddrsProbe, podRoutes], after: warned('vlanTrunk ignored') },
+  { name: 'vlanTrunk with id 4095', conf: conf({ vlanTrunk: [{ id: 4095 }] }), fn: [7, 'incorrect trunk id parameter'] },
+  { name: 'vlanTrunk minID without maxID', conf: conf({ vlanTrunk: [{ minID: 10 }] }), fn: [7, 'minID and maxID should be configured simultaneously, maxID is missing'] },
+  { name: 'vlanTrunk minID above maxID', conf: conf({ vlanTrunk: [{ minID: 10, maxID: 5 }] }), fn: [7, 'minID is greater than maxID'] },
+  { name: 'vlanTrunk not a list', conf: conf({ vlanTrunk: { id: 10 } }), fn: [7, 'vlanTrunk must be a list'] },
+  { name: 'vlanTrunk empty', conf: conf({ vlanTrunk: [] }), fn: 'ok' },
+  // Go 1.1.1 brings the interface up with its addresses; newer Go refuses the pair. flatnet does as 1.1.1, so the conflist keeps working.
+  { name: 'disableContainerInterface with an IPAM: ignored as Go 1.1.1 does', conf: conf({ disableContainerInterface: true }), fn: 'ok', same: [podAddrsProbe, podRoutes], after: warned('disableContainerInterface ignored') },
+  // Newer Go's meaning (Go 1.1.1 ignores the field and brings it up): an L2-only pod's interface stays down, and ADD does not wait for the port.
+  { name: 'disableContainerInterface, L2 only: the pod interface stays down', conf: conf({ disableContainerInterface: true, ipam: undefined }), fn: 'ok', after: podIfDown },
+  { name: 'disableContainerInterface "maybe"', conf: conf({ disableContainerInterface: 'maybe' }), fn: [7, 'disableContainerInterface must be a boolean'] },
   { name: 'runtimeConfig.mac', conf: conf({ runtimeConfig: { mac: '02:00:00:00:00:43' } }), fn: 'ok', after: podMac('02:00:00:00:00:43') },
   { name: 'runtimeConfig.Mac (capitalised)', conf: conf({ runtimeConfig: { Mac: '02:00:00:00:00:44' } }), fn: 'ok', after: podMac('02:00:00:00:00:44') },
   { name: 'runtimeConfig.mac invalid', conf: conf({ runtimeConfig: { mac: 'nope' } }), fn: [7, 'invalid MAC address'] },
@@ -430,6 +518,8 @@ const cases: Case[] = [
   { name: 'args.cni.ips', conf: conf({ args: { cni: { ips: ['10.250.0.11'] } } }), fn: 'ok', after: gotIp('10.250.0.11/24') },
   // --- IPAM ---
   { name: 'no ipam (L2 only)', conf: conf({ ipam: undefined }), fn: 'ok' },
+  { name: 'no ipam (L2 only) at cniVersion 0.2.0', conf: (s) => ({ ...conf({ ipam: undefined })(s), cniVersion: '0.2.0' }), fn: 'ok', after: l2Result('0.2.0') },
+  { name: 'no ipam (L2 only) at cniVersion 0.1.0', conf: (s) => ({ ...conf({ ipam: undefined })(s), cniVersion: '0.1.0' }), fn: 'ok', after: l2Result('0.1.0') },
   { name: 'ipam without a type (L2 only)', conf: conf({ ipam: { ranges: [[{ subnet: '10.250.0.0/24' }]] } }), fn: 'ok' },
   { name: 'ipam a string', conf: conf({ ipam: 'host-local' }), fn: [7, 'ipam must be an object'] },
   { name: 'ipam plugin not on CNI_PATH', conf: (s) => ({ ...baseConf(s), ipam: { ...baseConf(s).ipam, type: 'no-such-ipam' } }), fn: [7, 'failed to find plugin "no-such-ipam"'] },
@@ -514,7 +604,11 @@ const cases: Case[] = [
   // --- DEL ---
   { name: 'DEL of what was never added', verb: 'DEL', fn: 'ok' },
   { name: 'DEL with the netns gone', verb: 'DEL', setup: setupAdd(), env: netns(() => '/var/run/netns/fnt-gone'), fn: 'ok', after: async (s) => expectTrue(leases(s).length === 0, `${s.flavour}: lease kept`) },
-  { name: 'DEL with CNI_NETNS empty', verb: 'DEL', setup: setupAdd(), env: env({ CNI_NETNS: '' }), fn: 'ok' },
+  { name: 'DEL with CNI_NETNS empty', verb: 'DEL', setup: setupAdd(), env: env({ CNI_NETNS: '' }), fn: 'ok', after: async (s) => {
+      if (s.flavour !== 'fn') return; // Go's DEL returns before the rules when there is no netns
+      const left = (await spoofRules.read(s)).filter((l) => l.includes('c1-eth0'));
+      expectTrue(left.length === 0, `fn: macspoofchk rules left: ${left.join('; ')}`);
+    } },
   { name: 'DEL with a netns path holding ip commands', verb: 'DEL', setup: setupAdd(), env: netns((s) => `${s.pod.path}\nlink del lo`), fn: 'ok' },
   { name: 'DEL with a netns that is a regular file', verb: 'DEL', prepare: async (s) => writeFileSync(join(s.tmp, 'f'), 'x'), env: netns((s) => join(s.tmp, 'f')), fn: [4, 'is not a network namespace'] },
   { name: 'DEL twice', verb: 'DEL', setup: async (s) => { await addOk(s); await call(s, defaultEnv(s, 'DEL'), JSON.stringify(baseConf(s))); }, fn: 'ok' },
@@ -626,9 +720,9 @@ async function runSide(c: Case, s: Side): Promise<Run> {
   const br = c.bridge ?? bridgeOf(stdinConf);
   if (outcome.exitCode !== 0 || verb === 'CHECK' || verb === 'STATUS') {
     // A bridge made before the failing step stays, down and without addresses, as Go's does:
-    // deleting it could pull it from under a concurrent ADD's veth.
+    // deleting it could pull it from under a concurrent ADD's veth. So do macspoofchk's table and base chain.
     const madeBridge = (l: string) => l !== `${br} bridge`;
-    leftovers.push(...diff(`after ${verb}`, pre, { ...post, node: { ...post.node, links: post.node.links.filter(madeBridge) } }));
+    leftovers.push(...diff(`after ${verb}`, pre, { ...post, node: { ...post.node, links: post.node.links.filter(madeBridge), nft: post.node.nft.filter((l) => !SHARED_NFT.has(l) || pre.node.nft.includes(l)) } }));
   } else if (verb === 'ADD' && e.CNI_COMMAND === 'ADD') {
     const del = await call(s, { ...e, CNI_COMMAND: 'DEL' }, stdin, opts);
     if (del.exitCode !== 0) leftovers.push(`DEL after ADD failed: ${del.stdout}`);

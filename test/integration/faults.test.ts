@@ -150,7 +150,7 @@ describe.runIf(isRoot())('bad input through the binary: the right code, a messag
     ['isGateway garbage', () => ({ ...good(), isGateway: 'maybe' }), {}, 7, 'isGateway must be a boolean'],
     ['hairpin with promisc', () => ({ ...good(), hairpinMode: true, promiscMode: true }), {}, 7, 'cannot set hairpin mode and promiscuous mode'],
     ['vlan', () => ({ ...good(), vlan: 10 }), {}, 2, 'unsupported field "vlan"'],
-    ['macspoofchk', () => ({ ...good(), macspoofchk: true }), {}, 2, 'unsupported field "macspoofchk"'],
+    ['macspoofchk not a boolean', () => ({ ...good(), macspoofchk: 'maybe' }), {}, 7, 'macspoofchk must be a boolean'],
     ['unknown masquerade backend', () => ({ ...good(), ipMasqBackend: 'pf' }), {}, 7, 'ipMasqBackend must be "iptables" or "nftables"'],
     ['bad runtime MAC', () => ({ ...good(), runtimeConfig: { mac: 'nope' } }), {}, 7, 'invalid MAC address'],
     ['ipam not an object', () => ({ ...good(), ipam: 'host-local' }), {}, 7, 'ipam must be an object'],

@@ -72,7 +72,28 @@ describe('bridge config', () => {
     [{ runtimeConfig: { mac: 'zz' } }, 'invalid MAC address'],
     [{ runtimeConfig: { mac: '01:00:00:00:00:01' } }, 'multicast'],
     [{ isGateway: 'yes' }, 'isGateway must be a boolean'],
+    [{ macspoofchk: 1 }, 'macspoofchk must be a boolean'],
+    [{ vlanTrunk: [{ id: 0 }] }, 'incorrect trunk id parameter'],
+    [{ vlanTrunk: [{ minID: 4095, maxID: 4095 }] }, 'incorrect trunk minID parameter'],
+    [{ vlanTrunk: [{ minID: 1, maxID: 4095 }] }, 'incorrect trunk maxID parameter'],
+    [{ vlanTrunk: [{ maxID: 5 }] }, 'minID is missing'],
+    [{ vlanTrunk: [{ minID: 6, maxID: 5 }] }, 'minID is greater than maxID'],
+    [{ vlanTrunk: ['x'] }, 'vlanTrunk[0] must be an object'],
   ])('rejects %j', (extra, msg) => expect(() => parseBridgeConf({ ...base, ...extra }, '')).toThrow(msg));
+  it("reads vlanTrunk as Go's collectVlanTrunk: ids and ranges, merged and sorted; ignored with a warning", () => {
+    const c = parseBridgeConf({ ...base, vlanTrunk: [{ id: 30 }, { minID: 10, maxID: 12 }, { ID: 11 }] }, '');
+    expect(c.vlanTrunk).toEqual([10, 11, 12, 30]);
+    expect(c.warnings.join()).toMatch(/vlanTrunk ignored/);
+    expect(parseBridgeConf({ ...base, vlanTrunk: [] }, '').warnings).toEqual([]);
+  });
+  it('leaves an L2-only pod interface down with disableContainerInterface; with an IPAM ignores it, as Go 1.1.1', () => {
+    const l2 = parseBridgeConf({ ...base, disableContainerInterface: true }, '');
+    expect(l2.disableContainerInterface).toBe(true);
+    expect(planPod('eth0' as IfName, undefined, false, l2.disableContainerInterface).ops).toEqual([]);
+    const l3 = parseBridgeConf({ ...base, disableContainerInterface: true, ipam: { type: 'x' } }, '');
+    expect(l3.disableContainerInterface).toBe(false);
+    expect(l3.warnings.join()).toMatch(/disableContainerInterface ignored/);
+  });
 });
 
 describe('ADD planning', () => {

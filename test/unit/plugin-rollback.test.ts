@@ -112,6 +112,19 @@ describe('ADD through the kernel layer', () => {
     }
   });
 
+  it("with macspoofchk, the spoof check of the pod's MAC on its host veth is set up, and removed when any later step fails", async () => {
+    const ok = setup();
+    await cmdAdd(args(), conf({ macspoofchk: true }), ok.deps);
+    const spoof = ok.kernel.log().filter((l) => l.includes('macspoofchk'));
+    expect(spoof).toEqual(['host: macspoofchk setup c1-eth0 veth01010101 02:03:03:03:03:03']);
+    for (const failing of ['ip -batch', 'masq setup']) {
+      const { kernel, deps } = setup();
+      kernel.fail = (c: Call) => (c.what.startsWith(failing === 'masq setup' ? 'masq setup' : 'link set') ? new KernelError('other', undefined, 'injected', c.what) : undefined);
+      await expect(cmdAdd(args(), conf({ macspoofchk: true }), deps), failing).rejects.toThrow('injected');
+      expect(kernel.log().filter((l) => l.includes('macspoofchk')), failing).toEqual(['host: macspoofchk setup c1-eth0 veth01010101 02:03:03:03:03:03', 'host: macspoofchk teardown c1-eth0']);
+    }
+  });
+
   it('a pod that already has the interface gets code 103 before the IPAM or the masquerade run', async () => {
     const { kernel, ipamCalls, deps } = setup();
     kernel.addLink('/pod', { name: 'eth0', kind: 'veth' });
@@ -166,6 +179,18 @@ describe('DEL through the kernel layer', () => {
     await cmdDel(args({ command: 'DEL' }), conf({ prevResult }), deps);
     expect(kernel.log().filter(notOpenClose)).toEqual(['/pod: link del dev "eth0"', 'host: masq teardown net c1 1']);
     expect(ipamCalls).toEqual(['DEL']);
+  });
+
+  it("removes macspoofchk's rules whether or not the netns is there, only when the config has it", async () => {
+    for (const netns of ['/pod', '/gone', '']) {
+      const { kernel, deps } = setup();
+      kernel.missingNetns.add('/gone');
+      await cmdDel(args({ command: 'DEL', netns }), conf({ macspoofchk: true }), deps);
+      expect(kernel.log().filter((l) => l.includes('macspoofchk')), netns).toEqual(['host: macspoofchk teardown c1-eth0']);
+      const off = setup();
+      await cmdDel(args({ command: 'DEL', netns }), conf(), off.deps);
+      expect(off.kernel.log().filter((l) => l.includes('macspoofchk')), netns).toEqual([]);
+    }
   });
 
   it('is idempotent: gone interface, gone namespace, empty CNI_NETNS all succeed and still release', async () => {
