@@ -64,12 +64,12 @@ function resetSigchld(): void {
 }
 
 /**
- * The longest a child may run (FLATNET_CHILD_TIMEOUT_MS overrides it): an `ip`
+ * The longest a child may run, as in the CNI binaries (FLATNET_CHILD_TIMEOUT, seconds, overrides it): an `ip`
  * or iptables that hangs (a stuck xtables lock, a wedged netlink socket) is
  * killed, the step fails and is retried, instead of the agent waiting for it
  * for ever with its event loop stopped (no /healthz, no SIGTERM handling).
  */
-const childTimeoutMs = (): number => (Number(process.env.FLATNET_CHILD_TIMEOUT_MS) > 0 ? Number(process.env.FLATNET_CHILD_TIMEOUT_MS) : 60_000);
+const childTimeoutMs = (): number => (Number(process.env.FLATNET_CHILD_TIMEOUT) > 0 ? Number(process.env.FLATNET_CHILD_TIMEOUT) * 1000 : 60_000);
 
 function run(argv: readonly string[], input: string, env: Env): RunResult {
   resetSigchld();
@@ -78,7 +78,7 @@ function run(argv: readonly string[], input: string, env: Env): RunResult {
   const r = spawnSync(file!, rest, { input, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: limit, killSignal: 'SIGKILL' });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return commandNotFound(file!);
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT' || (r.status === null && r.signal === 'SIGKILL')) {
-    return { exitCode: 1, stdout: r.stdout ?? '', stderr: `${file}: killed after ${limit / 1000} s without finishing (set FLATNET_CHILD_TIMEOUT_MS to allow longer)` };
+    return { exitCode: 1, stdout: r.stdout ?? '', stderr: `${file}: killed after its time limit of ${limit / 1000} s (FLATNET_CHILD_TIMEOUT)` };
   }
   return { exitCode: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error.message) : '') };
 }
