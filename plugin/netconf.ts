@@ -136,7 +136,12 @@ export function parseBridgeConf(conf: NetConfBase, cniArgs: string): BridgeConf 
   // preserveDefaultVlan means something only beside vlan (refused) or
   // vlanTrunk (ignored): accepted and ignored, as Go 1.1.1 ignores it.
   const v = getKey(conf, 'vlan');
-  if (v !== undefined && v !== null && v !== false && v !== 0) throw unsupported('vlan', v);
+  // A VLAN tag on the port needs the bridge's VLAN filtering, which flatnet
+  // does not program (kernels built without CONFIG_BRIDGE_VLAN_FILTERING,
+  // such as this project's test machines, cannot test it): a clear refusal.
+  if (v !== undefined && v !== null && v !== false && v !== 0) {
+    throw new CniError(ErrorCode.UnsupportedField, `unsupported field "vlan": ${JSON.stringify(v)}: tagging pod ports needs bridge VLAN filtering, which flatnet does not program`, 'remove vlan, or use the Go bridge plugin for this network on a kernel with CONFIG_BRIDGE_VLAN_FILTERING');
+  }
   const warnings: string[] = [];
   const vlanTrunk = parseVlanTrunk(getKey(conf, 'vlanTrunk'));
   if (vlanTrunk) warnings.push(`vlanTrunk ignored, as Go 1.1.1 does: the bridge does not filter VLANs, so the pod's port carries every VLAN, the trunk's among them`);

@@ -68,7 +68,7 @@ describe('bridge config', () => {
     [{ bridge: 'br#0' }, "contains '#'"],
     [{ ipMasqBackend: 'pf' }, 'ipMasqBackend must be "iptables" or "nftables"'],
     [{ mtu: -1 }, 'mtu must be an integer'],
-    [{ vlan: 100 }, 'unsupported field "vlan"'],
+    [{ vlan: 100 }, 'needs bridge VLAN filtering'],
     [{ runtimeConfig: { mac: 'zz' } }, 'invalid MAC address'],
     [{ runtimeConfig: { mac: '01:00:00:00:00:01' } }, 'multicast'],
     [{ isGateway: 'yes' }, 'isGateway must be a boolean'],
