@@ -1,6 +1,6 @@
 // ADD: carries out the plan (plan.ts) through the Kernel as one linear
 // transaction (txn.ts).
-import { CniError, ErrorCode } from '../src/cni/errors.ts';
+import { answerAs, CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { CURRENT_VERSION } from '../src/cni/version.ts';
 import { randomMac, randomVethName } from '../src/net/names.ts';
@@ -80,7 +80,7 @@ export async function cmdAdd(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   const k = deps.kernel;
   const conf = parseBridgeConf(raw, args.args);
   for (const w of conf.warnings) process.stderr.write(`flatnet: warning: ${w}\n`);
-  const netns = k.openNetns(args.netns);
+  const netns = answerAs(ErrorCode.InvalidEnvironmentVariables, () => k.openNetns(args.netns));
   if (!netns) {
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${args.netns}": no such file or directory`, 'CNI_NETNS must name an existing network namespace');
   }

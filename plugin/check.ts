@@ -1,7 +1,7 @@
 // CHECK: what ADD made, compared against prevResult (as the Go bridge plugin):
 // the bridge, the host veth on it, the container interface with its MAC,
 // addresses and routes; the IPAM is checked first.
-import { CniError, ErrorCode } from '../src/cni/errors.ts';
+import { answerAs, CniError, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase, Result } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { addrEq, type Cidr, formatCidr, networkOf, parseCidr, parseIp } from '../src/net/cidr.ts';
@@ -22,7 +22,7 @@ export async function cmdCheck(args: CmdArgs, raw: NetConfBase, deps: PluginDeps
   if (raw.prevResult === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing', 'CHECK needs the ADD result as prevResult');
   const prev: Result = toCurrent(raw.prevResult, conf.cniVersion);
   if (conf.ipam) await (await deps.ipam(conf.ipam, raw, args)).call('CHECK', args);
-  const netns = deps.kernel.openNetns(args.netns);
+  const netns = answerAs(ErrorCode.InvalidEnvironmentVariables, () => deps.kernel.openNetns(args.netns));
   if (!netns) throw fail(`netns ${args.netns} does not exist`);
   try {
     checkIn(args, conf, prev, netns, deps);

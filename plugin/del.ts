@@ -2,6 +2,7 @@
 // already gone or CNI_NETNS is empty, always releases the IPAM allocation,
 // and removes masquerade rules by name, so they do not leak when the netns is
 // gone (the Go plugin's plugins#810); the same for macspoofchk's rules.
+import { answerAs, ErrorCode } from '../src/cni/errors.ts';
 import type { CmdArgs, NetConfBase } from '../src/cni/types.ts';
 import { toCurrent } from '../src/cni/version.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
@@ -27,7 +28,7 @@ export async function cmdDel(args: CmdArgs, raw: NetConfBase, deps: PluginDeps):
   const conf = parseDelConf(raw);
   // A netns whose mount is gone (the runtime unmounted it, its file left)
   // holds no interface to delete: the lease and rules still go.
-  const netns = args.netns ? k.openNetns(args.netns, { unmountedIsGone: true }) : undefined;
+  const netns = args.netns ? answerAs(ErrorCode.InvalidEnvironmentVariables, () => k.openNetns(args.netns, { unmountedIsGone: true })) : undefined;
   // Deleting the pod end deletes its host peer too. The kernel's teardown of
   // a veth (~20 ms) runs while the lease and the masquerade are released.
   const linkDel = netns && k.prepare(netns);

@@ -55,10 +55,6 @@ function parseDns(raw: JsonObject | undefined): DNS | undefined {
   return Object.keys(dns).length ? dns : undefined;
 }
 
-function unsupported(field: string, value: unknown): CniError {
-  return new CniError(ErrorCode.UnsupportedField, `unsupported field "${field}": ${JSON.stringify(value)}`, `flatnet does not implement ${field}; remove it or use the Go bridge plugin for this network`);
-}
-
 /** What DEL needs of the config. */
 export interface DelConf {
   name: string;

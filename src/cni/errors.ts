@@ -1,7 +1,7 @@
 // The CNI error object (SPEC §6) and its well-known codes. Every failure a user
 // can hit is turned into one of these in one place (toCniError), so the exit
 // path of a plugin never prints anything but {code,msg,details}.
-import { InvalidNameError } from '../net/names.ts';
+import { InvalidInputError } from '../input-error.ts';
 
 export const ErrorCode = {
   Unknown: 0,
@@ -61,14 +61,14 @@ export function toCniError(err: unknown): CniError {
 export const configError = (msg: string, details = ''): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg, details);
 
 /**
- * Runs a parse of a layer that knows no CNI codes (src/net/names.ts) and
- * answers its error, which carries a message and details, with `code`.
+ * Runs a step of a layer that knows no CNI codes (names, namespaces) and
+ * answers the input it refuses (InvalidInputError) with `code`.
  */
 export function answerAs<T>(code: number, parse: () => T): T {
   try {
     return parse();
   } catch (e) {
-    if (e instanceof InvalidNameError) throw new CniError(code, e.message, e.details);
+    if (e instanceof InvalidInputError) throw new CniError(code, e.message, e.details);
     throw e;
   }
 }

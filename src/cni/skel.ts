@@ -110,7 +110,7 @@ function checkNetns(args: CmdArgs): void {
   if (!args.netns) return;
   const override = (args.env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   // A missing netns is each verb's own business (DEL tolerates it).
-  if (isOwnNetns(args.netns) && override !== '1' && override !== 'true') {
+  if (answerAs(ErrorCode.InvalidEnvironmentVariables, () => isOwnNetns(args.netns)) && override !== '1' && override !== 'true') {
     throw new CniError(ErrorCode.InvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${args.netns} is the namespace the plugin runs in; pass the container's namespace`);
   }
 }

@@ -2,6 +2,7 @@
 // Everything from outside (CNI_IFNAME, "bridge", a MAC in runtimeConfig) is
 // parsed into one of these at the boundary; the `ip` printer accepts nothing
 // else, so no runtime-supplied text reaches a command unchecked.
+import { InvalidInputError } from '../input-error.ts';
 
 export type IfName = string & { readonly __brand: 'IfName' };
 export type Mac = string & { readonly __brand: 'Mac' };
@@ -53,20 +54,8 @@ export function ifNameProblem(s: string): { msg: string; details: string } | und
   return undefined;
 }
 
-/**
- * A name or MAC address the kernel or `ip -batch` would refuse. This layer
- * knows no CNI error codes: the plugin answers it as the field it came from
- * (CNI_IFNAME is an environment error, a config's bridge or mac a config error).
- */
-export class InvalidNameError extends Error {
-  constructor(
-    msg: string,
-    readonly details: string,
-  ) {
-    super(msg);
-    this.name = 'InvalidNameError';
-  }
-}
+/** A name or MAC address the kernel or `ip -batch` would refuse. */
+export class InvalidNameError extends InvalidInputError {}
 
 /** Parses an interface name; `what` names the field in the message (bridge), none for CNI_IFNAME. */
 export function parseIfName(s: string, what?: string): IfName {

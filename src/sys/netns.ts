@@ -5,6 +5,7 @@
 // steps of one ADD at two different pods.
 import { closeSync, openSync, statfsSync, statSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors.ts';
+import { InvalidInputError } from '../input-error.ts';
 import { platform } from '../platform/index.ts';
 import type { Netns } from './kernel.ts';
 
@@ -12,8 +13,8 @@ const NSFS_MAGIC = 0x6e736673;
 const PROC_SUPER_MAGIC = 0x9fa0;
 
 const isNsFs = (type: number): boolean => type === NSFS_MAGIC || type === PROC_SUPER_MAGIC;
-const notNetns = (path: string, why: string): CniError =>
-  new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} is not a network namespace (${why})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
+const notNetns = (path: string, why: string): InvalidInputError =>
+  new InvalidInputError(`CNI_NETNS ${JSON.stringify(path)} is not a network namespace (${why})`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
 
 /** An empty regular file: what a netns mount point is once its namespace is unmounted. */
 function isEmptyFile(path: string): boolean {
@@ -27,7 +28,7 @@ function isEmptyFile(path: string): boolean {
 
 /** Opens the namespace at `path`; undefined when nothing is there; throws when it is not a namespace. */
 export function openNetns(path: string, o: { unmountedIsGone?: boolean } = {}): Netns | undefined {
-  if (path.includes('\0')) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'CNI_NETNS contains a NUL character');
+  if (path.includes('\0')) throw new InvalidInputError('CNI_NETNS contains a NUL character');
   // The path's filesystem before anything opens it, as Go's ns.GetNS does:
   // opening a FIFO blocks for ever, and opening a device can act on it.
   try {
@@ -37,9 +38,9 @@ export function openNetns(path: string, o: { unmountedIsGone?: boolean } = {}): 
       throw notNetns(path, `filesystem magic 0x${type.toString(16)}`);
     }
   } catch (e) {
-    if (e instanceof CniError) throw e;
+    if (e instanceof InvalidInputError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
+    throw new InvalidInputError(`CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
   }
   let fd: number;
   try {
@@ -47,7 +48,7 @@ export function openNetns(path: string, o: { unmountedIsGone?: boolean } = {}): 
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
+    throw new InvalidInputError(`CNI_NETNS ${JSON.stringify(path)} cannot be opened: ${(e as Error).message}`);
   }
   let type: number;
   try {
@@ -55,7 +56,7 @@ export function openNetns(path: string, o: { unmountedIsGone?: boolean } = {}): 
     type = Number(statfsSync(`/proc/self/fd/${fd}`).type);
   } catch (e) {
     closeSync(fd);
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_NETNS ${JSON.stringify(path)} cannot be checked: ${(e as Error).message}`);
+    throw new InvalidInputError(`CNI_NETNS ${JSON.stringify(path)} cannot be checked: ${(e as Error).message}`);
   }
   if (!isNsFs(type)) {
     closeSync(fd);
