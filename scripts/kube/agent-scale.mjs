@@ -17,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
 import { createKubeCluster, ROOT, sleep } from './cluster.mjs';
 
@@ -119,9 +120,11 @@ async function agentNetns(c) {
   await $`ip -n ${c.sw} link set pagent master br0 up`;
   await $`ip -n ${ns} addr add 10.201.0.50/24 dev eth0`;
   await $`ip -n ${ns} link set eth0 up`;
-  await $`ip -n ${ns} link add scale0 type dummy`;
+  // A veth pair with both ends here (this kernel may have no dummy driver), as the bench does.
+  await $`ip -n ${ns} link add scale0 type veth peer name scale1`;
   await $`ip -n ${ns} addr add 10.128.0.1/16 dev scale0`;
   await $`ip -n ${ns} link set scale0 up`;
+  await $`ip -n ${ns} link set scale1 up`;
   return ns;
 }
 
@@ -159,22 +162,44 @@ async function heartbeats(api, nodes, rate, seconds) {
   return sent;
 }
 
+/**
+ * Runs this script as an API worker inside `ns` (on the node network): the API
+ * server's address exists only inside the cluster's namespaces, never from
+ * this process's own (the machine's) network namespace.
+ */
+function apiWorker(ns, job) {
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--api-worker', JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+const peerNodes = () => Array.from({ length: N }, (_, i) => kubeletLikeNode(i, { ip: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }));
+
+/** The worker's jobs: create the Nodes (the agent's own first), or post heartbeats. */
+async function workerMain(job) {
+  const api = apiClient(job.pki, job.server);
+  const nodes = peerNodes();
+  if (job.op === 'create') {
+    const self = kubeletLikeNode(99999, { ip: '10.201.0.50', podCIDR: '10.127.255.0/24' });
+    self.metadata = { ...self.metadata, name: 'scale-agent' };
+    const t = Date.now();
+    await pool([self, ...nodes], 16, (n) => api('POST', '/api/v1/nodes', n));
+    const listBytes = Buffer.byteLength(await api('GET', '/api/v1/nodes'));
+    return { createS: (Date.now() - t) / 1000, listBytes };
+  }
+  return { sent: await heartbeats(api, nodes, job.rate, job.seconds) };
+}
+
 async function measure(c) {
   const pki = join(c.dir, 'pki');
   const kubeconfig = join(pki, 'admin.kubeconfig');
-  const api = apiClient(pki, /server:\s*(\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1]);
+  const server = JSON.parse(readFileSync(kubeconfig, 'utf8')).clusters[0].cluster.server;
   const ns = await agentNetns(c);
-  const self = { ...kubeletLikeNode(99999, { ip: '10.201.0.50', podCIDR: '10.127.255.0/24' }) };
-  self.metadata = { ...self.metadata, name: 'scale-agent' };
-  const nodes = Array.from({ length: N }, (_, i) => kubeletLikeNode(i, { ip: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }));
-  let t = Date.now();
-  await pool([self, ...nodes], 16, (n) => api('POST', '/api/v1/nodes', n));
-  const listBytes = Buffer.byteLength(await api('GET', '/api/v1/nodes'));
-  console.log(`created ${N + 1} Nodes in ${((Date.now() - t) / 1000).toFixed(1)} s; a full LIST is ${(listBytes / 1e6).toFixed(1)} MB (${Math.round(listBytes / (N + 1))} B/node)`);
+  const { createS, listBytes } = apiWorker(ns, { op: 'create', pki, server });
+  console.log(`created ${N + 1} Nodes in ${createS.toFixed(1)} s; a full LIST is ${(listBytes / 1e6).toFixed(1)} MB (${Math.round(listBytes / (N + 1))} B/node)`);
 
   const work = join(c.dir, 'agent');
   execFileSync('mkdir', ['-p', work]);
-  t = Date.now();
+  const t = Date.now();
   // ip netns exec execs the agent: the pid is the agent's.
   const agent = spawn('ip', ['netns', 'exec', ns, join(ROOT, 'dist', 'bin', 'flatnet-cli'), 'agent', '--node-name', 'scale-agent', '--kubeconfig', kubeconfig, '--cluster-cidr', '10.64.0.0/10', '--conf-dir', join(work, 'net.d'), '--status-file', join(work, 'status.json'), '--ipam-data-dir', join(work, 'ipam'), '--health-addr', '127.0.0.1:9742', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
   c.extra.push(agent);
@@ -188,12 +213,12 @@ async function measure(c) {
   await sleep(3000);
   const cpu0 = procStat(agent.pid);
   const w0 = Date.now();
-  const sent = await heartbeats(api, nodes, HEARTBEATS, 30);
+  const { sent } = apiWorker(ns, { op: 'heartbeat', pki, server, rate: HEARTBEATS, seconds: 30 });
   const cores = (procStat(agent.pid) - cpu0) / ((Date.now() - w0) / 1000);
   health.on = false;
   await health.done;
   const rss = peakRss(agent.pid);
-  console.log(`heartbeats: ${sent} status updates at ${HEARTBEATS}/s for 30 s: agent ${cores.toFixed(3)} cores; routes ${count()}; peak RSS ${rss.toFixed(0)} MiB; /healthz ${health.n} probes, max ${health.max} ms, ${health.over1s} over 1 s`);
+  console.log(`heartbeats: ${sent} status updates at ${HEARTBEATS}/s for 30 s: agent ${cores.toFixed(3)} cores (the API worker's own CPU not counted); routes ${count()}; peak RSS ${rss.toFixed(0)} MiB; /healthz ${health.n} probes, max ${health.max} ms, ${health.over1s} over 1 s`);
   console.log(JSON.stringify({ bench: 'agent-real-apiserver', nodes: N, listMB: listBytes / 1e6, bytesPerNode: Math.round(listBytes / (N + 1)), startS, routes, peakRssMiB: Math.round(rss), heartbeatRate: HEARTBEATS, heartbeatCores: cores, healthzMaxMs: health.max, healthzOver1s: health.over1s }));
   agent.kill('SIGTERM');
   await Promise.race([new Promise((r) => agent.once('exit', r)), sleep(10_000)]);
@@ -212,7 +237,10 @@ async function main() {
   }
 }
 
-if (process.argv[1] && process.argv[1].endsWith('agent-scale.mjs')) {
+const workerAt = process.argv.indexOf('--api-worker');
+if (workerAt > 0) {
+  console.log(JSON.stringify(await workerMain(JSON.parse(process.argv[workerAt + 1]))));
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().catch((e) => {
     console.error(e);
     process.exitCode = 1;
