@@ -7,6 +7,7 @@ import { formatCidr, formatIp, parseCidr } from '../../src/net/cidr.ts';
 import { ipLine } from '../../src/sys/ip-batch.ts';
 import type { IfName, Mac } from '../../src/net/names.ts';
 import type { LinkOp } from '../../src/sys/kernel.ts';
+import { RecordingKernel } from '../fakes/recording-kernel.ts';
 
 const lines = (ops: LinkOp[]): string[] => ops.map((o) => ipLine(o, 1));
 const cidr = (s: string) => parseCidr(s)!;
@@ -111,13 +112,16 @@ describe('ADD planning', () => {
     expect(r.routes).toEqual([{ dst: '0.0.0.0/0' }, { dst: '::/0', gw: 'fd00::1' }]);
     const pod = planPod('eth0' as IfName, p, false);
     expect(pod.sysctls.map((s) => `${s.key}=${s.value}`)).toEqual(['net/ipv4/conf/eth0/arp_notify=1', 'net/ipv6/conf/eth0/disable_ipv6=0', 'net/ipv6/conf/eth0/accept_dad=0']);
-    expect(lines(pod.ops)).toEqual([
-      'addr add 10.0.0.5/24 brd + dev "eth0"',
-      'addr add fd00::5/64 dev "eth0" nodad',
-      'link set dev "eth0" up',
-      'route prepend 0.0.0.0/0 via 10.0.0.1 dev "eth0"',
-      'route prepend ::/0 via fd00::1 dev "eth0"',
-    ]);
+    // What the pod ends up with, on the recording kernel's model of links, addresses and routes.
+    const k = new RecordingKernel();
+    k.addLink('/pod', { name: 'eth0', kind: 'veth' });
+    k.apply(pod.ops, { path: '/pod', fd: 9 });
+    const eth0 = k.state.get('/pod')!.get('eth0')!;
+    expect(eth0.up).toBe(true);
+    expect(eth0.addrs.map((a) => formatCidr(a.cidr))).toEqual(['10.0.0.5/24', 'fd00::5/64']);
+    expect(k.routesByNs.get('/pod')!.map((rt) => `${formatCidr(rt.dst)} via ${rt.via ? formatIp(rt.via) : '-'} dev ${rt.dev}`).sort()).toEqual(['0.0.0.0/0 via 10.0.0.1 dev eth0', '::/0 via fd00::1 dev eth0']);
+    // IPv6 usable at once: no duplicate address detection unless enabledad.
+    expect(pod.ops.some((o) => o.op === 'addr-add' && o.addr.family === 6 && o.nodad)).toBe(true);
   });
   it('adds routes beside what the pod has, as Go does, and a route the IPAM lists twice once', () => {
     const p = planL3(conf, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '0.0.0.0/0', gw: '10.0.0.1', priority: 0, table: 254 }, { dst: '10.9.0.0/16' }] });
