@@ -99,6 +99,7 @@ for cmd in "$@"; do
   secs=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then
     summary+=("ok    ${secs}s  $cmd")
+    rm -f "$log" # kept only for a command that failed
   else
     failed=1
     summary+=("FAIL  ${secs}s  $cmd (exit $rc; last lines below)")
