@@ -19,6 +19,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
+import { realSizedNode } from '../../test/helpers/real-node.mjs';
 import { createKubeCluster, ROOT, sleep } from './cluster.mjs';
 
 const arg = (name, dflt) => {
@@ -29,53 +30,16 @@ const N = arg('nodes', 5000);
 const HEARTBEATS = arg('heartbeat-rate', 33);
 const PROTO = 201;
 
-/** A Node as kubelet 1.20 registers it, sized like a real one: 50 images, five conditions, nodeInfo. */
-export function kubeletLikeNode(i, { ip, podCIDR, now = new Date().toISOString() }) {
-  const name = `scale-${String(i).padStart(5, '0')}`;
-  const cond = (type, status, reason, message) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
-  const images = Array.from({ length: 50 }, (_, j) => {
-    const repo = `registry.example.com/team-${j % 7}/service-${j}`;
-    const digest = Buffer.from(`${i}-${j}`).toString('hex').padEnd(64, '0').slice(0, 64);
-    return { names: [`${repo}@sha256:${digest}`, `${repo}:v1.${j}.0`], sizeBytes: 10_000_000 + j * 1_234_567 };
-  });
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: {
-      name,
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64', 'node.kubernetes.io/instance-type': 'm5.xlarge', 'topology.kubernetes.io/zone': `zone-${i % 3}`, 'topology.kubernetes.io/region': 'region-1' },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true', 'kubeadm.alpha.kubernetes.io/cri-socket': '/run/containerd/containerd.sock' },
-    },
-    spec: { podCIDR, podCIDRs: [podCIDR], providerID: `example://region-1/zone-${i % 3}/${name}` },
-    status: {
-      capacity: { cpu: '4', 'ephemeral-storage': '101445540Ki', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '16116152Ki', pods: '110' },
-      allocatable: { cpu: '4', 'ephemeral-storage': '93492209510', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '16013752Ki', pods: '110' },
-      conditions: [
-        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status. AppArmor enabled'),
-      ],
-      addresses: [
-        { type: 'InternalIP', address: ip },
-        { type: 'Hostname', address: name },
-      ],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
-      nodeInfo: {
-        machineID: Buffer.from(`m${i}`).toString('hex').padEnd(32, '0'),
-        systemUUID: `ec2${String(i).padStart(5, '0')}-0000-4000-8000-000000000000`,
-        bootID: `b00t${String(i).padStart(4, '0')}-0000-4000-8000-000000000000`,
-        kernelVersion: '6.1.0-28-cloud-amd64',
-        osImage: 'Debian GNU/Linux 12 (bookworm)',
-        containerRuntimeVersion: 'containerd://1.6.20',
-        kubeletVersion: 'v1.20.2',
-        kubeProxyVersion: 'v1.20.2',
-        operatingSystem: 'linux',
-        architecture: 'amd64',
-      },
-      images,
-    },
-  };
+/**
+ * A real-sized Node (test/helpers/real-node.mjs, the API stand-in's too) as a
+ * client may create it: what the API server sets itself (uid,
+ * resourceVersion, creationTimestamp, managedFields) left out, its
+ * heartbeats fresh.
+ */
+function nodeToCreate(i, { name = `scale-${String(i).padStart(5, '0')}`, ip, podCIDR }) {
+  const { metadata, ...rest } = realSizedNode({ name, podCIDRs: [podCIDR], ips: [ip], heartbeat: new Date().toISOString(), seed: i });
+  const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, managedFields: _mf, ...own } = metadata;
+  return { ...rest, metadata: own };
 }
 
 /** The API server as the admin, by HTTPS with the harness's client certificate. */
@@ -172,15 +136,14 @@ function apiWorker(ns, job) {
   return JSON.parse(out.trim().split('\n').at(-1));
 }
 
-const peerNodes = () => Array.from({ length: N }, (_, i) => kubeletLikeNode(i, { ip: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }));
+const peerNodes = (n) => Array.from({ length: n }, (_, i) => nodeToCreate(i, { ip: `10.128.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, podCIDR: `10.${64 + Math.floor(i / 256)}.${i % 256}.0/24` }));
 
 /** The worker's jobs: create the Nodes (the agent's own first), or post heartbeats. */
 async function workerMain(job) {
   const api = apiClient(job.pki, job.server);
-  const nodes = peerNodes();
+  const nodes = peerNodes(job.nodes);
   if (job.op === 'create') {
-    const self = kubeletLikeNode(99999, { ip: '10.201.0.50', podCIDR: '10.127.255.0/24' });
-    self.metadata = { ...self.metadata, name: 'scale-agent' };
+    const self = nodeToCreate(99999, { name: 'scale-agent', ip: '10.201.0.50', podCIDR: '10.127.255.0/24' });
     const t = Date.now();
     await pool([self, ...nodes], 16, (n) => api('POST', '/api/v1/nodes', n));
     const listBytes = Buffer.byteLength(await api('GET', '/api/v1/nodes'));
@@ -194,7 +157,7 @@ async function measure(c) {
   const kubeconfig = join(pki, 'admin.kubeconfig');
   const server = JSON.parse(readFileSync(kubeconfig, 'utf8')).clusters[0].cluster.server;
   const ns = await agentNetns(c);
-  const { createS, listBytes } = apiWorker(ns, { op: 'create', pki, server });
+  const { createS, listBytes } = apiWorker(ns, { op: 'create', nodes: N, pki, server });
   console.log(`created ${N + 1} Nodes in ${createS.toFixed(1)} s; a full LIST is ${(listBytes / 1e6).toFixed(1)} MB (${Math.round(listBytes / (N + 1))} B/node)`);
 
   const work = join(c.dir, 'agent');
@@ -213,7 +176,7 @@ async function measure(c) {
   await sleep(3000);
   const cpu0 = procStat(agent.pid);
   const w0 = Date.now();
-  const { sent } = apiWorker(ns, { op: 'heartbeat', pki, server, rate: HEARTBEATS, seconds: 30 });
+  const { sent } = apiWorker(ns, { op: 'heartbeat', nodes: N, pki, server, rate: HEARTBEATS, seconds: 30 });
   const cores = (procStat(agent.pid) - cpu0) / ((Date.now() - w0) / 1000);
   health.on = false;
   await health.done;
